@@ -1,0 +1,130 @@
+"""The child process: imports one student module and answers calls on it, as data.
+
+Runs with `python -I` in a private working directory, with only this package's copy of
+`wire`, `modules` and `child` on its path besides the student's folder. It reads requests
+from fd IN and writes replies to fd OUT; the student's own stdout/stderr go elsewhere.
+Nothing here is trusted by the grader: replies are decoded as data and checked there.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import traceback
+import warnings
+
+from . import wire
+
+_objects: dict[int, object] = {}
+_module = None
+
+
+def _keep(obj) -> int:
+    ident = len(_objects) + 1
+    _objects[ident] = obj
+    return ident
+
+
+def _resolve(ident, type_name: str = ""):
+    """A handle is an object kept here (int) or a name in the student's module (str)."""
+    return getattr(_module, ident) if isinstance(ident, str) else _objects[ident]
+
+
+def _snapshot(values):
+    """Copies of the arrays/tensors among `values`, to spot in-place modification."""
+    import numpy as np
+    copies = {}
+    for key, value in values:
+        if isinstance(value, np.ndarray):
+            copies[key] = value.copy()
+        elif type(value).__name__ in ("Tensor", "Parameter") and type(value).__module__.startswith("torch"):
+            copies[key] = value.detach().clone()
+    return copies
+
+
+def _mutated(values, copies) -> list:
+    import numpy as np
+    changed = []
+    for key, value in values:
+        if key not in copies:
+            continue
+        before = copies[key]
+        if isinstance(value, np.ndarray):
+            same = value.shape == before.shape and np.array_equal(value, before, equal_nan=True)
+        else:
+            same = value.shape == before.shape and bool((value.detach() == before).all() |
+                                                        (value.detach().isnan() & before.isnan()).all())
+        if not same:
+            changed.append(key)
+    return changed
+
+
+def _load(path: str, name: str):
+    global _module
+    sys.path.insert(0, os.path.dirname(path))
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    _module = module
+    return sorted(n for n in vars(module) if not n.startswith("_"))
+
+
+def _call(request: dict):
+    func = _resolve(request["target"])
+    args, kwargs = request.get("args", []), request.get("kwargs", {})
+    labelled = list(enumerate(args)) + list(kwargs.items())
+    copies = _snapshot(labelled)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = func(*args, **kwargs)
+    seen = sorted({f"{w.category.__name__}: {w.message}"[:200] for w in caught})
+    return value, _mutated(labelled, copies), seen
+
+
+def _serve(request: dict):
+    op = request["op"]
+    if op == "load":
+        return {"names": _load(request["path"], request["module"])}
+    if op == "call":
+        value, mutated, seen = _call(request)
+        return {"value": value, "mutated": mutated, "warnings": seen}
+    if op == "getattr":
+        owner = _module if request["target"] is None else _resolve(request["target"])
+        return {"value": getattr(owner, request["name"])}
+    if op == "setattr":
+        setattr(_resolve(request["target"]), request["name"], request["value"])
+        return {"value": None}
+    if op == "ping":
+        return {"value": "pong"}
+    raise ValueError(f"unknown request {op!r}")
+
+
+def _error_reply(error: BaseException) -> dict:
+    frames = traceback.extract_tb(error.__traceback__)
+    student_frames = [f for f in frames if not f.filename.endswith(("child.py", "wire.py", "modules.py"))]
+    text = "".join(traceback.format_list(student_frames[-6:]))
+    return {"ok": False, "error": {"type": type(error).__name__, "message": str(error)[:2000],
+                                   "traceback": text[-4000:]}}
+
+
+def main(fd_in: int, fd_out: int) -> None:
+    channel_in = os.fdopen(fd_in, "rb", buffering=0)
+    channel_out = os.fdopen(fd_out, "wb", buffering=0)
+    while True:
+        try:
+            request = wire.decode(wire.read_frame(channel_in), resolve_handle=_resolve, build_modules=True)
+        except EOFError:
+            return
+        try:
+            reply = {"ok": True, **_serve(request)}
+            payload = wire.encode(reply, handles=_keep)
+        except BaseException as error:  # the student's exception is data for the grader
+            if isinstance(error, (SystemExit, KeyboardInterrupt)):
+                error = RuntimeError(f"{type(error).__name__} raised by the submission")
+            payload = wire.encode(_error_reply(error))
+        wire.write_frame(channel_out, payload)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), int(sys.argv[2]))

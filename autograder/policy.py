@@ -1,0 +1,151 @@
+"""Stage 1 — load the grading policy (`grading.toml`) and validate every key.
+
+Any problem is a `PolicyError` naming the file, the key and what is wrong; the CLI prints
+it as one line and exits with code 2.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .contract import EXERCISES
+
+DEFAULT_POLICY = Path(__file__).resolve().parent.parent / "grading.toml"
+
+
+class PolicyError(ValueError):
+    def __init__(self, path, key: str, problem: str):
+        super().__init__(f"{path}: {key}: {problem}")
+
+
+def _positive(v):
+    return v > 0
+
+
+def _non_negative(v):
+    return v >= 0
+
+
+# key -> (python types, predicate, description of a valid value)
+NUMBER = ((int, float), _non_negative, "a number >= 0")
+POSITIVE = ((int, float), _positive, "a number > 0")
+COUNT = ((int,), _positive, "an integer > 0")
+SEED = ((int,), _non_negative, "an integer >= 0")
+LANGUAGE = ((str,), lambda v: v in ("pt", "en"), '"pt" or "en"')
+
+GRADER_SCHEMA = {"language": LANGUAGE, "public_seed": SEED, "hidden_seed": SEED,
+                 "hidden_cases": COUNT}
+TOLERANCE_SCHEMA = {"rtol": NUMBER, "atol": NUMBER}
+MODULE_SCHEMA = {"time_limit_s": POSITIVE, "memory_limit_mb": COUNT}
+# Extra per-module tables (training budgets, thresholds) that later assignments declare:
+# module -> {table name -> {key -> spec}}.
+MODULE_TABLES: dict[str, dict[str, dict]] = {}
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    rtol: float
+    atol: float
+
+
+@dataclass(frozen=True)
+class ModulePolicy:
+    name: str
+    time_limit_s: float
+    memory_limit_mb: int
+    points: dict[str, float]
+    tables: dict[str, dict] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Policy:
+    path: Path
+    language: str
+    public_seed: int
+    hidden_seed: int
+    hidden_cases: int
+    tolerances: dict[str, Tolerance]
+    modules: dict[str, ModulePolicy]
+
+    def points(self, module: str, exercise: str) -> float:
+        return self.modules[module].points[exercise]
+
+    def tolerance(self, dtype_name: str) -> Tolerance:
+        return self.tolerances["float64" if dtype_name == "float64" else "float32"]
+
+
+def _check_table(path, prefix: str, table, schema: dict) -> dict:
+    if not isinstance(table, dict):
+        raise PolicyError(path, prefix, "must be a table")
+    for key in table:
+        if key not in schema:
+            raise PolicyError(path, f"{prefix}.{key}", f"unknown key (expected one of: {', '.join(schema)})")
+    for key, (types, valid, description) in schema.items():
+        if key not in table:
+            raise PolicyError(path, f"{prefix}.{key}", f"missing (expected {description})")
+        value = table[key]
+        if isinstance(value, bool) or not isinstance(value, types) or not valid(value):
+            raise PolicyError(path, f"{prefix}.{key}", f"{value!r} is not {description}")
+    return dict(table)
+
+
+def _require_tables(path, prefix: str, table: dict, names: tuple) -> None:
+    """`table` has exactly the sub-tables `names`."""
+    where = prefix.rstrip(".") or "(top level)"
+    if not isinstance(table, dict):
+        raise PolicyError(path, where, "must be a table")
+    for key in table:
+        if key not in names:
+            raise PolicyError(path, prefix + key, f"unknown key (expected one of: {', '.join(names)})")
+    for key in names:
+        if key not in table:
+            raise PolicyError(path, prefix + key, "missing table")
+
+
+def _module_policy(path, name: str, table) -> ModulePolicy:
+    prefix = f"modules.{name}"
+    if name not in EXERCISES:
+        raise PolicyError(path, prefix, f"not a module of the API contract ({', '.join(EXERCISES)})")
+    if not isinstance(table, dict):
+        raise PolicyError(path, prefix, "must be a table")
+    extra_tables = MODULE_TABLES.get(name, {})
+    plain = {k: v for k, v in table.items() if k != "points" and k not in extra_tables}
+    values = _check_table(path, prefix, plain, MODULE_SCHEMA)
+    points = table.get("points")
+    if points is None:
+        raise PolicyError(path, f"{prefix}.points", "missing (a table: exercise = points)")
+    exercise_schema = {exercise: NUMBER for exercise in EXERCISES[name]}
+    for key in points if isinstance(points, dict) else ():
+        if key not in exercise_schema:
+            raise PolicyError(path, f"{prefix}.points.{key}",
+                              f"not an exercise of {name} in the API contract")
+    points = _check_table(path, f"{prefix}.points", points, exercise_schema)
+    tables = {t: _check_table(path, f"{prefix}.{t}", table.get(t), schema)
+              for t, schema in extra_tables.items()}
+    return ModulePolicy(name, float(values["time_limit_s"]), int(values["memory_limit_mb"]),
+                        {k: float(v) for k, v in points.items()}, tables)
+
+
+def load_policy(path: str | Path = DEFAULT_POLICY) -> Policy:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PolicyError(path, "(file)", "not found") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise PolicyError(path, "(file)", f"cannot be read ({error})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise PolicyError(path, "(syntax)", str(error)) from None
+    _require_tables(path, "", data, ("grader", "tolerances", "modules"))
+    grader = _check_table(path, "grader", data["grader"], GRADER_SCHEMA)
+    tolerances_table = data["tolerances"]
+    _require_tables(path, "tolerances.", tolerances_table, ("float64", "float32"))
+    tolerances = {name: Tolerance(**_check_table(path, f"tolerances.{name}", tolerances_table[name], TOLERANCE_SCHEMA))
+                  for name in ("float64", "float32")}
+    modules_table = data["modules"]
+    if not isinstance(modules_table, dict) or not modules_table:
+        raise PolicyError(path, "modules", "must be a table with at least one module")
+    modules = {name: _module_policy(path, name, table) for name, table in modules_table.items()}
+    return Policy(path, grader["language"], grader["public_seed"], grader["hidden_seed"],
+                  grader["hidden_cases"], tolerances, modules)

@@ -1,0 +1,74 @@
+"""Stage 5 — report: the score table in the terminal, the JSON report, Gradescope's format."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from .messages import render_all
+from .scoring import Report
+
+STATUS_TEXT = {
+    "pt": {"passed": "ok", "failed": "falhou", "error": "erro", "timeout": "tempo esgotado", "missing": "ausente"},
+    "en": {"passed": "passed", "failed": "failed", "error": "error", "timeout": "timeout", "missing": "missing"},
+}
+STATUS_STYLE = {"passed": "green", "failed": "red", "error": "red", "timeout": "yellow", "missing": "dim"}
+HEADINGS = {
+    "pt": ("Exercício", "Pontos", "Situação", "Mensagem", "Total", "Nota de"),
+    "en": ("Exercise", "Points", "Status", "Message", "Total", "Score of"),
+}
+
+
+def _points(value: float) -> str:
+    return f"{value:g}"
+
+
+def score_table(report: Report, language: str, title: str) -> Table:
+    exercise_h, points_h, status_h, message_h, total_h, _ = HEADINGS[language]
+    table = Table(title=title, show_lines=False, expand=False)
+    table.add_column(exercise_h, no_wrap=True)
+    table.add_column(points_h, justify="right", no_wrap=True)
+    table.add_column(status_h, no_wrap=True)
+    table.add_column(message_h, overflow="fold")
+    modules = report.modules()
+    current = None
+    for e in report.exercises:
+        if e.module != current:
+            current = e.module
+            got, top = modules[current]
+            table.add_row(f"[bold]{current}[/bold]", f"[bold]{_points(got)}/{_points(top)}[/bold]", "", "",
+                          end_section=False)
+        style = STATUS_STYLE[e.status]
+        table.add_row(f"  {e.exercise}", f"{_points(e.score)}/{_points(e.max_score)}",
+                      f"[{style}]{STATUS_TEXT[language][e.status]}[/{style}]",
+                      render_all(e.messages, language))
+    percent = 100.0 * report.score / report.max_score if report.max_score else 0.0
+    table.add_section()
+    table.add_row(f"[bold]{total_h}[/bold]", f"[bold]{_points(report.score)}/{_points(report.max_score)}[/bold]",
+                  f"[bold]{percent:.0f} %[/bold]", "")
+    return table
+
+
+def print_report(report: Report, language: str, title: str, console: Console | None = None) -> None:
+    console = console or Console()
+    console.print(score_table(report, language, title))
+
+
+def gradescope_json(report: Report, language: str) -> dict:
+    """Gradescope's results.json: the total and one test per exercise."""
+    tests = []
+    for number, e in enumerate(report.exercises, start=1):
+        tests.append({"name": e.id, "number": str(number), "score": e.score, "max_score": e.max_score,
+                      "status": "passed" if e.status == "passed" else "failed",
+                      "output": render_all(e.messages, language) or STATUS_TEXT[language][e.status],
+                      "visibility": "visible"})
+    return {"score": report.score, "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
+
+
+def write_json_atomically(data: dict, path: Path) -> None:
+    path = Path(path)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    temporary.replace(path)

@@ -1,0 +1,184 @@
+"""Stage 3 — run the checks: pytest over `autograder/checks/<module>.py`, student code in a child.
+
+The grader process runs pytest with `GradingPlugin`, which hands each check its fixtures:
+`student` (a proxy to the module running in a child process under the module's time and
+memory limits), `cases` and `tol`. Every check's outcome becomes an `Outcome`.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from .cases import cases_for
+from .contract import exercise_id
+from .expect import CheckFailure, PartialCredit
+from .messages import Message
+from .policy import Policy
+from .sandbox import Limits, RemoteModule, StudentFailure, StudentProcess
+from .submission import Submission
+
+CHECKS_PACKAGE = "autograder.checks"
+PYTEST_INI = Path(__file__).resolve().parent / "checks" / "pytest.ini"
+
+
+@dataclass
+class Outcome:
+    module: str
+    exercise: str
+    status: str                  # passed | failed | error | timeout | missing
+    fraction: float = 0.0        # of the exercise's points
+    messages: list[Message] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def id(self) -> str:
+        return exercise_id(self.module, self.exercise)
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "module": self.module, "exercise": self.exercise, "status": self.status,
+                "fraction": self.fraction, "messages": [m.to_json() for m in self.messages],
+                "seconds": round(self.seconds, 3)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Outcome":
+        return cls(data["module"], data["exercise"], data["status"], data["fraction"],
+                   [Message.from_json(m) for m in data["messages"]], data.get("seconds", 0.0))
+
+
+def write_outcomes(outcomes: list[Outcome], path: Path) -> None:
+    path.write_text(json.dumps([o.to_json() for o in outcomes], indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+def failure_outcome(module: str, exercise: str, failure: StudentFailure, limits: Limits) -> Outcome:
+    """What a failure of student code means for the exercise being checked."""
+    name = exercise
+    if failure.kind == "timeout":
+        return Outcome(module, exercise, "timeout", 0.0, [Message("timeout", {"name": name, "seconds": f"{limits.time_s:g}"})])
+    if failure.kind == "missing":
+        return Outcome(module, exercise, "missing", 0.0, [Message("missing_name", {"name": failure.message, "module": module})])
+    if failure.kind == "crash":
+        return Outcome(module, exercise, "error", 0.0, [Message("crash", {"name": name, "module": module, "detail": failure.message})])
+    if failure.kind == "protocol":
+        return Outcome(module, exercise, "error", 0.0, [Message("protocol", {"name": name, "detail": failure.message})])
+    if failure.exc_type == "NotImplementedError":
+        return Outcome(module, exercise, "failed", 0.0, [Message("not_implemented", {"name": name, "hint": failure.message})])
+    if failure.exc_type == "MemoryError":
+        return Outcome(module, exercise, "error", 0.0, [Message("memory", {"name": name, "limit_mb": limits.memory_mb})])
+    detail = failure.message.strip().splitlines()[-1][:300] if failure.message.strip() else ""
+    return Outcome(module, exercise, "error", 0.0, [Message("raised", {"name": name, "exc_type": failure.exc_type, "message": detail})])
+
+
+class GradingPlugin:
+    """Gives checks their fixtures and records each exercise's outcome."""
+
+    def __init__(self, policy: Policy, submission: Submission, *, hidden: bool, device: str):
+        self.policy, self.submission, self.hidden, self.device = policy, submission, hidden, device
+        self.processes: dict[str, StudentProcess] = {}
+        self.outcomes: dict[str, Outcome] = {}
+        self._started: dict[str, float] = {}
+
+    @staticmethod
+    def _names(item) -> tuple[str, str]:
+        return item.module.__name__.rsplit(".", 1)[-1], item.originalname.removeprefix("check_")
+
+    def limits(self, module: str) -> Limits:
+        policy = self.policy.modules[module]
+        return Limits(policy.time_limit_s, policy.memory_limit_mb, self.device)
+
+    def process(self, module: str) -> StudentProcess:
+        if module not in self.processes:
+            self.processes[module] = StudentProcess(module, self.submission.modules[module].path, self.limits(module))
+        return self.processes[module]
+
+    @pytest.fixture
+    def student(self, request):
+        module, _ = self._names(request.node)
+        process = self.process(module)
+        process.start_exercise()
+        return RemoteModule(process)
+
+    @pytest.fixture
+    def cases(self, request):
+        module, exercise = self._names(request.node)
+        hidden_seed = self.policy.hidden_seed if self.hidden else None
+        return cases_for(module, exercise, hidden_seed=hidden_seed, hidden_cases=self.policy.hidden_cases)
+
+    @pytest.fixture
+    def tol(self):
+        return self.policy.tolerance("float64")
+
+    def pytest_collection_modifyitems(self, items):
+        """Keep only the exercises the policy grades, of modules the submission has."""
+        selected = []
+        for item in items:
+            module, exercise = self._names(item)
+            source = self.submission.modules.get(module)
+            if module in self.policy.modules and exercise in self.policy.modules[module].points and source:
+                if source.path is None:
+                    self.outcomes[exercise_id(module, exercise)] = Outcome(module, exercise, "missing", 0.0, [source.problem])
+                else:
+                    selected.append(item)
+        items[:] = selected
+
+    def pytest_runtest_setup(self, item):
+        self._started[item.nodeid] = time.monotonic()
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        report = yield
+        module, exercise = self._names(item)
+        key = exercise_id(module, exercise)
+        if call.when == "teardown" or (call.when == "setup" and call.excinfo is None):
+            return
+        if key in self.outcomes and self.outcomes[key].status != "passed":
+            return
+        outcome = self._outcome(module, exercise, call.excinfo)
+        outcome.seconds = time.monotonic() - self._started.get(item.nodeid, time.monotonic())
+        self.outcomes[key] = outcome
+        report.get_result()
+
+    def _outcome(self, module: str, exercise: str, excinfo) -> Outcome:
+        if excinfo is None:
+            return Outcome(module, exercise, "passed", 1.0)
+        error = excinfo.value
+        if isinstance(error, PartialCredit):
+            status = "passed" if error.fraction >= 1.0 else "failed"
+            return Outcome(module, exercise, status, error.fraction, error.messages)
+        if isinstance(error, CheckFailure):
+            return Outcome(module, exercise, "failed", 0.0, error.messages)
+        if isinstance(error, StudentFailure):
+            return failure_outcome(module, exercise, error, self.limits(module))
+        return Outcome(module, exercise, "error", 0.0,
+                       [Message("internal", {"detail": f"{type(error).__name__}: {error}"[:300]})])
+
+    def close(self):
+        for process in self.processes.values():
+            process.close()
+
+
+def run_checks(policy: Policy, submission: Submission, *, hidden: bool = True, device: str = "cpu") -> list[Outcome]:
+    """Run every graded exercise of the submission's modules; one Outcome per exercise."""
+    modules = [m for m in submission.modules if m in policy.modules]
+    plugin = GradingPlugin(policy, submission, hidden=hidden, device=device)
+    args = ["-c", str(PYTEST_INI), "-p", "no:cacheprovider", "-q", "--pyargs",
+            *[f"{CHECKS_PACKAGE}.{module}" for module in modules]]
+    try:
+        with contextlib.redirect_stdout(io.StringIO()) as log:
+            code = pytest.main(args, plugins=[plugin])
+    finally:
+        plugin.close()
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED):
+        raise RuntimeError(f"the checks could not run (pytest exit {code}):\n{log.getvalue()[-3000:]}")
+    outcomes = []
+    for module in modules:
+        for exercise in policy.modules[module].points:
+            key = exercise_id(module, exercise)
+            outcomes.append(plugin.outcomes.get(key) or Outcome(
+                module, exercise, "error", 0.0, [Message("internal", {"detail": f"no check ran for {key}"})]))
+    return outcomes

@@ -1,0 +1,307 @@
+"""Run student code in a child process under time and memory limits; talk to it as data.
+
+`StudentProcess` owns one child for one student module. The grader calls the module's
+functions through `RemoteModule` / `RemoteObject` proxies, so a check reads like ordinary
+code (`student.rnn_step(x, h, W_xh, W_hh, b_h)`) while the work happens in the child.
+A crash, hang or memory blow-up raises `StudentFailure` in the grader, kills the child,
+and the next exercise gets a fresh one.
+"""
+from __future__ import annotations
+
+import os
+import pwd
+import resource
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import wire
+
+RUNTIME_FILES = ("wire.py", "modules.py", "child.py")
+RUNTIME_PACKAGE = "gradechild"
+MAX_REPLY_BYTES = 512 << 20
+
+
+@dataclass(frozen=True)
+class Limits:
+    time_s: float          # wall seconds of student code per exercise
+    memory_mb: int         # address space (CPU) or data segment (CUDA) of the child
+    device: str = "cpu"
+
+
+class StudentFailure(Exception):
+    """Student code failed: kind is 'exception', 'timeout', 'crash' or 'protocol'."""
+
+    def __init__(self, kind: str, exc_type: str = "", message: str = "", traceback: str = ""):
+        super().__init__(f"{kind}: {exc_type}: {message}")
+        self.kind, self.exc_type, self.message, self.traceback = kind, exc_type, message, traceback
+
+
+def _others_can_reach(path: Path, mode: int) -> bool:
+    """Whether a user with no rights of its own can open `path` with `mode` bits (r=4, x=1)."""
+    path = path.resolve()
+    if not path.exists() or (path.stat().st_mode & mode) != mode:
+        return False
+    return all(parent.stat().st_mode & 0o001 for parent in path.parents)
+
+
+def _drop_to_user():
+    """As root, run the child as `nobody` so it cannot raise its own limits.
+
+    Only where `nobody` can run this interpreter and read its packages (a venv under
+    /root cannot be); otherwise the child keeps the grader's user and the rlimits alone.
+    """
+    if os.name != "posix" or os.geteuid() != 0:
+        return {}
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        return {}
+    import numpy
+    if not (_others_can_reach(Path(sys.executable), 0o005)
+            and _others_can_reach(Path(numpy.__file__), 0o004)):
+        return {}
+    return {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
+
+
+class StudentProcess:
+    """One child process serving one student module, restarted after a failure."""
+
+    def __init__(self, module: str, source: Path, limits: Limits):
+        self.module, self.source, self.limits = module, Path(source), limits
+        self.proc: subprocess.Popen | None = None
+        self.workdir: Path | None = None
+        self.deadline = float("inf")
+        self.last_mutated: list = []
+        self.last_warnings: list[str] = []
+        self.names: list[str] = []
+        self.load_failure: StudentFailure | None = None
+        self.generation = 0
+
+    # -- life cycle -------------------------------------------------------------------
+    def start_exercise(self) -> None:
+        """Start the time budget of one exercise; (re)start the child if it is gone."""
+        if self.load_failure is not None:
+            raise self.load_failure
+        if self.proc is None or self.proc.poll() is not None:
+            self._spawn()
+        self.deadline = time.monotonic() + self.limits.time_s
+
+    def _spawn(self) -> None:
+        self.close()
+        self.generation += 1
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"grade-{self.module}-"))
+        runtime = self.workdir / "runtime" / RUNTIME_PACKAGE
+        runtime.mkdir(parents=True)
+        (runtime / "__init__.py").write_text("")
+        for name in RUNTIME_FILES:
+            shutil.copy(Path(__file__).with_name(name), runtime / name)
+        submission = self.workdir / "submission"
+        submission.mkdir()
+        shutil.copy(self.source, submission / f"{self.module}.py")
+        for helper in self.source.parent.glob("*.py"):  # students may add helper modules
+            if not (submission / helper.name).exists():
+                shutil.copy(helper, submission / helper.name)
+        user = _drop_to_user()
+        if user:
+            for path in [self.workdir, *self.workdir.rglob("*")]:
+                os.chown(path, user["user"], user["group"])
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        bootstrap = (f"import sys; sys.path.insert(0, {str(self.workdir / 'runtime')!r}); "
+                     f"from {RUNTIME_PACKAGE}.child import main; main({to_child_r}, {from_child_w})")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", "-c", bootstrap], cwd=self.workdir, env=self._child_env(),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            pass_fds=(to_child_r, from_child_w), start_new_session=True, close_fds=True, **user)
+        os.close(to_child_r)
+        os.close(from_child_w)
+        self._apply_limits()
+        self._to_child = os.fdopen(to_child_w, "wb", buffering=0)
+        self._from_child = from_child_r
+        self.deadline = time.monotonic() + self.limits.time_s
+        try:
+            reply = self._request({"op": "load", "module": self.module,
+                                   "path": str(submission / f"{self.module}.py")})
+            self.names = reply["names"]
+        except StudentFailure as failure:
+            self.load_failure = failure
+            self.close()
+            raise
+
+    def _child_env(self) -> dict:
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.workdir),
+               "TMPDIR": str(self.workdir), "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
+               "MPLBACKEND": "Agg", "LANG": "C.UTF-8", "OMP_NUM_THREADS": str(os.cpu_count() or 1)}
+        if self.limits.device == "cpu":
+            env["CUDA_VISIBLE_DEVICES"] = ""
+        for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH"):
+            if key in os.environ and key not in env:
+                env[key] = os.environ[key]
+        return env
+
+    def _apply_limits(self) -> None:
+        pid = self.proc.pid
+        memory = self.limits.memory_mb << 20
+        kind = resource.RLIMIT_AS if self.limits.device == "cpu" else resource.RLIMIT_DATA
+        cpu_s = int(self.limits.time_s * (os.cpu_count() or 1) * 4) + 60
+        for limit, value in ((kind, memory), (resource.RLIMIT_CORE, 0),
+                             (resource.RLIMIT_FSIZE, 256 << 20), (resource.RLIMIT_CPU, cpu_s)):
+            try:
+                resource.prlimit(pid, limit, (value, value))
+            except (ProcessLookupError, PermissionError, ValueError):
+                pass
+
+    def close(self) -> None:
+        """Kill the child's whole process group and remove its working directory."""
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.proc.wait()
+            self._to_child.close()
+            os.close(self._from_child)
+            self.proc = None
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
+
+    # -- requests ---------------------------------------------------------------------
+    def request(self, message: dict):
+        if self.proc is None or self.proc.poll() is not None:
+            raise StudentFailure("crash", message="the student's process is no longer running")
+        return self._request(message)
+
+    def _request(self, message: dict):
+        try:
+            self._to_child.write(self._frame(wire.encode(message)))
+        except (BrokenPipeError, OSError):
+            raise self._died() from None
+        raw = self._read_reply()
+        try:
+            reply = wire.decode(raw, resolve_handle=lambda i, t: RemoteObject(self, i, t))
+        except wire.WireError as error:
+            self.close()
+            raise StudentFailure("protocol", message=str(error)) from None
+        if not isinstance(reply, dict) or "ok" not in reply:
+            raise StudentFailure("protocol", message="malformed reply")
+        if not reply["ok"]:
+            error = reply.get("error") or {}
+            raise StudentFailure("exception", str(error.get("type", "Exception")),
+                                 str(error.get("message", "")), str(error.get("traceback", "")))
+        self.last_mutated = list(reply.get("mutated", []))
+        self.last_warnings = [str(w) for w in reply.get("warnings", [])]
+        return reply
+
+    @staticmethod
+    def _frame(payload: bytes) -> bytes:
+        return len(payload).to_bytes(8, "big") + payload
+
+    def _read_reply(self) -> bytes:
+        head = self._read_exact(8)
+        size = int.from_bytes(head, "big")
+        if size > MAX_REPLY_BYTES:
+            self.close()
+            raise StudentFailure("protocol", message=f"reply of {size} bytes is too large")
+        return self._read_exact(size)
+
+    def _read_exact(self, size: int) -> bytes:
+        chunks, remaining = [], size
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._from_child, selectors.EVENT_READ)
+            while remaining:
+                timeout = self.deadline - time.monotonic()
+                if timeout <= 0 or not selector.select(timeout):
+                    self.close()
+                    raise StudentFailure("timeout", message=f"{self.limits.time_s:g}")
+                chunk = os.read(self._from_child, min(remaining, 1 << 20))
+                if not chunk:
+                    raise self._died()
+                chunks.append(chunk)
+                remaining -= len(chunk)
+        return b"".join(chunks)
+
+    def _died(self) -> StudentFailure:
+        code = self.proc.wait() if self.proc is not None else None
+        self.close()
+        if code is not None and code < 0:
+            name = signal.Signals(-code).name
+            if name in ("SIGXCPU",):
+                return StudentFailure("timeout", message=f"{self.limits.time_s:g}")
+            return StudentFailure("crash", message=f"killed by {name}")
+        return StudentFailure("crash", message=f"exited with code {code}")
+
+
+class RemoteObject:
+    """An object living in the child: attribute reads return data, calls run there."""
+
+    def __init__(self, process: StudentProcess, ident, type_name: str):
+        object.__setattr__(self, "_process", process)
+        object.__setattr__(self, "_ident", ident)
+        object.__setattr__(self, "_type_name", type_name)
+        object.__setattr__(self, "_generation", process.generation)
+
+    def _check_alive(self):
+        if self._process.generation != self._generation or self._process.proc is None:
+            raise StudentFailure("crash", message="the student's process was restarted")
+
+    def __call__(self, *args, **kwargs):
+        self._check_alive()
+        return self._process.request({"op": "call", "target": self._ident,
+                                      "args": list(args), "kwargs": kwargs})["value"]
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        self._check_alive()
+        return self._process.request({"op": "getattr", "target": self._ident, "name": name})["value"]
+
+    def __setattr__(self, name, value):
+        self._check_alive()
+        self._process.request({"op": "setattr", "target": self._ident, "name": name, "value": value})
+
+    def __wire_handle__(self):
+        self._check_alive()
+        return self._ident, self._type_name
+
+    def __repr__(self):
+        return f"<{self._type_name} in the student's process>"
+
+
+class RemoteModule:
+    """The student's module as seen from the grader."""
+
+    def __init__(self, process: StudentProcess):
+        self._process = process
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        process = self._process
+        if process.proc is None:
+            process.start_exercise()
+        if name not in process.names:
+            raise StudentFailure("missing", "AttributeError", name)
+        return RemoteObject(process, name, name)
+
+    def get(self, name: str):
+        """The value of a module-level constant (e.g. ALPHABET), as data."""
+        getattr(self, name)
+        return self._process.request({"op": "getattr", "target": None, "name": name})["value"]
+
+    @property
+    def mutated_inputs(self) -> list:
+        """Which arguments the last call changed in place (positions or keyword names)."""
+        return self._process.last_mutated
+
+    @property
+    def warnings(self) -> list[str]:
+        """Warnings the last call emitted."""
+        return self._process.last_warnings
