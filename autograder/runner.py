@@ -2,7 +2,7 @@
 
 The grader process runs pytest with `GradingPlugin`, which hands each check its fixtures:
 `student` (a proxy to the module running in a child process under the module's time and
-memory limits), `cases` and `tol`. Every check's outcome becomes an `Outcome`.
+memory limits), `cases`, `tol`/`tol32`, `device`, `hidden` and `module_policy`. Every check's outcome becomes an `Outcome`.
 """
 from __future__ import annotations
 
@@ -112,6 +112,25 @@ class GradingPlugin:
     @pytest.fixture
     def tol(self):
         return self.policy.tolerance("float64")
+
+    @pytest.fixture
+    def tol32(self):
+        return self.policy.tolerance("float32")
+
+    @pytest.fixture
+    def device(self):
+        """Where student training runs: "cpu" or "cuda" (structure checks stay on CPU)."""
+        return self.device
+
+    @pytest.fixture
+    def hidden(self):
+        """True when grading (hidden checks run), False for the students' `check`."""
+        return self.hidden
+
+    @pytest.fixture
+    def module_policy(self, request):
+        """This module's section of grading.toml (time limit, points, extra tables)."""
+        return self.policy.modules[self._names(request.node)[0]]
 
     def pytest_collection_modifyitems(self, items):
         """Keep only the exercises the policy grades, of modules the submission has."""
