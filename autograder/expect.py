@@ -38,7 +38,8 @@ def _kind_name(value) -> str:
         return f"numpy.ndarray[{value.dtype}]"
     if _is_tensor(value):
         return f"torch.Tensor[{str(value.dtype).removeprefix('torch.')}]"
-    return type(value).__name__
+    remote_type = vars(value).get("_type_name") if hasattr(value, "__dict__") else None
+    return remote_type or type(value).__name__
 
 
 def _is_tensor(value) -> bool:

@@ -150,20 +150,19 @@ def many_to_many_case(rng):
 
 @generator(MODULE, "one_to_many_forward")
 def one_to_many_case(rng):
-    steps, B, D, H, O = _sizes(rng)
-    steps += 1
+    steps, B, D, H, _ = _sizes(rng)
+    steps, O = steps + 1, D  # O == D: feeding outputs back (a common mistake) then runs and is named
     case = {**_cell_weights(rng, D, H), "W_out": _normal(rng, O, H), "b_out": _normal(rng, O),
             "x": _normal(rng, B, D), "steps": np.array(steps)}
     inputs = np.zeros((steps, B, D))
     inputs[0] = case["x"]
     hs, _ = torch_rnn(inputs, None, case["weight_ih"], case["weight_hh"], case["bias_ih"], case["bias_hh"])
     case["ys"] = F.linear(_t(hs), _t(case["W_out"]), _t(case["b_out"])).numpy()
-    if O == D:  # only then can a student feed the output back as the next input
-        cell, h, x, fed_back = rnn_cell(case), None, _t(case["x"]), []
-        with torch.no_grad():
-            for _ in range(steps):
-                h = cell(x, h)
-                x = F.linear(h, _t(case["W_out"]), _t(case["b_out"]))
-                fed_back.append(x.numpy())
-        case["ys_fed_back"] = np.stack(fed_back)
+    cell, h, x, fed_back = rnn_cell(case), None, _t(case["x"]), []
+    with torch.no_grad():
+        for _ in range(steps):
+            h = cell(x, h)
+            x = F.linear(h, _t(case["W_out"]), _t(case["b_out"]))
+            fed_back.append(x.numpy())
+    case["ys_fed_back"] = np.stack(fed_back)
     return case

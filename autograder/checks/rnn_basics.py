@@ -173,7 +173,5 @@ def check_one_to_many_forward(student, cases, tol):
             try:
                 expect_close(got, case.ys, "outputs", tol, kind="tensor", time_axis=0)
             except CheckFailure as failure:
-                fed_back = getattr(case, "ys_fed_back", None)
-                raise diagnose(failure, got, [(Message("diag_feedback_output"), fed_back)]
-                               if fed_back is not None else [], tol) from None
+                raise diagnose(failure, got, [(Message("diag_feedback_output"), case.ys_fed_back)], tol) from None
             expect_not_mutated(student, "one_to_many_forward")

@@ -1,0 +1,56 @@
+"""Shared helpers: build submissions and policies in temporary folders, grade in-process."""
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from autograder.cli import grade_pipeline
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS, ASSIGNMENTS, POLICY = ROOT / "solutions", ROOT / "assignments", ROOT / "grading.toml"
+
+
+def submission(folder: Path, module: str, *, source: Path = SOLUTIONS, append: str = "", replace: str | None = None) -> Path:
+    """A submission folder with `module`: the reference (or `source`'s) file plus code appended
+    at the end (redefinitions override the reference), or `replace` as the whole file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    text = replace if replace is not None else (source / f"{module}.py").read_text(encoding="utf-8")
+    (folder / f"{module}.py").write_text(text + "\n" + textwrap.dedent(append), encoding="utf-8")
+    return folder
+
+
+def policy_with(folder: Path, old: str, new: str) -> Path:
+    """A copy of grading.toml with one piece of text replaced."""
+    text = POLICY.read_text(encoding="utf-8")
+    assert old in text, old
+    path = folder / "grading.toml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path
+
+
+def grade(folder, *, only=None, policy=POLICY, hidden=True):
+    """Grade `folder` in-process; returns {exercise_id: ExerciseScore} and the report."""
+    _, report = grade_pipeline(folder, policy_path=policy, only=only, device="cpu", hidden=hidden)
+    return {e.id: e for e in report.exercises}, report
+
+
+@pytest.fixture(scope="session")
+def reference_report():
+    return grade(SOLUTIONS)
+
+
+@pytest.fixture(scope="session")
+def stubs_report():
+    return grade(ASSIGNMENTS)
+
+
+@pytest.fixture
+def copy_of(tmp_path):
+    def copy(source: Path, name: str = "sub") -> Path:
+        target = tmp_path / name
+        shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        return target
+    return copy
