@@ -108,7 +108,14 @@ def _error_reply(error: BaseException) -> dict:
                                    "traceback": text[-4000:]}}
 
 
-def main(fd_in: int, fd_out: int) -> None:
+def _limit_resources(limits: dict) -> None:
+    import resource
+    for name, value in limits.items():
+        resource.setrlimit(getattr(resource, name), (value, value))
+
+
+def main(fd_in: int, fd_out: int, limits: dict) -> None:
+    _limit_resources(limits)
     channel_in = os.fdopen(fd_in, "rb", buffering=0)
     channel_out = os.fdopen(fd_out, "wb", buffering=0)
     while True:
@@ -126,5 +133,3 @@ def main(fd_in: int, fd_out: int) -> None:
         wire.write_frame(channel_out, payload)
 
 
-if __name__ == "__main__":
-    main(int(sys.argv[1]), int(sys.argv[2]))

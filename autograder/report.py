@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .messages import render_all
@@ -27,7 +28,7 @@ def _points(value: float) -> str:
 
 def score_table(report: Report, language: str, title: str) -> Table:
     exercise_h, points_h, status_h, message_h, total_h, _ = HEADINGS[language]
-    table = Table(title=title, show_lines=False, expand=False)
+    table = Table(title=escape(title), show_lines=False, expand=False)
     table.add_column(exercise_h, no_wrap=True)
     table.add_column(points_h, justify="right", no_wrap=True)
     table.add_column(status_h, no_wrap=True)
@@ -43,7 +44,7 @@ def score_table(report: Report, language: str, title: str) -> Table:
         style = STATUS_STYLE[e.status]
         table.add_row(f"  {e.exercise}", f"{_points(e.score)}/{_points(e.max_score)}",
                       f"[{style}]{STATUS_TEXT[language][e.status]}[/{style}]",
-                      render_all(e.messages, language))
+                      escape(render_all(e.messages, language)))
     percent = 100.0 * report.score / report.max_score if report.max_score else 0.0
     table.add_section()
     table.add_row(f"[bold]{total_h}[/bold]", f"[bold]{_points(report.score)}/{_points(report.max_score)}[/bold]",

@@ -9,8 +9,6 @@ and the next exercise gets a fresh one.
 from __future__ import annotations
 
 import os
-import pwd
-import resource
 import selectors
 import shutil
 import signal
@@ -21,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import wire
+from . import isolation, wire
 
 RUNTIME_FILES = ("wire.py", "modules.py", "child.py")
 RUNTIME_PACKAGE = "gradechild"
@@ -41,33 +39,6 @@ class StudentFailure(Exception):
     def __init__(self, kind: str, exc_type: str = "", message: str = "", traceback: str = ""):
         super().__init__(f"{kind}: {exc_type}: {message}")
         self.kind, self.exc_type, self.message, self.traceback = kind, exc_type, message, traceback
-
-
-def _others_can_reach(path: Path, mode: int) -> bool:
-    """Whether a user with no rights of its own can open `path` with `mode` bits (r=4, x=1)."""
-    path = path.resolve()
-    if not path.exists() or (path.stat().st_mode & mode) != mode:
-        return False
-    return all(parent.stat().st_mode & 0o001 for parent in path.parents)
-
-
-def _drop_to_user():
-    """As root, run the child as `nobody` so it cannot raise its own limits.
-
-    Only where `nobody` can run this interpreter and read its packages (a venv under
-    /root cannot be); otherwise the child keeps the grader's user and the rlimits alone.
-    """
-    if os.name != "posix" or os.geteuid() != 0:
-        return {}
-    try:
-        nobody = pwd.getpwnam("nobody")
-    except KeyError:
-        return {}
-    import numpy
-    if not (_others_can_reach(Path(sys.executable), 0o005)
-            and _others_can_reach(Path(numpy.__file__), 0o004)):
-        return {}
-    return {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
 
 
 class StudentProcess:
@@ -108,21 +79,23 @@ class StudentProcess:
         for helper in self.source.parent.glob("*.py"):  # students may add helper modules
             if not (submission / helper.name).exists():
                 shutil.copy(helper, submission / helper.name)
-        user = _drop_to_user()
-        if user:
-            for path in [self.workdir, *self.workdir.rglob("*")]:
-                os.chown(path, user["user"], user["group"])
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
         bootstrap = (f"import sys; sys.path.insert(0, {str(self.workdir / 'runtime')!r}); "
-                     f"from {RUNTIME_PACKAGE}.child import main; main({to_child_r}, {from_child_w})")
+                     f"from {RUNTIME_PACKAGE}.child import main; "
+                     f"main({to_child_r}, {from_child_w}, {self._rlimits()!r})")
+        command = [sys.executable, "-I", "-c", bootstrap]
+        reason = isolation.unavailable_reason()
+        if reason is None:
+            command = isolation.confine(command, self.workdir)
+        else:
+            isolation.warn_once(reason)
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", bootstrap], cwd=self.workdir, env=self._child_env(),
+            command, cwd=self.workdir, env=self._child_env(),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            pass_fds=(to_child_r, from_child_w), start_new_session=True, close_fds=True, **user)
+            pass_fds=(to_child_r, from_child_w), start_new_session=True, close_fds=True)
         os.close(to_child_r)
         os.close(from_child_w)
-        self._apply_limits()
         self._to_child = os.fdopen(to_child_w, "wb", buffering=0)
         self._from_child = from_child_r
         self.deadline = time.monotonic() + self.limits.time_s
@@ -146,17 +119,12 @@ class StudentProcess:
                 env[key] = os.environ[key]
         return env
 
-    def _apply_limits(self) -> None:
-        pid = self.proc.pid
+    def _rlimits(self) -> dict[str, int]:
+        """Resource limits the child sets on itself before it imports any student code."""
         memory = self.limits.memory_mb << 20
-        kind = resource.RLIMIT_AS if self.limits.device == "cpu" else resource.RLIMIT_DATA
-        cpu_s = int(self.limits.time_s * (os.cpu_count() or 1) * 4) + 60
-        for limit, value in ((kind, memory), (resource.RLIMIT_CORE, 0),
-                             (resource.RLIMIT_FSIZE, 256 << 20), (resource.RLIMIT_CPU, cpu_s)):
-            try:
-                resource.prlimit(pid, limit, (value, value))
-            except (ProcessLookupError, PermissionError, ValueError):
-                pass
+        return {"RLIMIT_AS" if self.limits.device == "cpu" else "RLIMIT_DATA": memory,
+                "RLIMIT_CPU": int(self.limits.time_s * (os.cpu_count() or 1) * 4) + 60,
+                "RLIMIT_FSIZE": 256 << 20, "RLIMIT_CORE": 0}
 
     def close(self) -> None:
         """Kill the child's whole process group and remove its working directory."""
@@ -171,6 +139,7 @@ class StudentProcess:
             self.proc = None
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
+            shutil.rmtree(self.workdir.parent / (self.workdir.name + "-root"), ignore_errors=True)
             self.workdir = None
 
     # -- requests ---------------------------------------------------------------------

@@ -62,6 +62,7 @@ def test_stubs_get_a_message_per_exercise_in_portuguese(tmp_path):
     assert report["score"] == 0
     assert all(e["feedback"].startswith("Ainda não implementado") for e in report["exercises"])
     assert "Situação" in result.stdout
+    assert "cell(xs[t], h)" in result.stdout  # hints are printed verbatim, not read as markup
 
 
 def test_check_fails_on_the_stubs_and_passes_on_the_reference():

@@ -1,0 +1,94 @@
+"""Confine the child process: its own mount, network and PID namespaces, a minimal root.
+
+As root on Linux, the child starts through `unshare` in new namespaces. A small shell script
+(our code, before any student code) builds a root filesystem that holds only the system
+(/usr, /etc, …, read-only), the Python installation, `/dev`, a fresh `/proc`, and the child's
+private working directory; then it `chroot`s into it and drops every capability. So student
+code sees no repository (no `solutions/`, no `grading.toml`, no results or other students'
+folders), has no network, cannot raise its resource limits, and dies with its PID namespace:
+no background process survives the child. Elsewhere (not root, macOS, no namespaces) the
+grader says so in one warning line and relies on the resource limits alone.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+SYSTEM_DIRS = ("usr", "etc", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
+UNSHARE = ("unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--propagation", "private")
+
+
+@functools.cache
+def unavailable_reason() -> str | None:
+    """None when namespaces can be used here, else why not."""
+    if sys.platform != "linux":
+        return f"{sys.platform} has no Linux namespaces"
+    if os.geteuid() != 0:
+        return "namespaces need root here (the grader runs as an ordinary user)"
+    for tool in ("unshare", "chroot", "setpriv", "mount"):
+        if shutil.which(tool) is None:
+            return f"the `{tool}` command is missing"
+    try:
+        probe = subprocess.run([*UNSHARE, "true"], capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"unshare failed ({error})"
+    if probe.returncode != 0:
+        return f"unshare failed ({probe.stderr.decode(errors='replace').strip()[:120]})"
+    return None
+
+
+@functools.cache
+def warn_once(reason: str) -> None:
+    print(f"warning: student code is not isolated from the file system and network here: {reason}; "
+          "only process limits apply", file=sys.stderr)
+
+
+def python_roots() -> list[Path]:
+    """The folders the child's interpreter needs: the installation and the environment."""
+    roots = {Path(sys.base_prefix).resolve(), Path(sys.prefix).absolute()}
+    return sorted(roots)
+
+
+def _bind(source: Path, target: str, read_only: bool) -> list[str]:
+    lines = [f"mkdir -p {target}", f"mount --bind {shlex.quote(str(source))} {target}"]
+    if read_only:
+        lines.append(f"mount -o remount,bind,ro {target}")
+    return lines
+
+
+def confinement_script(new_root: Path, workdir: Path) -> str:
+    """The shell script that builds the child's root filesystem (run inside the namespaces)."""
+    root = shlex.quote(str(new_root))
+    lines = ["set -e", f"mount -t tmpfs -o mode=755 grader-root {root}"]
+    for name in SYSTEM_DIRS:
+        path = Path("/") / name
+        if path.is_symlink():
+            lines.append(f"ln -s {shlex.quote(os.readlink(path))} {root}/{name}")
+        elif path.is_dir():
+            lines += _bind(path, f"{root}/{name}", read_only=True)
+    for python_root in python_roots():
+        if not any(python_root.is_relative_to(Path("/") / name) for name in SYSTEM_DIRS):
+            lines += _bind(python_root, root + shlex.quote(str(python_root)), read_only=True)
+    lines += [f"mkdir -p {root}/dev {root}/proc {root}/sys {root}/tmp",
+              f"mount --rbind /dev {root}/dev",
+              f"mount -t proc proc {root}/proc",
+              f"mount --bind /sys {root}/sys", f"mount -o remount,bind,ro {root}/sys",
+              f"chmod 1777 {root}/tmp"]
+    lines += _bind(workdir, root + shlex.quote(str(workdir)), read_only=False)
+    return "\n".join(lines)
+
+
+def confine(command: list[str], workdir: Path) -> list[str]:
+    """`command` wrapped so that it runs confined (see the module docstring)."""
+    new_root = workdir.parent / (workdir.name + "-root")
+    new_root.mkdir()
+    script = confinement_script(new_root, workdir)
+    run = " ".join(shlex.quote(part) for part in command)
+    script += (f"\ncd /\nexec chroot {shlex.quote(str(new_root))} setpriv --no-new-privs "
+               f"--inh-caps=-all --bounding-set=-all -- sh -c {shlex.quote('cd ' + shlex.quote(str(workdir)) + ' && exec ' + run)}")
+    return [*UNSHARE, "--", "/bin/sh", "-c", script]

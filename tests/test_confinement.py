@@ -1,0 +1,87 @@
+"""Student code runs confined: no repository, no network, no surviving processes, fixed limits."""
+from __future__ import annotations
+
+import subprocess
+import uuid
+
+import pytest
+
+from autograder import isolation
+from conftest import ROOT, grade, submission
+
+MODULE = "rnn_basics"
+pytestmark = pytest.mark.skipif(isolation.unavailable_reason() is not None,
+                                reason=f"no namespaces here: {isolation.unavailable_reason()}")
+
+
+def graded_probe(tmp_path, body: str):
+    """Grade a reference whose rnn_step first runs `body` (which sets `found`), then returns `found`
+    as its answer when truthy; returns rnn_step's scored exercise."""
+    code = f"""
+        _reference_step = rnn_step
+        def rnn_step(x, h_prev, W_xh, W_hh, b_h):
+            found = None
+{body}
+            return found if found is not None else _reference_step(x, h_prev, W_xh, W_hh, b_h)
+    """
+    scores, _ = grade(submission(tmp_path / "sub", MODULE, append=code), only=MODULE)
+    return scores[f"{MODULE}.rnn_step"]
+
+
+def test_the_reference_solutions_cannot_be_found_from_student_code(tmp_path):
+    assert (ROOT / "solutions" / f"{MODULE}.py").is_file()
+    code = (ROOT / "assignments" / f"{MODULE}.py").read_text() + f"""
+import os as _os
+def _steal():
+    for top in ("/", {str(ROOT)!r}, {str(ROOT.parent)!r}):
+        for folder, folders, files in _os.walk(top):
+            folders[:] = [f for f in folders if f not in ("proc", "sys", "dev", "usr", ".venv", ".pyenv")]
+            if "rnn_basics.py" in files and folder.endswith("solutions"):
+                return _os.path.join(folder, "rnn_basics.py")
+_stolen = _steal()
+if _stolen:
+    exec(open(_stolen).read())
+"""
+    scores, _ = grade(submission(tmp_path / "sub", MODULE, replace=code), only=MODULE)
+    assert {e.score for e in scores.values()} == {0}
+    assert {e.messages[0].key for e in scores.values()} == {"not_implemented"}
+
+
+@pytest.mark.parametrize("path", [ROOT / "grading.toml", ROOT / "solutions", ROOT / "autograder" / "checks"])
+def test_repository_paths_do_not_exist_for_the_child(tmp_path, path):
+    exercise = graded_probe(tmp_path, f"""
+            import os
+            if os.path.exists({str(path)!r}):
+                raise RuntimeError("visible")
+    """)
+    assert exercise.status == "passed", exercise.messages
+
+
+def test_no_network(tmp_path):
+    exercise = graded_probe(tmp_path, """
+            import socket
+            socket.create_connection(("127.0.0.1", 22), timeout=3)
+    """)
+    assert exercise.status == "error"
+    assert exercise.messages[0].params["exc_type"] in ("OSError", "ConnectionRefusedError")
+    assert "unreachable" in exercise.messages[0].params["message"]
+
+
+def test_limits_cannot_be_raised(tmp_path):
+    exercise = graded_probe(tmp_path, """
+            import resource
+            resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    """)
+    assert exercise.status == "error" and exercise.messages[0].params["exc_type"] == "ValueError"
+
+
+def test_background_processes_do_not_survive(tmp_path):
+    marker = f"{uuid.uuid4().int % 10**9}"
+    exercise = graded_probe(tmp_path, f"""
+            import subprocess
+            subprocess.Popen(["sleep", "{marker}"], start_new_session=True)
+            subprocess.Popen(["sh", "-c", "nohup sleep {marker} &"], start_new_session=True)
+    """)
+    assert exercise.status == "passed"
+    survivors = subprocess.run(["pgrep", "-f", f"sleep {marker}"], capture_output=True, text=True)
+    assert survivors.stdout == ""
