@@ -95,8 +95,10 @@ def _serve(request: dict):
     if op == "setattr":
         setattr(_resolve(request["target"]), request["name"], request["value"])
         return {"value": None}
-    if op == "ping":
-        return {"value": "pong"}
+    if op == "warmup":
+        import numpy  # noqa: F401  (imported before student code, outside its time budget)
+        import torch  # noqa: F401
+        return {"value": None}
     raise ValueError(f"unknown request {op!r}")
 
 

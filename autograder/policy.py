@@ -35,7 +35,7 @@ SEED = ((int,), _non_negative, "an integer >= 0")
 LANGUAGE = ((str,), lambda v: v in ("pt", "en"), '"pt" or "en"')
 
 GRADER_SCHEMA = {"language": LANGUAGE, "public_seed": SEED, "hidden_seed": SEED,
-                 "hidden_cases": COUNT}
+                 "hidden_cases": COUNT, "import_limit_s": POSITIVE}
 TOLERANCE_SCHEMA = {"rtol": NUMBER, "atol": NUMBER}
 MODULE_SCHEMA = {"time_limit_s": POSITIVE, "memory_limit_mb": COUNT}
 # Extra per-module tables (training budgets, thresholds) that later assignments declare:
@@ -65,6 +65,7 @@ class Policy:
     public_seed: int
     hidden_seed: int
     hidden_cases: int
+    import_limit_s: float
     tolerances: dict[str, Tolerance]
     modules: dict[str, ModulePolicy]
 
@@ -148,4 +149,4 @@ def load_policy(path: str | Path = DEFAULT_POLICY) -> Policy:
         raise PolicyError(path, "modules", "must be a table with at least one module")
     modules = {name: _module_policy(path, name, table) for name, table in modules_table.items()}
     return Policy(path, grader["language"], grader["public_seed"], grader["hidden_seed"],
-                  grader["hidden_cases"], tolerances, modules)
+                  grader["hidden_cases"], float(grader["import_limit_s"]), tolerances, modules)

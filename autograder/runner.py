@@ -59,7 +59,7 @@ def failure_outcome(module: str, exercise: str, failure: StudentFailure, limits:
     """What a failure of student code means for the exercise being checked."""
     name = exercise
     if failure.kind == "timeout":
-        return Outcome(module, exercise, "timeout", 0.0, [Message("timeout", {"name": name, "seconds": f"{limits.time_s:g}"})])
+        return Outcome(module, exercise, "timeout", 0.0, [Message("timeout", {"name": name, "seconds": failure.message})])
     if failure.kind == "missing":
         return Outcome(module, exercise, "missing", 0.0, [Message("missing_name", {"name": failure.message, "module": module})])
     if failure.kind == "crash":
@@ -90,7 +90,7 @@ class GradingPlugin:
 
     def limits(self, module: str) -> Limits:
         policy = self.policy.modules[module]
-        return Limits(policy.time_limit_s, policy.memory_limit_mb, self.grading_device)
+        return Limits(policy.time_limit_s, policy.memory_limit_mb, self.grading_device, self.policy.import_limit_s)
 
     def process(self, module: str) -> StudentProcess:
         if module not in self.processes:

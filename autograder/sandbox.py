@@ -26,11 +26,15 @@ RUNTIME_PACKAGE = "gradechild"
 MAX_REPLY_BYTES = 512 << 20
 
 
+WARMUP_S = 120.0  # importing numpy and torch in a new child (our code, not the student's)
+
+
 @dataclass(frozen=True)
 class Limits:
     time_s: float          # wall seconds of student code per exercise
     memory_mb: int         # address space (CPU) or data segment (CUDA) of the child
     device: str = "cpu"
+    import_s: float = 30.0  # wall seconds to import the student's module
 
 
 class StudentFailure(Exception):
@@ -48,7 +52,7 @@ class StudentProcess:
         self.module, self.source, self.limits = module, Path(source), limits
         self.proc: subprocess.Popen | None = None
         self.workdir: Path | None = None
-        self.deadline = float("inf")
+        self.deadline, self._budget = float("inf"), 0.0
         self.last_mutated: list = []
         self.last_warnings: list[str] = []
         self.names: list[str] = []
@@ -62,7 +66,7 @@ class StudentProcess:
             raise self.load_failure
         if self.proc is None or self.proc.poll() is not None:
             self._spawn()
-        self.deadline = time.monotonic() + self.limits.time_s
+        self.deadline, self._budget = time.monotonic() + self.limits.time_s, self.limits.time_s
 
     def _spawn(self) -> None:
         self.close()
@@ -98,8 +102,10 @@ class StudentProcess:
         os.close(from_child_w)
         self._to_child = os.fdopen(to_child_w, "wb", buffering=0)
         self._from_child = from_child_r
-        self.deadline = time.monotonic() + self.limits.time_s
         try:
+            self.deadline, self._budget = time.monotonic() + WARMUP_S, WARMUP_S
+            self._request({"op": "warmup"})
+            self.deadline, self._budget = time.monotonic() + self.limits.import_s, self.limits.import_s
             reply = self._request({"op": "load", "module": self.module,
                                    "path": str(submission / f"{self.module}.py")})
             self.names = reply["names"]
@@ -123,7 +129,8 @@ class StudentProcess:
         """Resource limits the child sets on itself before it imports any student code."""
         memory = self.limits.memory_mb << 20
         return {"RLIMIT_AS" if self.limits.device == "cpu" else "RLIMIT_DATA": memory,
-                "RLIMIT_CPU": int(self.limits.time_s * (os.cpu_count() or 1) * 4) + 60,
+                # a backstop for the child's whole life; the wall-time deadlines come first
+                "RLIMIT_CPU": int((WARMUP_S + self.limits.import_s + 20 * self.limits.time_s) * (os.cpu_count() or 1)),
                 "RLIMIT_FSIZE": 256 << 20, "RLIMIT_CORE": 0}
 
     def close(self) -> None:
@@ -189,7 +196,7 @@ class StudentProcess:
                 timeout = self.deadline - time.monotonic()
                 if timeout <= 0 or not selector.select(timeout):
                     self.close()
-                    raise StudentFailure("timeout", message=f"{self.limits.time_s:g}")
+                    raise StudentFailure("timeout", message=f"{self._budget:g}")
                 chunk = os.read(self._from_child, min(remaining, 1 << 20))
                 if not chunk:
                     raise self._died()
