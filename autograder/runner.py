@@ -20,6 +20,7 @@ from .contract import exercise_id
 from .expect import CheckFailure, PartialCredit
 from .messages import Message
 from .policy import Policy
+from . import isolation
 from .sandbox import Limits, RemoteModule, StudentFailure, StudentProcess
 from .submission import Submission
 
@@ -185,6 +186,9 @@ class GradingPlugin:
 def run_checks(policy: Policy, submission: Submission, *, hidden: bool = True, device: str = "cpu") -> list[Outcome]:
     """Run every graded exercise of the submission's modules; one Outcome per exercise."""
     modules = [m for m in submission.modules if m in policy.modules]
+    reason = isolation.unavailable_reason()
+    if reason is not None:
+        isolation.warn_once(reason)
     plugin = GradingPlugin(policy, submission, hidden=hidden, device=device)
     args = ["-c", str(PYTEST_INI), "-p", "no:cacheprovider", "-q", "--pyargs",
             *[f"{CHECKS_PACKAGE}.{module}" for module in modules]]

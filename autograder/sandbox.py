@@ -89,11 +89,8 @@ class StudentProcess:
                      f"from {RUNTIME_PACKAGE}.child import main; "
                      f"main({to_child_r}, {from_child_w}, {self._rlimits()!r})")
         command = [sys.executable, "-I", "-c", bootstrap]
-        reason = isolation.unavailable_reason()
-        if reason is None:
+        if isolation.unavailable_reason() is None:
             command = isolation.confine(command, self.workdir)
-        else:
-            isolation.warn_once(reason)
         self.proc = subprocess.Popen(
             command, cwd=self.workdir, env=self._child_env(),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -10,7 +10,7 @@ from autograder import isolation
 from conftest import ROOT, grade, submission
 
 MODULE = "rnn_basics"
-pytestmark = pytest.mark.skipif(isolation.unavailable_reason() is not None,
+needs_namespaces = pytest.mark.skipif(isolation.unavailable_reason() is not None,
                                 reason=f"no namespaces here: {isolation.unavailable_reason()}")
 
 
@@ -28,6 +28,7 @@ def graded_probe(tmp_path, body: str):
     return scores[f"{MODULE}.rnn_step"]
 
 
+@needs_namespaces
 def test_the_reference_solutions_cannot_be_found_from_student_code(tmp_path):
     assert (ROOT / "solutions" / f"{MODULE}.py").is_file()
     code = (ROOT / "assignments" / f"{MODULE}.py").read_text() + f"""
@@ -47,6 +48,7 @@ if _stolen:
     assert {e.messages[0].key for e in scores.values()} == {"not_implemented"}
 
 
+@needs_namespaces
 @pytest.mark.parametrize("path", [ROOT / "grading.toml", ROOT / "solutions", ROOT / "autograder" / "checks"])
 def test_repository_paths_do_not_exist_for_the_child(tmp_path, path):
     exercise = graded_probe(tmp_path, f"""
@@ -57,6 +59,7 @@ def test_repository_paths_do_not_exist_for_the_child(tmp_path, path):
     assert exercise.status == "passed", exercise.messages
 
 
+@needs_namespaces
 def test_no_network(tmp_path):
     exercise = graded_probe(tmp_path, """
             import socket
@@ -67,6 +70,7 @@ def test_no_network(tmp_path):
     assert "unreachable" in exercise.messages[0].params["message"]
 
 
+@needs_namespaces
 def test_limits_cannot_be_raised(tmp_path):
     exercise = graded_probe(tmp_path, """
             import resource
@@ -75,6 +79,7 @@ def test_limits_cannot_be_raised(tmp_path):
     assert exercise.status == "error" and exercise.messages[0].params["exc_type"] == "ValueError"
 
 
+@needs_namespaces
 def test_background_processes_do_not_survive(tmp_path):
     marker = f"{uuid.uuid4().int % 10**9}"
     exercise = graded_probe(tmp_path, f"""
@@ -85,3 +90,19 @@ def test_background_processes_do_not_survive(tmp_path):
     assert exercise.status == "passed"
     survivors = subprocess.run(["pgrep", "-f", f"sleep {marker}"], capture_output=True, text=True)
     assert survivors.stdout == ""
+
+
+def test_without_namespaces_the_grader_warns_once_and_still_limits(tmp_path, monkeypatch, capfd):
+    from autograder import sandbox
+    monkeypatch.setattr(sandbox.isolation, "unavailable_reason", lambda: "simulated platform")
+    code = """
+        import resource as _resource
+        _reference_step = rnn_step
+        def rnn_step(x, h_prev, W_xh, W_hh, b_h):
+            assert _resource.getrlimit(_resource.RLIMIT_AS)[0] > 0
+            return _reference_step(x, h_prev, W_xh, W_hh, b_h)
+    """
+    scores, report = grade(submission(tmp_path / "sub", MODULE, append=code), only=MODULE)
+    assert report.score == report.max_score
+    warnings = [line for line in capfd.readouterr().err.splitlines() if "simulated platform" in line]
+    assert len(warnings) == 1 and warnings[0].startswith("warning: ")
