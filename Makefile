@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test test-fast check-stubs stubs fixtures lock clean
+.PHONY: setup demo test test-fast stubs notebooks generated fixtures lock clean
 
 setup: $(STAMP)
 
@@ -26,6 +26,12 @@ test-fast: setup
 
 stubs: setup
 	$(BIN)/python -m autograder stubs
+
+notebooks: setup
+	$(BIN)/python -m autograder notebooks
+
+# everything generated from the masters (solutions/, lessons/, the public seed)
+generated: stubs notebooks fixtures
 
 fixtures: setup
 	$(BIN)/python -m autograder fixtures

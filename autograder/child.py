@@ -116,22 +116,33 @@ def _limit_resources(limits: dict) -> None:
         resource.setrlimit(getattr(resource, name), (value, value))
 
 
+def attach(module) -> None:
+    """Serve calls on `module` without importing a file (a notebook's namespace, in-process)."""
+    global _module
+    _module = module
+
+
+def decode_request(data: bytes):
+    return wire.decode(data, resolve_handle=_resolve, build_modules=True)
+
+
+def answer(request: dict) -> bytes:
+    """The encoded reply to one request: its result, or the student's exception as data."""
+    try:
+        return wire.encode({"ok": True, **_serve(request)}, handles=_keep)
+    except BaseException as error:
+        if isinstance(error, (SystemExit, KeyboardInterrupt)):
+            error = RuntimeError(f"{type(error).__name__} raised by the submission")
+        return wire.encode(_error_reply(error))
+
+
 def main(fd_in: int, fd_out: int, limits: dict) -> None:
     _limit_resources(limits)
     channel_in = os.fdopen(fd_in, "rb", buffering=0)
     channel_out = os.fdopen(fd_out, "wb", buffering=0)
     while True:
         try:
-            request = wire.decode(wire.read_frame(channel_in), resolve_handle=_resolve, build_modules=True)
+            request = decode_request(wire.read_frame(channel_in))
         except EOFError:
             return
-        try:
-            reply = {"ok": True, **_serve(request)}
-            payload = wire.encode(reply, handles=_keep)
-        except BaseException as error:  # the student's exception is data for the grader
-            if isinstance(error, (SystemExit, KeyboardInterrupt)):
-                error = RuntimeError(f"{type(error).__name__} raised by the submission")
-            payload = wire.encode(_error_reply(error))
-        wire.write_frame(channel_out, payload)
-
-
+        wire.write_frame(channel_out, answer(request))

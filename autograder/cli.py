@@ -49,12 +49,14 @@ def selected_modules(only: str | None, policy) -> list[str]:
 def grade_pipeline(directory, *, policy_path=DEFAULT_POLICY, only=None, device="cpu", hidden=True, stages=None):
     """Run the five stages; with `stages`, write each stage's output there as a plain file."""
     policy = load_policy(policy_path)
-    submission = load_submission(directory, selected_modules(only, policy))
+    if stages:
+        Path(stages).mkdir(parents=True, exist_ok=True)
+    staging = Path(stages) / "modules" if stages else None
+    submission = load_submission(directory, selected_modules(only, policy), staging)
     outcomes = run_checks(policy, submission, hidden=hidden, device=device)
     report = score(outcomes, policy)
     if stages:
         stages = Path(stages)
-        stages.mkdir(parents=True, exist_ok=True)
         submission.write(stages / "1-submission.json")
         write_outcomes(outcomes, stages / "2-outcomes.json")
         write_json_atomically(report.to_json(policy.language), stages / "3-report.json")
@@ -101,6 +103,13 @@ def cmd_stubs(args) -> int:
     return 0
 
 
+def cmd_notebooks(args) -> int:
+    from .lessons import write_notebooks
+    for path in write_notebooks(load_policy(args.policy).modules):
+        print(path)
+    return 0
+
+
 def cmd_fixtures(args) -> int:
     from .cases import write_public_fixtures
     policy = load_policy(args.policy)
@@ -131,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(run=cmd_check)
 
     commands.add_parser("stubs", help="regenerate assignments/ from solutions/").set_defaults(run=cmd_stubs)
+    commands.add_parser("notebooks", help="regenerate source/<module>/<module>.ipynb from lessons/ and solutions/"
+                        ).set_defaults(run=cmd_notebooks)
     commands.add_parser("fixtures", help="regenerate the public checks' stored fixtures").set_defaults(run=cmd_fixtures)
     return parser
 

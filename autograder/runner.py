@@ -75,6 +75,21 @@ def failure_outcome(module: str, exercise: str, failure: StudentFailure, limits:
     return Outcome(module, exercise, "error", 0.0, [Message("raised", {"name": name, "exc_type": failure.exc_type, "message": detail})])
 
 
+def outcome_of(module: str, exercise: str, error: BaseException | None, limits: Limits) -> Outcome:
+    """The outcome of one check, from what it raised (None: it passed)."""
+    if error is None:
+        return Outcome(module, exercise, "passed", 1.0)
+    if isinstance(error, PartialCredit):
+        status = "passed" if error.fraction >= 1.0 else "failed"
+        return Outcome(module, exercise, status, error.fraction, error.messages)
+    if isinstance(error, CheckFailure):
+        return Outcome(module, exercise, "failed", 0.0, error.messages)
+    if isinstance(error, StudentFailure):
+        return failure_outcome(module, exercise, error, limits)
+    return Outcome(module, exercise, "error", 0.0,
+                   [Message("internal", {"detail": f"{type(error).__name__}: {error}"[:300]})])
+
+
 class GradingPlugin:
     """Gives checks their fixtures and records each exercise's outcome."""
 
@@ -142,7 +157,8 @@ class GradingPlugin:
             source = self.submission.modules.get(module)
             if module in self.policy.modules and exercise in self.policy.modules[module].points and source:
                 if source.path is None:
-                    self.outcomes[exercise_id(module, exercise)] = Outcome(module, exercise, "missing", 0.0, [source.problem])
+                    status = "missing" if source.problem.key == "missing_module" else "error"
+                    self.outcomes[exercise_id(module, exercise)] = Outcome(module, exercise, status, 0.0, [source.problem])
                 else:
                     selected.append(item)
         items[:] = selected
@@ -165,18 +181,7 @@ class GradingPlugin:
         report.get_result()
 
     def _outcome(self, module: str, exercise: str, excinfo) -> Outcome:
-        if excinfo is None:
-            return Outcome(module, exercise, "passed", 1.0)
-        error = excinfo.value
-        if isinstance(error, PartialCredit):
-            status = "passed" if error.fraction >= 1.0 else "failed"
-            return Outcome(module, exercise, status, error.fraction, error.messages)
-        if isinstance(error, CheckFailure):
-            return Outcome(module, exercise, "failed", 0.0, error.messages)
-        if isinstance(error, StudentFailure):
-            return failure_outcome(module, exercise, error, self.limits(module))
-        return Outcome(module, exercise, "error", 0.0,
-                       [Message("internal", {"detail": f"{type(error).__name__}: {error}"[:300]})])
+        return outcome_of(module, exercise, None if excinfo is None else excinfo.value, self.limits(module))
 
     def close(self):
         for process in self.processes.values():

@@ -45,7 +45,38 @@ class StudentFailure(Exception):
         self.kind, self.exc_type, self.message, self.traceback = kind, exc_type, message, traceback
 
 
-class StudentProcess:
+class Peer:
+    """The side that runs student code, as the proxies see it: requests in, replies decoded."""
+
+    generation = 0
+    last_mutated: list = []
+    last_warnings: list[str] = []
+
+    def alive(self) -> bool:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def interpret(self, raw: bytes) -> dict:
+        """Decode a reply: its value (student objects become RemoteObjects), or StudentFailure."""
+        try:
+            reply = wire.decode(raw, resolve_handle=lambda i, t: RemoteObject(self, i, t))
+        except wire.WireError as error:
+            self.close()
+            raise StudentFailure("protocol", message=str(error)) from None
+        if not isinstance(reply, dict) or "ok" not in reply:
+            raise StudentFailure("protocol", message="malformed reply")
+        if not reply["ok"]:
+            error = reply.get("error") or {}
+            raise StudentFailure("exception", str(error.get("type", "Exception")),
+                                 str(error.get("message", "")), str(error.get("traceback", "")))
+        self.last_mutated = list(reply.get("mutated", []))
+        self.last_warnings = [str(w) for w in reply.get("warnings", [])]
+        return reply
+
+
+class StudentProcess(Peer):
     """One child process serving one student module, restarted after a failure."""
 
     def __init__(self, module: str, source: Path, limits: Limits):
@@ -53,18 +84,18 @@ class StudentProcess:
         self.proc: subprocess.Popen | None = None
         self.workdir: Path | None = None
         self.deadline, self._budget = float("inf"), 0.0
-        self.last_mutated: list = []
-        self.last_warnings: list[str] = []
         self.names: list[str] = []
         self.load_failure: StudentFailure | None = None
-        self.generation = 0
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
 
     # -- life cycle -------------------------------------------------------------------
     def start_exercise(self) -> None:
         """Start the time budget of one exercise; (re)start the child if it is gone."""
         if self.load_failure is not None:
             raise self.load_failure
-        if self.proc is None or self.proc.poll() is not None:
+        if not self.alive():
             self._spawn()
         self.deadline, self._budget = time.monotonic() + self.limits.time_s, self.limits.time_s
 
@@ -148,7 +179,7 @@ class StudentProcess:
 
     # -- requests ---------------------------------------------------------------------
     def request(self, message: dict):
-        if self.proc is None or self.proc.poll() is not None:
+        if not self.alive():
             raise StudentFailure("crash", message="the student's process is no longer running")
         return self._request(message)
 
@@ -157,21 +188,7 @@ class StudentProcess:
             self._to_child.write(self._frame(wire.encode(message)))
         except (BrokenPipeError, OSError):
             raise self._died() from None
-        raw = self._read_reply()
-        try:
-            reply = wire.decode(raw, resolve_handle=lambda i, t: RemoteObject(self, i, t))
-        except wire.WireError as error:
-            self.close()
-            raise StudentFailure("protocol", message=str(error)) from None
-        if not isinstance(reply, dict) or "ok" not in reply:
-            raise StudentFailure("protocol", message="malformed reply")
-        if not reply["ok"]:
-            error = reply.get("error") or {}
-            raise StudentFailure("exception", str(error.get("type", "Exception")),
-                                 str(error.get("message", "")), str(error.get("traceback", "")))
-        self.last_mutated = list(reply.get("mutated", []))
-        self.last_warnings = [str(w) for w in reply.get("warnings", [])]
-        return reply
+        return self.interpret(self._read_reply())
 
     @staticmethod
     def _frame(payload: bytes) -> bytes:
@@ -222,7 +239,7 @@ class RemoteObject:
         object.__setattr__(self, "_generation", process.generation)
 
     def _check_alive(self):
-        if self._process.generation != self._generation or self._process.proc is None:
+        if self._process.generation != self._generation or not self._process.alive():
             raise StudentFailure("crash", message="the student's process was restarted")
 
     def __call__(self, *args, **kwargs):
@@ -258,7 +275,7 @@ class RemoteModule:
         if name.startswith("_"):
             raise AttributeError(name)
         process = self._process
-        if process.proc is None:
+        if not process.alive():
             process.start_exercise()
         if name not in process.names:
             raise StudentFailure("missing", "AttributeError", name)

@@ -1,0 +1,110 @@
+"""Grading inside a notebook: the test cells of the nbgrader notebooks call `grade_cell`.
+
+The check is the same function the pytest grader runs (`autograder/checks/<module>.py`),
+with the same fixtures. Student code runs in the kernel (nbgrader's model): a `LocalPeer`
+serves the proxies in-process through the same data-only messages as the child process,
+so arguments are copies, in-place changes and warnings are noticed, and results are what
+`python -m autograder grade` would see. A test cell passes (full points), raises
+`ExerciseFailed` (zero), or ends with the points earned (nbgrader's partial credit). It never
+writes to stderr: nbgrader scores a test cell with any stderr output as zero.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib
+import inspect
+import io
+import os
+import warnings
+from pathlib import Path
+from types import SimpleNamespace
+
+from . import child, wire
+from .cases import cases_for
+from .messages import render_all
+from .policy import DEFAULT_POLICY, load_policy
+from .runner import outcome_of
+from .sandbox import Limits, Peer, RemoteModule
+
+
+class LocalPeer(Peer):
+    """Serves the proxies from a namespace in this process (a notebook's globals)."""
+
+    def __init__(self, namespace: dict):
+        self.names = sorted(name for name in namespace if not name.startswith("_"))
+        child.attach(SimpleNamespace(**namespace))
+
+    def alive(self) -> bool:
+        return True
+
+    def start_exercise(self) -> None:
+        pass
+
+    def request(self, message: dict):
+        return self.interpret(child.answer(child.decode_request(wire.encode(message))))
+
+
+class ExerciseFailed(AssertionError):
+    """A failed test cell; IPython shows only the feedback, not the grader's stack."""
+
+    def _render_traceback_(self):
+        return [str(self)]
+
+
+def find_policy() -> Path:
+    """$AUTOGRADER_POLICY, else the nearest grading.toml above the working directory."""
+    if os.environ.get("AUTOGRADER_POLICY"):
+        return Path(os.environ["AUTOGRADER_POLICY"])
+    for folder in [Path.cwd(), *Path.cwd().parents]:
+        if (folder / "grading.toml").is_file():
+            return folder / "grading.toml"
+    return DEFAULT_POLICY
+
+
+@contextlib.contextmanager
+def _silenced():
+    """No warnings and nothing on stderr, at the Python and the file-descriptor level."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull, warnings.catch_warnings(), \
+                contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def run_check(module: str, exercise: str, namespace: dict, *, hidden: bool, device: str = "cpu"):
+    """Run `check_<exercise>` on the student's functions in `namespace`; (outcome, points)."""
+    policy = load_policy(find_policy())
+    section = policy.modules[module]
+    check = getattr(importlib.import_module(f"autograder.checks.{module}"), f"check_{exercise}")
+    fixtures = {
+        "student": RemoteModule(LocalPeer(namespace)), "tol": policy.tolerance("float64"),
+        "cases": cases_for(module, exercise, hidden_seed=policy.hidden_seed if hidden else None,
+                           hidden_cases=policy.hidden_cases),
+        "tol32": policy.tolerance("float32"), "device": device, "hidden": hidden, "module_policy": section}
+    with _silenced():
+        try:
+            check(**{name: fixtures[name] for name in inspect.signature(check).parameters})
+            error = None
+        except Exception as raised:  # the check's verdict, or the student's failure
+            error = raised
+    limits = Limits(section.time_limit_s, section.memory_limit_mb, device, policy.import_limit_s)
+    return outcome_of(module, exercise, error, limits), policy.points(module, exercise), policy.language
+
+
+def grade_cell(module: str, exercise: str, namespace: dict, *, hidden: bool = False, device: str = "cpu"):
+    """The body of an nbgrader test cell. Returns the points when only part of them is earned."""
+    outcome, points, language = run_check(module, exercise, namespace, hidden=hidden, device=device)
+    earned = round(points * outcome.fraction, 4)
+    feedback = render_all(outcome.messages, language)
+    if outcome.status == "passed":
+        print(f"✔ {exercise}: {earned:g}/{points:g}")
+        return None
+    if earned > 0:
+        print(f"◐ {exercise}: {earned:g}/{points:g} — {feedback}")
+        return earned
+    raise ExerciseFailed(f"✘ {exercise}: 0/{points:g} — {feedback}")
