@@ -1,0 +1,79 @@
+"""nbgrader round trip on a temporary copy of the course: release, autograde, same totals."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder import codegen, lessons
+from autograder.policy import load_policy
+from conftest import POLICY, ROOT, grade
+
+MODULES = list(load_policy(POLICY).modules)
+pytestmark = pytest.mark.slow
+
+
+def nbgrader(course: Path, *args):
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    result = subprocess.run([str(Path(sys.executable).parent / "nbgrader"), *args], cwd=course, env=env,
+                            capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """A copy of the course with every assignment released and two students autograded."""
+    course = tmp_path_factory.mktemp("course")
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    shutil.copy(POLICY, course)
+    shutil.copytree(ROOT / "source", course / "source")
+    for module in MODULES:
+        nbgrader(course, "generate_assignment", module, "--force")
+        for student, folder in (("reference", "source"), ("untouched", "release")):
+            target = course / "submitted" / student / module
+            target.mkdir(parents=True)
+            shutil.copy(course / folder / module / f"{module}.ipynb", target)
+        nbgrader(course, "autograde", module, "--force")
+    nbgrader(course, "export", "--to", str(course / "grades.csv"))
+    return course
+
+
+def nbgrader_totals(course: Path) -> dict[tuple[str, str], float]:
+    with open(course / "grades.csv", newline="") as file:
+        return {(row["student_id"], row["assignment"]): float(row["raw_score"]) for row in csv.DictReader(file)}
+
+
+def test_release_has_no_solution_code_and_no_hidden_tests(course):
+    for module in MODULES:
+        released = (course / "release" / module / f"{module}.ipynb").read_text()
+        assert "BEGIN SOLUTION" not in released and "HIDDEN TESTS" not in released
+        assert "hidden=True" not in released
+        source = (codegen.SOLUTIONS / f"{module}.py").read_text()
+        for begin, end, _, _ in codegen.solution_regions(source):
+            for line in source.splitlines()[begin + 1:end]:
+                if len(line.strip()) > 25:  # a distinctive line of reference code
+                    assert json.dumps(line.strip())[1:-1] not in released, line
+
+
+def test_autograde_gives_the_reference_full_marks_and_the_release_zero(course):
+    totals = nbgrader_totals(course)
+    for module in MODULES:
+        top = sum(load_policy(POLICY).modules[module].points.values())
+        assert totals[("reference", module)] == top
+        assert totals[("untouched", module)] == 0
+
+
+@pytest.mark.parametrize("student", ["reference", "untouched"])
+def test_the_pytest_grader_gives_the_same_totals_on_the_same_notebooks(course, student):
+    scores, report = grade(course / "submitted" / student, only=",".join(MODULES))
+    totals = nbgrader_totals(course)
+    for module, (score, _) in report.modules().items():
+        assert score == totals[(student, module)], module

@@ -1,0 +1,93 @@
+"""Notebooks: generated from the masters, graded from their answer cells, the same in nbgrader."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from autograder import lessons
+from autograder.contract import EXERCISES
+from autograder.notebook import ExerciseFailed, grade_cell
+from autograder.policy import load_policy
+from autograder.submission import load_submission
+from conftest import POLICY, grade
+
+MODULES = list(load_policy(POLICY).modules)
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_source_notebook_is_what_the_masters_generate(module):
+    committed = lessons.notebook_path(module).read_text(encoding="utf-8")
+    assert committed == lessons.notebook_text(module), "run `make notebooks`"
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_notebook_cells_carry_nbgrader_metadata_and_the_policy_points(module):
+    notebook = json.loads(lessons.notebook_path(module).read_text())
+    assert notebook["metadata"]["kernelspec"]["name"] == "python3"
+    meta = [c["metadata"]["nbgrader"] for c in notebook["cells"] if "nbgrader" in c["metadata"]]
+    ids = [m["grade_id"] for m in meta]
+    assert len(ids) == len(set(ids)) and all(m["schema_version"] == 3 for m in meta)
+    tests = {m["grade_id"].removesuffix("_test"): m["points"] for m in meta if m["grade"]}
+    assert tests == load_policy(POLICY).modules[module].points
+    answers = [m["grade_id"] for m in meta if m["solution"]]
+    assert sorted(answers) == sorted(EXERCISES[module])
+    for cell in notebook["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("grade"):
+            assert "### BEGIN HIDDEN TESTS" in "".join(cell["source"])
+
+
+def _notebook(tmp_path, module, edit=None, name="sub"):
+    folder = tmp_path / name
+    folder.mkdir()
+    notebook = json.loads(lessons.notebook_path(module).read_text())
+    if edit:
+        edit(notebook)
+    (folder / f"{module}.ipynb").write_text(json.dumps(notebook))
+    return folder
+
+
+def test_exploratory_cells_are_ignored_and_answers_are_graded(tmp_path):
+    def explore(notebook):
+        notebook["cells"].append({"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                                  "source": "raise SystemExit('a student experiment')\n%matplotlib inline"})
+    scores, report = grade(_notebook(tmp_path, "rnn_basics", explore), only="rnn_basics")
+    assert report.score == report.max_score
+
+
+def test_a_notebook_that_is_not_json_is_that_modules_error(tmp_path):
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    (folder / "rnn_basics.ipynb").write_text("{ not json")
+    scores, _ = grade(folder, only="rnn_basics")
+    assert {e.status for e in scores.values()} == {"error"}
+    assert {e.messages[0].key for e in scores.values()} == {"notebook_invalid"}
+
+
+def test_a_notebook_that_lost_its_answer_cells_is_reported(tmp_path):
+    def strip(notebook):
+        notebook["cells"] = [c for c in notebook["cells"] if not c["metadata"].get("nbgrader", {}).get("solution")]
+    submission = load_submission(_notebook(tmp_path, "rnn_basics", strip), ["rnn_basics"])
+    assert submission.modules["rnn_basics"].problem.key == "notebook_no_answers"
+
+
+def test_nbgrader_layout_is_found(tmp_path):
+    folder = tmp_path / "student"
+    (folder / "rnn_basics").mkdir(parents=True)
+    shutil.copy(lessons.notebook_path("rnn_basics"), folder / "rnn_basics")
+    submission = load_submission(folder, ["rnn_basics"], tmp_path / "staging")
+    source = submission.modules["rnn_basics"]
+    assert source.problem is None and source.path.read_text().startswith("# Extracted from rnn_basics.ipynb")
+
+
+def test_grade_cell_passes_fails_and_never_writes_to_stderr(capfd):
+    import runpy
+    from conftest import ASSIGNMENTS, SOLUTIONS
+    assert grade_cell("rnn_basics", "sigmoid", runpy.run_path(str(SOLUTIONS / "rnn_basics.py")), hidden=True) is None
+    with pytest.raises(ExerciseFailed, match="Dica"):
+        grade_cell("rnn_basics", "sigmoid", runpy.run_path(str(ASSIGNMENTS / "rnn_basics.py")))
+    naive = {"sigmoid": lambda x: 1 / (1 + __import__("numpy").exp(-x))}
+    with pytest.raises(ExerciseFailed, match="aviso"):
+        grade_cell("rnn_basics", "sigmoid", naive)
+    assert capfd.readouterr().err == ""
