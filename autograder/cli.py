@@ -96,15 +96,33 @@ def cmd_check(args) -> int:
     return 0
 
 
+def instructor_module(name: str):
+    """A module that the student bundle leaves out (it handles solutions and hidden tests)."""
+    import importlib
+    try:
+        return importlib.import_module(f"autograder.{name}")
+    except ModuleNotFoundError:
+        raise UsageError("this command is part of the instructor's kit, not of the student bundle") from None
+
+
 def cmd_stubs(args) -> int:
-    from .codegen import write_stubs
+    write_stubs = instructor_module("codegen").write_stubs
     for path in write_stubs():
         print(path)
     return 0
 
 
+def cmd_release(args) -> int:
+    write_bundle = instructor_module("bundle").write_bundle
+    try:
+        print(write_bundle(Path(args.out_dir), Path(args.policy)))
+    except FileExistsError as error:
+        raise UsageError(str(error)) from None
+    return 0
+
+
 def cmd_notebooks(args) -> int:
-    from .lessons import write_notebooks
+    write_notebooks = instructor_module("lessons").write_notebooks
     for path in write_notebooks(load_policy(args.policy).modules):
         print(path)
     return 0
@@ -140,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(run=cmd_check)
 
     commands.add_parser("stubs", help="regenerate assignments/ from solutions/").set_defaults(run=cmd_stubs)
+    release = commands.add_parser("release", help="write the student bundle (notebooks, stubs, public checks)")
+    release.add_argument("out_dir")
+    release.set_defaults(run=cmd_release)
     commands.add_parser("notebooks", help="regenerate source/<module>/<module>.ipynb from lessons/ and solutions/"
                         ).set_defaults(run=cmd_notebooks)
     commands.add_parser("fixtures", help="regenerate the public checks' stored fixtures").set_defaults(run=cmd_fixtures)
