@@ -18,8 +18,7 @@ from pathlib import Path
 from .codegen import ASSIGNMENTS, ROOT
 from .lessons import SOURCE
 
-STUDENT_PACKAGES = ("torch", "numpy", "rich", "pytest", "scikit-learn", "faker", "statsmodels",
-                    "matplotlib", "notebook")
+STUDENT_PACKAGES = ("torch", "numpy", "rich", "pytest", "scikit-learn", "faker", "statsmodels", "matplotlib")
 INSTRUCTOR_ONLY = ("codegen.py", "lessons.py", "bundle.py")  # they handle solutions and hidden tests
 HIDDEN_SEED = re.compile(r"^(hidden_seed\s*=\s*)\d+(.*)$", re.MULTILINE)
 
@@ -30,6 +29,7 @@ README = """# Aula 4 — Redes Recorrentes: exercícios
 ```bash
 python3.11 -m venv .venv
 .venv/bin/pip install -r requirements.txt
+.venv/bin/pip install -r requirements-notebook.txt   # para abrir os notebooks no Jupyter
 ```
 
 ## Como trabalhar
@@ -69,9 +69,8 @@ def _released_notebooks(modules, into: Path) -> None:
             shutil.copy(course / "release" / module / f"{module}.ipynb", into / f"{module}.ipynb")
 
 
-def _requirements(lock: Path) -> str:
-    pins = [line for line in lock.read_text().splitlines()
-            if line.split("==")[0].lower() in STUDENT_PACKAGES]
+def _requirements(lock: Path, packages) -> str:
+    pins = [line for line in lock.read_text().splitlines() if line.split("==")[0].lower() in packages]
     return "# Versões fixas: as mesmas do corretor.\n-c constraints.txt\n" + "\n".join(pins) + "\n"
 
 
@@ -91,6 +90,8 @@ def write_bundle(out: Path, policy_path: Path) -> Path:
                      + HIDDEN_SEED.sub(r"\g<1>0\2", policy_path.read_text(encoding="utf-8")))
     (out / "grading.toml").write_text(public_policy, encoding="utf-8")
     shutil.copy(ROOT / "requirements.lock", out / "constraints.txt")
-    (out / "requirements.txt").write_text(_requirements(ROOT / "requirements.lock"), encoding="utf-8")
+    lock = ROOT / "requirements.lock"
+    (out / "requirements.txt").write_text(_requirements(lock, STUDENT_PACKAGES), encoding="utf-8")
+    (out / "requirements-notebook.txt").write_text(_requirements(lock, ("notebook",)), encoding="utf-8")
     (out / "README.md").write_text(README, encoding="utf-8")
     return out
