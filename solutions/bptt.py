@@ -32,7 +32,7 @@ def rnn_backward(dhs, xs, h0, hs, W_xh, W_hh):
     -> (dxs (T, B, D), dh0 (B, H), dW_xh (H, D), dW_hh (H, H), db_h (H,)), the weight
     gradients summed over every step.
     """
-    # Dica: percorra t de T-1 até 0 somando dhs[t] ao gradiente que volta do passo t+1; acumule dW e db.
+    # Dica: percorra t de T-1 até 0 somando a dhs do passo t ao gradiente que volta do passo t+1; acumule dW e db.
     ### BEGIN SOLUTION
     T, B, H = hs.shape
     h0 = np.zeros((B, H)) if h0 is None else h0
