@@ -114,7 +114,7 @@ def lstm_step_backward(dh, dc, x, h_prev, c_prev, p):
     dh, dc: (B, H), the gradients reaching this step's h and c (dc from the next step).
     -> (dx (B, D), dh_prev (B, H), dc_prev (B, H), grads: dict keyed like p, same shapes)
     """
-    # Dica: c recebe dc e também dh através de h = o * tanh(c); cada porta tem sua derivada (σ' = σ(1-σ), tanh' = 1-tanh²).
+    # Dica: c recebe dc e também dh através de h = o * tanh(c); as derivadas são σ(1-σ) nas portas e 1-tanh² no candidato.
     ### BEGIN SOLUTION
     g = lstm_gates(x, h_prev, p)
     c = g["f"] * c_prev + g["i"] * g["c_tilde"]
