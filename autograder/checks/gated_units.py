@@ -206,7 +206,8 @@ def check_LSTMCellScratch(student, cases, tol32):
                     with torch.no_grad():
                         wrong = [t.numpy() for t in _permuted("lstm", case, order)(_t(case.x), state64)]
                     variants.append((Message("diag_lstm_gate_order", {"order": ", ".join(order)}), wrong))
-                expect_outputs(got, ("h", "c"), expected, tol32, variants, kind="tensor", what=what)
+                expect_outputs(got, (f"{what} -> h", f"{what} -> c"), expected, tol32, variants, kind="tensor",
+                               what=what)
 
 
 def layered_lstm(case, x, state, *, order=LSTM_ORDER, flip_back=True):
