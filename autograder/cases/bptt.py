@@ -171,6 +171,9 @@ def softmax_readout_loss_case(rng):
             "targets": rng.integers(0, C, (T, B))}
     case["loss"], case["dhs"], case["dW_hy"], case["db_y"] = readout_loss_oracle(
         case["hs"], case["W_hy"], case["b_y"], case["targets"])
+    assert_finite_differences(lambda a: readout_loss_oracle(a["hs"], a["W_hy"], a["b_y"], case["targets"])[0],
+                              {k: case[k] for k in ("hs", "W_hy", "b_y")},
+                              {"hs": case["dhs"], "W_hy": case["dW_hy"], "b_y": case["db_y"]}, rng, probes=2)
     return case
 
 

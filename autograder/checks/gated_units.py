@@ -191,6 +191,7 @@ def check_GRUCellScratch(student, cases, tol32):
                         z_first = _permuted("gru", case, ("z", "r", "n"))(_t(case.x), _t(h_used)).numpy()
                     raise diagnose(failure, got, [(Message("diag_gru_gate_order", {"order": "z, r, n"}), z_first),
                                                   *_gru_mistakes(cell, case.x, h_used)], tol32) from None
+                expect_not_mutated(student, f"GRUCellScratch.{what}")
 
 
 def check_LSTMCellScratch(student, cases, tol32):
@@ -208,6 +209,7 @@ def check_LSTMCellScratch(student, cases, tol32):
                     variants.append((Message("diag_lstm_gate_order", {"order": ", ".join(order)}), wrong))
                 expect_outputs(got, (f"{what} -> h", f"{what} -> c"), expected, tol32, variants, kind="tensor",
                                what=what)
+                expect_not_mutated(student, f"LSTMCellScratch.{what}")
 
 
 def layered_lstm(case, x, state, *, order=LSTM_ORDER, flip_back=True):
