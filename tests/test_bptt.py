@@ -202,3 +202,16 @@ def test_plot_helper_writes_a_png(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     axes = figure.axes[0]
     assert axes.get_yscale() == "log" and len(axes.get_lines()) == 3  # two radii and the line at 1
+
+
+@pytest.mark.parametrize("locale", ["bptt", "gated_units"])
+def test_every_message_formats_in_both_languages_with_the_same_fields(locale):
+    import string
+    import tomllib
+    from autograder.messages import LOCALE
+    for key, templates in tomllib.loads((LOCALE / f"{locale}.toml").read_text(encoding="utf-8")).items():
+        fields = {lang: {name for _, name, _, _ in string.Formatter().parse(templates[lang]) if name}
+                  for lang in ("pt", "en")}
+        assert fields["pt"] == fields["en"], key
+        for lang in ("pt", "en"):
+            templates[lang].format(**{name: "x" for name in fields[lang]})  # raises on a stray brace
