@@ -192,7 +192,7 @@ def test_the_layered_lstm_that_produces_mistakes_equals_torch_lstm_without_one(i
     from autograder.cases import Case
     from autograder.checks.gated_units import layered_lstm
     case = Case("hidden", index, generate(MODULE, "stacked_lstm_forward", 99, index))
-    state = (torch.from_numpy(case.h0), torch.from_numpy(case.c0)) if case.has_state else None
-    output, h_n, c_n = layered_lstm(case, torch.from_numpy(case.x), state)
-    for got, expected in ((output, case.output), (h_n, case.h_n), (c_n, case.c_n)):
-        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    for state, suffix in (((torch.from_numpy(case.h0), torch.from_numpy(case.c0)), ""), (None, "_from_zero")):
+        got = layered_lstm(case, torch.from_numpy(case.x), state)
+        for array, name in zip(got, ("output", "h_n", "c_n")):
+            np.testing.assert_allclose(array, getattr(case, name + suffix), rtol=1e-12, atol=1e-12)

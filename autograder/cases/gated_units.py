@@ -241,19 +241,20 @@ def lstm_from_case(case, dtype=torch.float64) -> torch.nn.LSTM:
 
 @generator(MODULE, "stacked_lstm_forward")
 def stacked_lstm_forward_case(rng):
+    """One LSTM, run from the given state (output, h_n, c_n) and from None (the same with _from_zero)."""
     T, B, D, H = (int(n) for n in rng.integers([2, 1, 2, 2], [6, 4, 5, 5]))
-    layers, bidirectional = int(rng.integers(1, 4)), bool(rng.random() < 0.75)
-    batch_first, has_state = bool(rng.integers(2)), bool(rng.integers(2))
+    layers, bidirectional, batch_first = int(rng.integers(1, 4)), bool(rng.random() < 0.75), bool(rng.integers(2))
     template = torch.nn.LSTM(D, H, num_layers=layers, bidirectional=bidirectional)
-    case = {"num_layers": np.array(layers), "bidirectional": np.array(bidirectional),
-            "batch_first": np.array(batch_first), "has_state": np.array(has_state)}
+    case = {"num_layers": np.array(layers), "bidirectional": np.array(bidirectional), "batch_first": np.array(batch_first)}
     for name, value in template.state_dict().items():
         case["w_" + name] = _as_float32(_normal(rng, *value.shape, scale=0.5))
     directions = 2 if bidirectional else 1
     case["x"] = _as_float32(_normal(rng, *((B, T, D) if batch_first else (T, B, D))))
     case["h0"] = _as_float32(np.tanh(_normal(rng, layers * directions, B, H)))
     case["c0"] = _as_float32(_normal(rng, layers * directions, B, H))
-    state = (_t(case["h0"]), _t(case["c0"])) if has_state else None
+    lstm = lstm_from_case(case)
     with torch.no_grad():
-        output, (h_n, c_n) = lstm_from_case(case)(_t(case["x"]), state)
-    return {**case, "output": output.numpy(), "h_n": h_n.numpy(), "c_n": c_n.numpy()}
+        for suffix, state in (("", (_t(case["h0"]), _t(case["c0"]))), ("_from_zero", None)):
+            output, (h_n, c_n) = lstm(_t(case["x"]), state)
+            case.update({"output" + suffix: output.numpy(), "h_n" + suffix: h_n.numpy(), "c_n" + suffix: c_n.numpy()})
+    return case

@@ -248,24 +248,25 @@ def check_stacked_lstm_forward(student, cases, tol32):
     for case in cases:
         with case:
             lstm = lstm_from_case(case, torch.float32)
-            state = (_f32(case.h0), _f32(case.c0)) if case.has_state else None
-            got = student.stacked_lstm_forward(lstm, _f32(case.x), state)
-            if not isinstance(got, (tuple, list)) or len(got) != 2 or not isinstance(got[1], (tuple, list)):
-                fail("wrong_type", what="stacked_lstm_forward(...)", expected="(output, (h_n, c_n))",
-                     got=type(got).__name__)
-            x64, state64 = _t(case.x), ((_t(case.h0), _t(case.c0)) if case.has_state else None)
-            variants = [(Message("diag_lstm_gate_order", {"order": "i, f, o, g"}),
-                         layered_lstm(case, x64, state64, order=("i", "f", "o", "g")))]
-            if case.bidirectional:
-                variants.append((Message("diag_lstm_reverse_not_flipped"), layered_lstm(case, x64, state64, flip_back=False)))
-            if case.has_state:
-                variants.append((Message("diag_lstm_state_ignored"), layered_lstm(case, x64, None)))
-            config = (f"num_layers={int(case.num_layers)}, bidirectional={bool(case.bidirectional)}, "
-                      f"batch_first={bool(case.batch_first)}, state={'(h_0, c_0)' if case.has_state else 'None'}")
-            try:
-                expect_outputs([got[0], *got[1]] if len(got[1]) == 2 else got, ("output", "h_n", "c_n"),
-                               [case.output, case.h_n, case.c_n], tol32, variants, kind="tensor",
-                               time_axes={"output": 1 if case.batch_first else 0}, what="stacked_lstm_forward(...)")
-            except CheckFailure as failure:
-                raise failure.with_context(Message("lstm_config", {"config": config})) from None
-            expect_not_mutated(student, "stacked_lstm_forward")
+            x64, given = _t(case.x), (_t(case.h0), _t(case.c0))
+            for state, suffix in ((given, ""), (None, "_from_zero")):
+                got = student.stacked_lstm_forward(lstm, _f32(case.x), None if state is None else (_f32(case.h0), _f32(case.c0)))
+                if not isinstance(got, (tuple, list)) or len(got) != 2 or not isinstance(got[1], (tuple, list)):
+                    fail("wrong_type", what="stacked_lstm_forward(...)", expected="(output, (h_n, c_n))",
+                         got=type(got).__name__)
+                variants = [(Message("diag_lstm_gate_order", {"order": "i, f, o, g"}),
+                             layered_lstm(case, x64, state, order=("i", "f", "o", "g")))]
+                if case.bidirectional:
+                    variants.append((Message("diag_lstm_reverse_not_flipped"), layered_lstm(case, x64, state, flip_back=False)))
+                if state is not None:
+                    variants.append((Message("diag_lstm_state_ignored"), layered_lstm(case, x64, None)))
+                config = (f"num_layers={int(case.num_layers)}, bidirectional={bool(case.bidirectional)}, "
+                          f"batch_first={bool(case.batch_first)}, state={'(h_0, c_0)' if state else 'None'}")
+                try:
+                    expect_outputs([got[0], *got[1]] if len(got[1]) == 2 else got, ("output", "h_n", "c_n"),
+                                   [getattr(case, name + suffix) for name in ("output", "h_n", "c_n")], tol32, variants,
+                                   kind="tensor", time_axes={"output": 1 if case.batch_first else 0},
+                                   what="stacked_lstm_forward(...)")
+                except CheckFailure as failure:
+                    raise failure.with_context(Message("lstm_config", {"config": config})) from None
+                expect_not_mutated(student, "stacked_lstm_forward")
