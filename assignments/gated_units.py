@@ -11,10 +11,6 @@ import numpy as np
 import torch
 from torch import nn
 
-GRU_KEYS = ("W_z", "U_z", "b_z", "W_r", "U_r", "b_r", "W_h", "U_h", "b_Wh", "b_Uh")
-LSTM_KEYS = ("W_f", "U_f", "b_f", "W_i", "U_i", "b_i", "W_c", "U_c", "b_c", "W_o", "U_o", "b_o")
-
-
 def sigmoid(x):
     """Given: a stable logistic function, 1 / (1 + exp(-x)) = (1 + tanh(x / 2)) / 2."""
     return 0.5 * (1.0 + np.tanh(0.5 * x))

@@ -92,9 +92,8 @@ def check_lstm_gates(student, cases, tol):
                      lambda case: student.lstm_gates(case.x, case.h_prev, _params(case, LSTM_KEYS)), gates, variants)
 
 
-def _gru_mistakes(weights_or_cell, x, h) -> list:
-    """What the common GRU step mistakes return for one step (float64)."""
-    cell = weights_or_cell
+def _gru_mistakes(cell, x, h) -> list:
+    """What the common GRU step mistakes return for one step of a float64 GRUCell."""
     right = torch_gru_gates(cell, x, h)
     paper = torch_gru_gates(cell, x, h, reset_before_matmul=True)
     z = right["z"]
