@@ -42,6 +42,17 @@ def _snapshot(values):
     return copies
 
 
+def _flatten(labelled, depth: int = 0):
+    """(label, value) pairs, looking inside dicts, lists and tuples (a dict of arrays is one argument)."""
+    for key, value in labelled:
+        if isinstance(value, dict) and depth < 3:
+            yield from _flatten([(f"{key}[{k!r}]", v) for k, v in value.items()], depth + 1)
+        elif isinstance(value, (list, tuple)) and depth < 3:
+            yield from _flatten([(f"{key}[{i}]", v) for i, v in enumerate(value)], depth + 1)
+        else:
+            yield key, value
+
+
 def _mutated(values, copies) -> list:
     import numpy as np
     changed = []
@@ -73,7 +84,7 @@ def _load(path: str, name: str):
 def _call(request: dict):
     func = _resolve(request["target"])
     args, kwargs = request.get("args", []), request.get("kwargs", {})
-    labelled = list(enumerate(args)) + list(kwargs.items())
+    labelled = list(_flatten(list(enumerate(args)) + list(kwargs.items())))
     copies = _snapshot(labelled)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -197,11 +197,15 @@ def run_checks(policy: Policy, submission: Submission, *, hidden: bool = True, d
     plugin = GradingPlugin(policy, submission, hidden=hidden, device=device)
     args = ["-c", str(PYTEST_INI), "-p", "no:cacheprovider", "-q", "--pyargs",
             *[f"{CHECKS_PACKAGE}.{module}" for module in modules]]
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the oracles' tensors are tiny: more threads only spin against the child
     try:
         with contextlib.redirect_stdout(io.StringIO()) as log:
             code = pytest.main(args, plugins=[plugin])
     finally:
         plugin.close()
+        torch.set_num_threads(threads)
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED):
         raise RuntimeError(f"the checks could not run (pytest exit {code}):\n{log.getvalue()[-3000:]}")
     outcomes = []

@@ -1,0 +1,171 @@
+"""Checks of `bptt`: gradients against torch autograd, clipping against clip_grad_norm_.
+
+A failing result is compared with what common mistakes produce (computed with the same
+oracles, the mistake switched on) to name the mistake.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..cases.bptt import (GRAD_NAMES, jacobian_norms_oracle, model_gradients, preactivation_gradients,
+                          readout_loss_oracle, unrolled_rnn_backward)
+from ..expect import CheckFailure, diagnose, expect_close, expect_not_mutated, fail
+from ..messages import Message
+
+
+def expect_outputs(got, names, expected, tol, variants=(), *, kind="ndarray", time_axes=None, what=""):
+    """`got` is a tuple of len(names) results, each close to `expected[i]`.
+
+    `variants` are (Message, outputs of a mistake) pairs; a failing result is compared with
+    the same position of each mistake's outputs. `time_axes` maps a name to its time axis.
+    """
+    if not isinstance(got, (tuple, list)) or len(got) != len(names):
+        length = f" of {len(got)}" if isinstance(got, (tuple, list)) else ""
+        fail("wrong_type", what=what, expected=f"({', '.join(names)})", got=type(got).__name__ + length)
+    time_axes = time_axes or {}
+    for index, name in enumerate(names):
+        try:
+            expect_close(got[index], expected[index], name, tol, kind=kind, time_axis=time_axes.get(name))
+        except CheckFailure as failure:
+            raise diagnose(failure, got[index], [(message, outputs[index]) for message, outputs in variants
+                                                 if outputs is not None], tol) from None
+
+
+def expect_dict(got, expected: dict, what: str):
+    """`got` is a dict with exactly the keys of `expected`."""
+    if not isinstance(got, dict):
+        fail("wrong_type", what=what, expected=f"dict {sorted(expected)}", got=type(got).__name__)
+    if set(got) != set(expected):
+        fail("wrong_type", what=what, expected=f"dict {sorted(expected)}", got=f"dict {sorted(got)}")
+    return got
+
+
+STEP_OUTPUTS = ("dx", "dh_prev", "dW_xh", "dW_hh", "db_h")
+
+
+def check_rnn_step_backward(student, cases, tol):
+    for case in cases:
+        with case:
+            got = student.rnn_step_backward(case.dh, case.x, case.h_prev, case.h, case.W_xh, case.W_hh)
+            weights = (case.x, case.h_prev, case.W_xh, case.W_hh)
+            variants = [(Message("diag_bptt_no_tanh_grad"), preactivation_gradients(case.dh, *weights)),
+                        (Message("diag_bptt_tanh_grad_of_h_prev"),
+                         preactivation_gradients(case.dh * (1 - case.h_prev ** 2), *weights))]
+            expect_outputs(got, STEP_OUTPUTS, [getattr(case, n) for n in STEP_OUTPUTS], tol, variants,
+                           what="rnn_step_backward(...)")
+            expect_not_mutated(student, "rnn_step_backward")
+
+
+SEQUENCE_OUTPUTS = ("dxs", "dh0", "dW_xh", "dW_hh", "db_h")
+
+
+def _summed(grads: dict, steps=slice(None)) -> list:
+    return [grads["dxs"], grads["dh0"], *(grads[n][steps].sum(0) for n in ("dW_xh", "dW_hh", "db_h"))]
+
+
+def check_rnn_backward(student, cases, tol):
+    for case in cases:
+        with case:
+            h0 = case.h0 if case.h0_given else None
+            got = student.rnn_backward(case.dhs, case.xs, h0, case.hs, case.W_xh, case.W_hh)
+            inputs = (case.dhs, case.xs, case.h0, case.W_xh, case.W_hh, case.b_h)
+            right = unrolled_rnn_backward(*inputs)
+            variants = [(Message("diag_bptt_no_carry"), _summed(unrolled_rnn_backward(*inputs, carry=False))),
+                        (Message("diag_bptt_weight_grads_not_summed"), _summed(right, slice(0, 1))),
+                        (Message("diag_bptt_weight_grads_not_summed"), _summed(right, slice(-1, None)))]
+            expect_outputs(got, SEQUENCE_OUTPUTS, [getattr(case, n) for n in SEQUENCE_OUTPUTS], tol, variants,
+                           time_axes={"dxs": 0}, what="rnn_backward(...)")
+            expect_not_mutated(student, "rnn_backward")
+
+
+READOUT_OUTPUTS = ("loss", "dhs", "dW_hy", "db_y")
+
+
+def check_softmax_readout_loss(student, cases, tol):
+    for case in cases:
+        with case:
+            got = student.softmax_readout_loss(case.hs, case.W_hy, case.b_y, case.targets)
+            inputs = (case.hs, case.W_hy, case.b_y, case.targets)
+            variants = [(Message("diag_bptt_loss_time_mean"), readout_loss_oracle(*inputs, time_reduction="mean")),
+                        (Message("diag_bptt_loss_batch_sum"), readout_loss_oracle(*inputs, batch_reduction="sum"))]
+            expect_outputs(got, READOUT_OUTPUTS, [case.loss, case.dhs, case.dW_hy, case.db_y], tol, variants,
+                           time_axes={"dhs": 0}, what="softmax_readout_loss(...)")
+            expect_not_mutated(student, "softmax_readout_loss")
+
+
+def check_loss_and_gradients(student, cases, tol):
+    for case in cases:
+        with case:
+            params = {name: getattr(case, "p_" + name) for name in GRAD_NAMES}
+            h0 = case.h0 if case.h0_given else None
+            got = student.loss_and_gradients(case.xs, case.targets, h0, params)
+            if not isinstance(got, (tuple, list)) or len(got) != 2:
+                fail("wrong_type", what="loss_and_gradients(...)", expected="(loss, grads)", got=type(got).__name__)
+            grads = expect_dict(got[1], params, "grads")
+            variants = []
+            if case.h0_given:
+                loss0, grads0 = model_gradients(case.xs, case.targets, None, params)
+                variants.append((Message("diag_h0_ignored"), [loss0, *(grads0[n] for n in GRAD_NAMES)]))
+            expect_outputs([got[0], *(grads[n] for n in GRAD_NAMES)], ("loss", *(f"grads['{n}']" for n in GRAD_NAMES)),
+                           [case.loss, *(getattr(case, "d_" + n) for n in GRAD_NAMES)], tol, variants)
+            expect_not_mutated(student, "loss_and_gradients")
+
+
+def _clipped_variants(grads: dict, max_norm: float) -> list:
+    """What the common clipping mistakes return: [(Message, [total, *clipped arrays])]."""
+    norms = {n: float(np.sqrt(np.sum(g ** 2))) for n, g in grads.items()}
+    total = float(np.sqrt(sum(v ** 2 for v in norms.values())))
+    coef = max_norm / (total + 1e-6)
+    per_array = [total, *(g * min(1.0, max_norm / (norms[n] + 1e-6)) for n, g in grads.items())]
+    clipped = [g * min(1.0, coef) for g in grads.values()]
+    return [(Message("diag_clip_per_array"), per_array),
+            (Message("diag_clip_not_capped"), [total, *(g * coef for g in grads.values())]),
+            (Message("diag_clip_norm_after"), [total * min(1.0, coef), *clipped])]
+
+
+def check_clip_gradients(student, cases, tol):
+    for case in cases:
+        with case:
+            grads = {name: getattr(case, "g_" + name) for name in GRAD_NAMES}
+            for label in ("clip", "keep"):
+                max_norm = float(getattr(case, "max_norm_" + label))
+                got = student.clip_gradients(grads, max_norm)
+                what = f"clip_gradients(grads, max_norm={max_norm:.4g})"
+                if not isinstance(got, (tuple, list)) or len(got) != 2:
+                    fail("wrong_type", what=what, expected="(clipped_grads, total_norm)", got=type(got).__name__)
+                clipped = expect_dict(got[0], grads, "clipped_grads")
+                expect_outputs([got[1], *(clipped[n] for n in GRAD_NAMES)],
+                               ("total_norm", *(f"clipped_grads['{n}'] ({what})" for n in GRAD_NAMES)),
+                               [getattr(case, "total_" + label), *(getattr(case, f"{label}_{n}") for n in GRAD_NAMES)],
+                               tol, _clipped_variants(grads, max_norm))
+                expect_not_mutated(student, "clip_gradients")
+
+
+def _chained_norms(W_hh, factors, norm=2) -> np.ndarray:
+    """norms[k] = ||diag(factors[T-1]) W_hh ... diag(factors[k+1]) W_hh||: the mistakes' products."""
+    T, H = factors.shape
+    product, norms = np.eye(H), np.ones(T)
+    for k in range(T - 2, -1, -1):
+        product = product @ (factors[k + 1][:, None] * W_hh)
+        norms[k] = np.linalg.norm(product, ord=norm)
+    return norms
+
+
+def check_jacobian_norms(student, cases, tol):
+    for case in cases:
+        with case:
+            got = student.jacobian_norms(case.W_hh, case.hs)
+            try:
+                expect_close(got, case.norms, "norms", tol, time_axis=0)
+            except CheckFailure as failure:
+                derivative = 1 - case.hs ** 2
+                _, frobenius = jacobian_norms_oracle(case.W_hh, case.W_xh, case.b_h, case.xs,
+                                                     np.zeros(case.W_hh.shape[0]), norm="fro")
+                frobenius_from_one = np.append(frobenius[:-1], 1.0)  # norms[T-1] = 1 kept from the identity
+                raise diagnose(failure, got, [
+                    (Message("diag_jacobian_frobenius"), frobenius),
+                    (Message("diag_jacobian_frobenius"), frobenius_from_one),
+                    (Message("diag_jacobian_no_tanh_grad"), _chained_norms(case.W_hh, np.ones_like(derivative))),
+                    (Message("diag_jacobian_off_by_one"),
+                     _chained_norms(case.W_hh, np.roll(derivative, 1, axis=0)))], tol) from None
+            expect_not_mutated(student, "jacobian_norms")

@@ -1,0 +1,271 @@
+"""Checks of `gated_units`: gates and steps against torch.nn.GRUCell / LSTMCell, the scratch
+modules loaded with a torch cell's state_dict, stacked_lstm_forward against torch.nn.LSTM.
+
+gru_gates and lstm_gates score per gate (z, r, h_tilde; f, i, c_tilde, o). The torch parts
+run in float32, as students get them, and are compared with float64 oracles under tol32.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..cases.gated_units import (CELL_KEYS, GRU_KEYS, LSTM_KEYS, cell_from_weights, gru_cell_from_params,
+                                 lstm_backward_oracle, lstm_cell_from_params, lstm_from_case, torch_gru_gates,
+                                 torch_lstm_gates)
+from ..expect import CheckFailure, PartialCredit, diagnose, expect_close, expect_not_mutated, fail
+from ..messages import Message
+from .bptt import expect_dict, expect_outputs
+
+GRU_ORDER, LSTM_ORDER = ("r", "z", "n"), ("i", "f", "g", "o")
+
+
+def _params(case, keys) -> dict:
+    return {key: getattr(case, "p_" + key) for key in keys}
+
+
+def _f32(array) -> torch.Tensor:
+    return torch.from_numpy(np.asarray(array, dtype=np.float32))
+
+
+def _t(array) -> torch.Tensor:
+    return torch.from_numpy(np.asarray(array, dtype=np.float64))
+
+
+def _per_gate_credit(student, cases, tol, name: str, call, gates, variants_of):
+    """Each gate scores on its own: it passes when it matches in every case.
+
+    call(case) -> the student's dict; variants_of(case) -> {gate: [(Message, wrong values)]}.
+    """
+    wrong: dict[str, CheckFailure] = {}
+    for case in cases:
+        with case:
+            got = call(case)
+            if not isinstance(got, dict):
+                fail("wrong_type", what=f"{name}(...)", expected=f"dict {list(gates)}", got=type(got).__name__)
+            expect_not_mutated(student, name)
+        variants = variants_of(case)
+        for gate in gates:
+            if gate in wrong:
+                continue
+            try:
+                with case:
+                    if gate not in got:
+                        fail("wrong_type", what=f"{name}(...)['{gate}']", expected="numpy.ndarray", got="missing key")
+                    try:
+                        expect_close(got[gate], getattr(case, gate), f"{name}(...)['{gate}']", tol)
+                    except CheckFailure as failure:
+                        raise diagnose(failure, got[gate], variants.get(gate, []), tol) from None
+            except CheckFailure as failure:
+                wrong[gate] = failure
+    if wrong:
+        messages = [Message("gates_partial", {"passed": len(gates) - len(wrong), "total": len(gates),
+                                              "wrong": ", ".join(wrong)})]
+        raise PartialCredit((len(gates) - len(wrong)) / len(gates),
+                            *messages, *(m for failure in wrong.values() for m in failure.messages))
+
+
+def _swapped(case, gate, others):
+    return [(Message("diag_gate_swapped", {"gate": gate, "other": other}), getattr(case, other)) for other in others]
+
+
+def check_gru_gates(student, cases, tol):
+    def variants(case):
+        paper = torch_gru_gates(gru_cell_from_params(_params(case, GRU_KEYS)), case.x, case.h_prev,
+                                reset_before_matmul=True)
+        return {"z": _swapped(case, "z", ["r"]), "r": _swapped(case, "r", ["z"]),
+                "h_tilde": [(Message("diag_gru_reset_before_matmul"), paper["n"])]}
+    _per_gate_credit(student, cases, tol, "gru_gates",
+                     lambda case: student.gru_gates(case.x, case.h_prev, _params(case, GRU_KEYS)),
+                     ("z", "r", "h_tilde"), variants)
+
+
+def check_lstm_gates(student, cases, tol):
+    gates = ("f", "i", "c_tilde", "o")
+
+    def variants(case):
+        torch_gates = torch_lstm_gates(lstm_cell_from_params(_params(case, LSTM_KEYS)), case.x, case.h_prev,
+                                       np.zeros_like(case.h_prev))
+        found = {gate: _swapped(case, gate, [g for g in gates if g != gate]) for gate in gates}
+        found["c_tilde"].insert(0, (Message("diag_lstm_candidate_sigmoid"), torch_gates["g_as_sigmoid"]))
+        return found
+    _per_gate_credit(student, cases, tol, "lstm_gates",
+                     lambda case: student.lstm_gates(case.x, case.h_prev, _params(case, LSTM_KEYS)), gates, variants)
+
+
+def _gru_mistakes(cell, x, h) -> list:
+    """What the common GRU step mistakes return for one step of a float64 GRUCell."""
+    right = torch_gru_gates(cell, x, h)
+    paper = torch_gru_gates(cell, x, h, reset_before_matmul=True)
+    z = right["z"]
+    return [(Message("diag_gru_z_swapped"), z * right["n"] + (1 - z) * h),
+            (Message("diag_gru_reset_before_matmul"), (1 - z) * paper["n"] + z * h)]
+
+
+def check_gru_step(student, cases, tol):
+    for case in cases:
+        with case:
+            p = _params(case, GRU_KEYS)
+            got = student.gru_step(case.x, case.h_prev, p)
+            try:
+                expect_close(got, case.h, "h", tol)
+            except CheckFailure as failure:
+                raise diagnose(failure, got, _gru_mistakes(gru_cell_from_params(p), case.x, case.h_prev), tol) from None
+            expect_not_mutated(student, "gru_step")
+
+
+def check_lstm_step(student, cases, tol):
+    for case in cases:
+        with case:
+            p = _params(case, LSTM_KEYS)
+            got = student.lstm_step(case.x, case.h_prev, case.c_prev, p)
+            gates = torch_lstm_gates(lstm_cell_from_params(p), case.x, case.h_prev, case.c_prev)
+            expect_outputs(got, ("h", "c"), [case.h, case.c], tol,
+                           [(Message("diag_lstm_h_without_tanh"), [gates["o"] * gates["c_next"], gates["c_next"]])],
+                           what="lstm_step(...)")
+            expect_not_mutated(student, "lstm_step")
+
+
+def check_lstm_step_backward(student, cases, tol):
+    for case in cases:
+        with case:
+            p = _params(case, LSTM_KEYS)
+            got = student.lstm_step_backward(case.dh, case.dc, case.x, case.h_prev, case.c_prev, p)
+            if not isinstance(got, (tuple, list)) or len(got) != 4:
+                fail("wrong_type", what="lstm_step_backward(...)", expected="(dx, dh_prev, dc_prev, grads)",
+                     got=type(got).__name__)
+            grads = expect_dict(got[3], p, "grads")
+            flat = [*got[:3], *(grads[k] for k in LSTM_KEYS)]
+            names = ("dx", "dh_prev", "dc_prev", *(f"grads['{k}']" for k in LSTM_KEYS))
+            expected = [case.dx, case.dh_prev, case.dc_prev, *(getattr(case, "d_" + k) for k in LSTM_KEYS)]
+            dx, dh_prev, dc_prev, wrong = lstm_backward_oracle(p, case.x, case.h_prev, case.c_prev, case.dh,
+                                                               np.zeros_like(case.dc))
+            variants = [(Message("diag_lstm_dc_ignored"), [dx, dh_prev, dc_prev, *(wrong[k] for k in LSTM_KEYS)])]
+            expect_outputs(flat, names, expected, tol, variants)
+            expect_not_mutated(student, "lstm_step_backward")
+
+
+def _permuted(kind: str, case, order) -> torch.nn.Module:
+    """The float64 cell a student gets when reading torch's gate blocks in `order` (a mistake)."""
+    torch_order = GRU_ORDER if kind == "gru" else LSTM_ORDER
+    picks = [order.index(gate) for gate in torch_order]
+    weights = {}
+    for key in CELL_KEYS:
+        blocks = np.split(getattr(case, key), len(torch_order))
+        weights[key] = np.concatenate([blocks[i] for i in picks])
+    return cell_from_weights(kind, weights)
+
+
+def _expect_state_dict(module, kind: str, D: int, H: int, what: str):
+    rows = (3 if kind == "gru" else 4) * H
+    shapes = {"weight_ih": (rows, D), "weight_hh": (rows, H), "bias_ih": (rows,), "bias_hh": (rows,)}
+    state = expect_dict(module.state_dict(), shapes, f"{what}.state_dict()")
+    for key, shape in shapes.items():
+        got = tuple(getattr(state[key], "shape", ()))
+        if got != shape:
+            fail("wrong_shape", what=f"{what}.state_dict()['{key}']", expected=shape, got=got)
+
+
+def _scratch_module(student, kind: str, case):
+    D, H = case.x.shape[1], case.h.shape[1]
+    name = "GRUCellScratch" if kind == "gru" else "LSTMCellScratch"
+    module = getattr(student, name)(D, H)
+    _expect_state_dict(module, kind, D, H, f"{name}({D}, {H})")
+    module.load_state_dict({key: _f32(getattr(case, key)) for key in CELL_KEYS})
+    return module
+
+
+def check_GRUCellScratch(student, cases, tol32):
+    for case in cases:
+        with case:
+            module = _scratch_module(student, "gru", case)
+            cell = cell_from_weights("gru", vars(case))
+            for h, expected, what in ((case.h, case.h_next, "forward(x, h)"),
+                                      (None, case.h_from_zero, "forward(x, h=None)")):
+                got = module(_f32(case.x), None if h is None else _f32(h))
+                h_used = np.zeros_like(case.h) if h is None else h
+                try:
+                    expect_close(got, expected, what, tol32, kind="tensor")
+                except CheckFailure as failure:
+                    with torch.no_grad():
+                        z_first = _permuted("gru", case, ("z", "r", "n"))(_t(case.x), _t(h_used)).numpy()
+                    raise diagnose(failure, got, [(Message("diag_gru_gate_order", {"order": "z, r, n"}), z_first),
+                                                  *_gru_mistakes(cell, case.x, h_used)], tol32) from None
+                expect_not_mutated(student, f"GRUCellScratch.{what}")
+
+
+def check_LSTMCellScratch(student, cases, tol32):
+    for case in cases:
+        with case:
+            module = _scratch_module(student, "lstm", case)
+            for state, expected, what in (((case.h, case.c), (case.h_next, case.c_next), "forward(x, (h, c))"),
+                                          (None, (case.h_from_zero, case.c_from_zero), "forward(x, state=None)")):
+                got = module(_f32(case.x), None if state is None else tuple(map(_f32, state)))
+                state64 = tuple(map(_t, state)) if state is not None else None
+                variants = []
+                for order in (("i", "f", "o", "g"), ("f", "i", "g", "o")):
+                    with torch.no_grad():
+                        wrong = [t.numpy() for t in _permuted("lstm", case, order)(_t(case.x), state64)]
+                    variants.append((Message("diag_lstm_gate_order", {"order": ", ".join(order)}), wrong))
+                expect_outputs(got, (f"{what} -> h", f"{what} -> c"), expected, tol32, variants, kind="tensor",
+                               what=what)
+                expect_not_mutated(student, f"LSTMCellScratch.{what}")
+
+
+def layered_lstm(case, x, state, *, order=LSTM_ORDER, flip_back=True):
+    """A stacked LSTM rebuilt from single-layer torch.nn.LSTMs (float64), to produce mistakes.
+
+    order: the gate order a student reads the blocks in; flip_back=False leaves the backward
+    direction's outputs in reversed time. With the defaults it equals torch.nn.LSTM.
+    """
+    lstm = lstm_from_case(case)
+    directions, H = (2 if lstm.bidirectional else 1), lstm.hidden_size
+    picks = [order.index(gate) for gate in LSTM_ORDER]
+    xs = x.transpose(0, 1) if lstm.batch_first else x
+    if state is None:
+        zeros = xs.new_zeros(lstm.num_layers * directions, xs.shape[1], H)
+        state = (zeros, zeros)
+    h_n, c_n = [], []
+    with torch.no_grad():
+        for layer in range(lstm.num_layers):
+            outputs = []
+            for direction in range(directions):
+                suffix = f"_l{layer}" + ("_reverse" if direction else "")
+                single = torch.nn.LSTM(xs.shape[2], H).double()
+                single.load_state_dict({f"{key}_l0": torch.cat([getattr(lstm, key + suffix).chunk(4)[i] for i in picks])
+                                        for key in CELL_KEYS})
+                index = slice(layer * directions + direction, layer * directions + direction + 1)
+                out, (h, c) = single(xs.flip(0) if direction else xs, (state[0][index], state[1][index]))
+                outputs.append(out.flip(0) if direction and flip_back else out)
+                h_n.append(h[0])
+                c_n.append(c[0])
+            xs = torch.cat(outputs, dim=2)
+    output = xs.transpose(0, 1) if lstm.batch_first else xs
+    return [output.numpy(), torch.stack(h_n).numpy(), torch.stack(c_n).numpy()]
+
+
+def check_stacked_lstm_forward(student, cases, tol32):
+    for case in cases:
+        with case:
+            lstm = lstm_from_case(case, torch.float32)
+            x64, given = _t(case.x), (_t(case.h0), _t(case.c0))
+            for state, suffix in ((given, ""), (None, "_from_zero")):
+                got = student.stacked_lstm_forward(lstm, _f32(case.x), None if state is None else (_f32(case.h0), _f32(case.c0)))
+                if not isinstance(got, (tuple, list)) or len(got) != 2 or not isinstance(got[1], (tuple, list)):
+                    fail("wrong_type", what="stacked_lstm_forward(...)", expected="(output, (h_n, c_n))",
+                         got=type(got).__name__)
+                variants = [(Message("diag_lstm_gate_order", {"order": "i, f, o, g"}),
+                             layered_lstm(case, x64, state, order=("i", "f", "o", "g")))]
+                if case.bidirectional:
+                    variants.append((Message("diag_lstm_reverse_not_flipped"), layered_lstm(case, x64, state, flip_back=False)))
+                if state is not None:
+                    variants.append((Message("diag_lstm_state_ignored"), layered_lstm(case, x64, None)))
+                config = (f"num_layers={int(case.num_layers)}, bidirectional={bool(case.bidirectional)}, "
+                          f"batch_first={bool(case.batch_first)}, state={'(h_0, c_0)' if state else 'None'}")
+                try:
+                    expect_outputs([got[0], *got[1]] if len(got[1]) == 2 else got, ("output", "h_n", "c_n"),
+                                   [getattr(case, name + suffix) for name in ("output", "h_n", "c_n")], tol32, variants,
+                                   kind="tensor", time_axes={"output": 1 if case.batch_first else 0},
+                                   what="stacked_lstm_forward(...)")
+                except CheckFailure as failure:
+                    raise failure.with_context(Message("lstm_config", {"config": config})) from None
+                expect_not_mutated(student, "stacked_lstm_forward")

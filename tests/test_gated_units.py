@@ -1,0 +1,198 @@
+"""gated_units end to end: the reference, the stubs, correct code in another style, the mistakes
+(with per-gate partial credit), and the given converters."""
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+import torch
+
+from autograder.cases import generate
+from autograder.contract import EXERCISES
+from conftest import ASSIGNMENTS, SOLUTIONS, grade, submission
+
+MODULE = "gated_units"
+IDS = {f"{MODULE}.{name}" for name in EXERCISES[MODULE]}
+
+
+def patched_source(module: str, patches) -> str:
+    """The reference solution with each (old, new) replacement applied; old must occur once."""
+    text = (SOLUTIONS / f"{module}.py").read_text(encoding="utf-8")
+    for old, new in patches:
+        assert text.count(old) == 1, f"patch target not found exactly once: {old!r}"
+        text = text.replace(old, new)
+    return text
+
+
+def load(path):
+    spec = importlib.util.spec_from_file_location(f"loaded_{path.parent.name}_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_reference_scores_full_marks(reference_report):
+    scores, _ = reference_report
+    for id_ in IDS:
+        assert scores[id_].status == "passed", (id_, scores[id_].messages)
+        assert scores[id_].score == scores[id_].max_score > 0
+
+
+def test_stubs_score_zero_with_not_implemented(stubs_report):
+    scores, _ = stubs_report
+    for id_ in IDS:
+        assert scores[id_].score == 0, id_
+        assert scores[id_].messages[0].key == "not_implemented", (id_, scores[id_].messages)
+
+
+OTHER_STYLE = '''
+import torch.nn.functional as F
+
+def gru_gates(x, h_prev, p):
+    W, U = np.concatenate([p["W_z"], p["W_r"]]), np.concatenate([p["U_z"], p["U_r"]])
+    z, r = np.split(sigmoid(x @ W.T + h_prev @ U.T + np.concatenate([p["b_z"], p["b_r"]])), 2, axis=1)
+    recurrent = np.einsum("bk,hk->bh", h_prev, p["U_h"]) + p["b_Uh"]
+    return {"z": z, "r": r, "h_tilde": np.tanh(np.einsum("bd,hd->bh", x, p["W_h"]) + p["b_Wh"] + r * recurrent)}
+
+def lstm_gates(x, h_prev, p):
+    W = np.concatenate([np.concatenate([p["W_" + g], p["U_" + g]], axis=1) for g in "fico"])
+    b = np.concatenate([p["b_" + g] for g in "fico"])
+    f, i, c, o = np.split(np.concatenate([x, h_prev], axis=1) @ W.T + b, 4, axis=1)
+    return {"f": sigmoid(f), "i": sigmoid(i), "c_tilde": np.tanh(c), "o": sigmoid(o)}
+
+class GRUCellScratch(GRUCellScratch):
+    """Computes in float64 and returns float64."""
+    def forward(self, x, h=None):
+        H = self.hidden_size
+        h = torch.zeros(x.shape[0], H, dtype=torch.float64) if h is None else h.double()
+        gi = F.linear(x.double(), self.weight_ih.double(), self.bias_ih.double())
+        gh = F.linear(h, self.weight_hh.double(), self.bias_hh.double())
+        r, z = torch.sigmoid(gi[:, :H] + gh[:, :H]), torch.sigmoid(gi[:, H:2 * H] + gh[:, H:2 * H])
+        n = torch.tanh(gi[:, 2 * H:] + r * gh[:, 2 * H:])
+        return torch.lerp(n, h, z)
+
+class LSTMCellScratch(LSTMCellScratch):
+    """One matrix product on [x, h] with the weights concatenated."""
+    def forward(self, x, state=None):
+        if state is None:
+            state = (x.new_zeros(len(x), self.hidden_size),) * 2
+        gates = F.linear(torch.cat([x, state[0]], 1), torch.cat([self.weight_ih, self.weight_hh], 1),
+                         self.bias_ih + self.bias_hh)
+        i, f, g, o = gates.sigmoid().chunk(4, 1)
+        c = f * state[1] + i * torch.tanh(gates.chunk(4, 1)[2])
+        return o * c.tanh(), c
+
+def stacked_lstm_forward(lstm, x, state=None):
+    seq = x.transpose(0, 1) if lstm.batch_first else x
+    directions = 2 if lstm.bidirectional else 1
+    count = lstm.num_layers * directions
+    h0, c0 = state if state is not None else (seq.new_zeros(count, seq.shape[1], lstm.hidden_size),) * 2
+    last_h, last_c = [], []
+    for layer in range(lstm.num_layers):
+        outputs = []
+        for direction in range(directions):
+            suffix = f"_l{layer}" + "_reverse" * direction
+            cell = LSTMCellScratch(seq.shape[2], lstm.hidden_size).to(seq.dtype)
+            cell.load_state_dict({k: getattr(lstm, k + suffix) for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")})
+            hc, by_step = (h0[layer * directions + direction], c0[layer * directions + direction]), {}
+            for t in (reversed(range(len(seq))) if direction else range(len(seq))):
+                hc = cell(seq[t], hc)
+                by_step[t] = hc[0]
+            outputs.append(torch.stack([by_step[t] for t in range(len(seq))]))
+            last_h.append(hc[0])
+            last_c.append(hc[1])
+        seq = torch.cat(outputs, -1)
+    return (seq.transpose(0, 1) if lstm.batch_first else seq), (torch.stack(last_h), torch.stack(last_c))
+'''
+
+
+def test_correct_code_in_another_style_scores_full_marks(tmp_path):
+    scores, _ = grade(submission(tmp_path / "sub", MODULE, append=OTHER_STYLE), only=MODULE)
+    for id_ in IDS:
+        assert scores[id_].score == scores[id_].max_score, (id_, scores[id_].messages)
+
+
+GRU_CHAIN, LSTM_CHAIN = {"gru_gates", "gru_step"}, {"lstm_gates", "lstm_step", "lstm_step_backward"}
+# (name, patches of the reference, {exercise: diagnosis}, every exercise that loses points,
+#  {exercise: fraction of its points kept}). Mistakes of one bundle sit in exercises that do not
+# call one another, so one grading tests several.
+BUNDLES = [
+    ("paper's reset, sigmoid candidate, gate orders z,r,n and i,f,o,g",
+     [('r * (h_prev @ p["U_h"].T + p["b_Uh"])', '(r * h_prev) @ p["U_h"].T + p["b_Uh"]'),
+      ('"c_tilde": np.tanh(pre("c"))', '"c_tilde": sigmoid(pre("c"))'),
+      ("i_r, i_z, i_n = (x @", "i_z, i_r, i_n = (x @"), ("h_r, h_z, h_n = (h @", "h_z, h_r, h_n = (h @"),
+      ("i, f, g, o = gates.chunk(4, dim=1)", "i, f, o, g = gates.chunk(4, dim=1)"),
+      ("i, f, g, o = (xs[t] @", "i, f, o, g = (xs[t] @")],
+     {"gru_gates": "diag_gru_reset_before_matmul", "lstm_gates": "diag_lstm_candidate_sigmoid",
+      "GRUCellScratch": "diag_gru_gate_order", "LSTMCellScratch": "diag_lstm_gate_order",
+      "stacked_lstm_forward": "diag_lstm_gate_order"},
+     GRU_CHAIN | LSTM_CHAIN | {"GRUCellScratch", "LSTMCellScratch", "stacked_lstm_forward"},
+     {"gru_gates": 2 / 3, "lstm_gates": 3 / 4}),
+    ("z and 1-z swapped, h without tanh, dc ignored, order f,i,g,o, reverse outputs not flipped back",
+     [('return gates["z"] * h_prev + (1.0 - gates["z"]) * gates["h_tilde"]',
+       'return (1.0 - gates["z"]) * h_prev + gates["z"] * gates["h_tilde"]'),
+      ('return g["o"] * np.tanh(c), c', 'return g["o"] * c, c'),
+      ('dc_total = dc + dh * g["o"]', 'dc_total = dh * g["o"]'),
+      ("return (1 - z) * n + z * h", "return z * n + (1 - z) * h"),
+      ("i, f, g, o = gates.chunk(4, dim=1)", "f, i, g, o = gates.chunk(4, dim=1)"),
+      ("out[t] = h", "out[T - 1 - t if direction else t] = h")],
+     {"gru_step": "diag_gru_z_swapped", "lstm_step": "diag_lstm_h_without_tanh",
+      "lstm_step_backward": "diag_lstm_dc_ignored", "GRUCellScratch": "diag_gru_z_swapped",
+      "LSTMCellScratch": "diag_lstm_gate_order", "stacked_lstm_forward": "diag_lstm_reverse_not_flipped"},
+     {"gru_step", "lstm_step", "lstm_step_backward", "GRUCellScratch", "LSTMCellScratch", "stacked_lstm_forward"},
+     {}),
+    ("gates swapped, paper's reset in the module, initial state ignored",
+     [('return {"z": z, "r": r, "h_tilde": h_tilde}', 'return {"z": r, "r": z, "h_tilde": h_tilde}'),
+      ('return {"f": sigmoid(pre("f")), "i": sigmoid(pre("i"))', 'return {"f": sigmoid(pre("i")), "i": sigmoid(pre("f"))'),
+      ("n = torch.tanh(i_n + r * h_n)",
+       "n = torch.tanh(i_n + (r * h) @ self.weight_hh.chunk(3)[2].T + self.bias_hh.chunk(3)[2])"),
+      ("    if state is None:\n        zeros = xs.new_zeros", "    if True:\n        zeros = xs.new_zeros")],
+     {"gru_gates": "diag_gate_swapped", "lstm_gates": "diag_gate_swapped",
+      "GRUCellScratch": "diag_gru_reset_before_matmul", "stacked_lstm_forward": "diag_lstm_state_ignored"},
+     GRU_CHAIN | LSTM_CHAIN | {"GRUCellScratch", "stacked_lstm_forward"},
+     {"gru_gates": 1 / 3, "lstm_gates": 2 / 4}),
+]
+
+
+@pytest.mark.parametrize("name, patches, diagnoses, broken, kept", BUNDLES, ids=[b[0] for b in BUNDLES])
+def test_mistakes_lose_their_exercises_only_and_are_named(tmp_path, name, patches, diagnoses, broken, kept):
+    folder = submission(tmp_path / "sub", MODULE, replace=patched_source(MODULE, patches))
+    scores, _ = grade(folder, only=MODULE)
+    lost = {id_.split(".")[1] for id_ in IDS if scores[id_].score < scores[id_].max_score}
+    assert lost == broken, {id_: [m.key for m in scores[id_].messages] for id_ in IDS}
+    for exercise, diagnosis in diagnoses.items():
+        keys = [m.key for m in scores[f"{MODULE}.{exercise}"].messages]
+        assert diagnosis in keys, (exercise, keys)
+    for exercise, fraction in kept.items():
+        score = scores[f"{MODULE}.{exercise}"]
+        assert score.score == pytest.approx(fraction * score.max_score), (exercise, score.score)
+        assert score.messages[0].key == "gates_partial"
+
+
+def test_given_converters_make_the_numpy_steps_equal_torch_cells():
+    reference = load(SOLUTIONS / f"{MODULE}.py")
+    torch.manual_seed(0)
+    x, h, c = torch.randn(3, 4, dtype=torch.float64), torch.randn(3, 5, dtype=torch.float64), torch.randn(3, 5, dtype=torch.float64)
+    gru, lstm = torch.nn.GRUCell(4, 5).double(), torch.nn.LSTMCell(4, 5).double()
+    with torch.no_grad():
+        expected_gru, (expected_h, expected_c) = gru(x, h), lstm(x, (h, c))
+    np.testing.assert_allclose(reference.gru_step(x.numpy(), h.numpy(), reference.gru_params_from_torch(gru)),
+                               expected_gru.numpy(), rtol=1e-12, atol=1e-12)
+    got_h, got_c = reference.lstm_step(x.numpy(), h.numpy(), c.numpy(), reference.lstm_params_from_torch(lstm))
+    np.testing.assert_allclose(got_h, expected_h.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got_c, expected_c.numpy(), rtol=1e-12, atol=1e-12)
+    stub = load(ASSIGNMENTS / f"{MODULE}.py")  # given, not exercises: the stub's converters work
+    assert stub.gru_params_from_torch(gru).keys() == reference.gru_params_from_torch(gru).keys()
+    assert stub.lstm_params_from_torch(lstm).keys() == reference.lstm_params_from_torch(lstm).keys()
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_the_layered_lstm_that_produces_mistakes_equals_torch_lstm_without_one(index):
+    from autograder.cases import Case
+    from autograder.checks.gated_units import layered_lstm
+    case = Case("hidden", index, generate(MODULE, "stacked_lstm_forward", 99, index))
+    for state, suffix in (((torch.from_numpy(case.h0), torch.from_numpy(case.c0)), ""), (None, "_from_zero")):
+        got = layered_lstm(case, torch.from_numpy(case.x), state)
+        for array, name in zip(got, ("output", "h_n", "c_n")):
+            np.testing.assert_allclose(array, getattr(case, name + suffix), rtol=1e-12, atol=1e-12)
