@@ -90,7 +90,7 @@ def redacted(report: Report) -> Report:
                                  student_messages(e.messages), e.artifacts) for e in report.exercises])
 
 
-def run_autograder(root: Path, policy_path: Path, device: str = "cpu") -> dict:
+def run_autograder(root: Path, policy_path: Path, device: str = "cpu", only: str | None = None) -> dict:
     """Grade `root`/submission; write and return Gradescope's results."""
     from .cli import grade_pipeline
     from .policy import PolicyError
@@ -99,7 +99,7 @@ def run_autograder(root: Path, policy_path: Path, device: str = "cpu") -> dict:
     results_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         policy, report = grade_pipeline(submission_folder(root / "submission"), policy_path=policy_path,
-                                        device=device)
+                                        only=only, device=device)
         results = gradescope_json(redacted(report), policy.language)
     except (PolicyError, SubmissionError) as error:
         results = {"score": 0, "output": f"error: {error}", "tests": []}
@@ -112,9 +112,10 @@ def main(argv=None) -> int:
     parser.add_argument("--root", default="/autograder", help="the Gradescope layout's root (default /autograder)")
     parser.add_argument("--policy", help="grading policy (default: ROOT/source/grading.toml)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--only", help="comma-separated modules to grade (default: all in the policy)")
     args = parser.parse_args(argv)
     root = Path(args.root)
-    results = run_autograder(root, Path(args.policy or root / "source" / "grading.toml"), args.device)
+    results = run_autograder(root, Path(args.policy or root / "source" / "grading.toml"), args.device, args.only)
     print(json.dumps({"score": results["score"], "tests": len(results["tests"])}))
     return 0
 

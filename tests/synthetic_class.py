@@ -7,7 +7,7 @@ from pathlib import Path
 from conftest import ASSIGNMENTS, SOLUTIONS, policy_with, submission
 
 MODULE = "rnn_basics"
-HANG_LIMIT_S = 2
+HANG_LIMIT_S = 3
 WRONG_SIGMOID = """
 def sigmoid(z):
     return np.tanh(z)
@@ -21,12 +21,11 @@ def many_to_one_loss(log_probs, targets):
     return torch.nn.functional.nll_loss(log_probs[0], targets)
 """
 HANGS = """
-def sigmoid(z):
+def many_to_many_loss(log_probs, targets):
     while True:
         pass
 """
 
-# student folder name -> (points lost, exercises expected to lose them) is asserted by the tests
 STUDENTS = {
     "reference": dict(),
     "stubs": dict(source=ASSIGNMENTS),
@@ -46,8 +45,7 @@ def build_class(folder: Path) -> Path:
     missing = folder / "missing module"
     missing.mkdir()
     (missing / "notes.txt").write_text("esqueci de enviar\n", encoding="utf-8")
-    nbgrader_like = folder / "nested"
-    shutil.copytree(SOLUTIONS, nbgrader_like / "extra", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(SOLUTIONS, folder / "in a sub-folder" / "work", ignore=shutil.ignore_patterns("__pycache__"))
     return folder
 
 
