@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .artifacts import problem
-from .messages import Message
+from .messages import Message, catalog
 from .report import HEADINGS, STATUS_TEXT, write_text_atomically
 
 HIDDEN_VALUES = {"mismatch": ("mismatch_hidden", ("what", "where", "rel", "rtol", "atol"))}
@@ -52,8 +52,8 @@ def _plots(artifacts: dict, language: str) -> list[Plot]:
     from .plots import png_data_uri, render_png   # matplotlib only when there is something to draw
     plots = []
     for name, artifact in artifacts.items():
-        title = Message(artifact.get("title") or f"plot_{artifact.get('kind')}").render(language) \
-            if isinstance(artifact, dict) else name
+        title_key = artifact.get("title") or f"plot_{artifact.get('kind')}" if isinstance(artifact, dict) else ""
+        title = Message(title_key).render(language) if title_key in catalog() else name
         reason = problem(artifact)
         if reason is None:
             try:
@@ -101,8 +101,8 @@ def _cell(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
-def render_markdown(report: dict, student: str, language: str) -> str:
-    views = exercise_views(report, language)
+def render_markdown(report: dict, student: str, language: str, views: list[ExerciseView] | None = None) -> str:
+    views = views or exercise_views(report, language)
     exercise_h, points_h, status_h, message_h, _, _ = HEADINGS[language]
     lines = [f"# {Message('report_title', {'student': student}).render(language)}", "",
              f"**{_total(report, language)}**", "",
@@ -148,9 +148,9 @@ figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; 
 """
 
 
-def render_html(report: dict, student: str, language: str) -> str:
+def render_html(report: dict, student: str, language: str, views: list[ExerciseView] | None = None) -> str:
     esc = html.escape
-    views = exercise_views(report, language)
+    views = views or exercise_views(report, language)
     exercise_h, points_h, status_h, message_h, _, _ = HEADINGS[language]
     title = Message("report_title", {"student": student}).render(language)
     rows = []
@@ -189,8 +189,9 @@ def write_feedback(report: dict, student: str, folder: Path, language: str) -> l
     """report.md and report.html in `folder`, each written atomically."""
     folder = Path(folder)
     written = []
-    for name, text in (("report.md", render_markdown(report, student, language)),
-                       ("report.html", render_html(report, student, language))):
+    views = exercise_views(report, language)      # plots drawn once for both formats
+    for name, text in (("report.md", render_markdown(report, student, language, views)),
+                       ("report.html", render_html(report, student, language, views))):
         write_text_atomically(text, folder / name)
         written.append(folder / name)
     return written

@@ -88,7 +88,6 @@ def render_png(artifact: dict, language: str) -> bytes:
         else:
             axes = figure.add_subplot(1, 1, 1)
             {"curve": _curve, "confusion": _confusion, "forecast": _forecast}[kind](axes, artifact, language)
-        figure.suptitle(_label(artifact.get("title") or f"plot_{kind}", language), fontsize=10)
         figure.tight_layout()
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png")
