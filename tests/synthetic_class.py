@@ -1,6 +1,7 @@
 """A synthetic class for the `grade-all` tests: one folder per student, each a known case."""
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -53,3 +54,10 @@ def class_policy(folder: Path) -> Path:
     """grading.toml with a short time limit, so that the hanging student costs seconds."""
     folder.mkdir(parents=True, exist_ok=True)
     return policy_with(folder, "time_limit_s = 20", f"time_limit_s = {HANG_LIMIT_S}")
+
+
+def reference_code_lines() -> list[str]:
+    """The reference solution's lines (inside BEGIN/END SOLUTION) long enough to be telling."""
+    source = (SOLUTIONS / f"{MODULE}.py").read_text(encoding="utf-8")
+    regions = re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", source, re.S)
+    return [line.strip() for region in regions for line in region.splitlines() if len(line.strip()) >= 20]

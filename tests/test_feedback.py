@@ -15,7 +15,8 @@ from autograder.feedback import render_html, render_markdown, student_messages, 
 from autograder.messages import Message
 from autograder.plots import render_png
 from autograder.policy import load_policy
-from conftest import POLICY, SOLUTIONS, grade, submission
+from conftest import POLICY, grade, submission
+from synthetic_class import reference_code_lines
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 RNG = np.random.default_rng(0)
@@ -107,12 +108,6 @@ def test_a_check_attaches_plot_data_that_reaches_the_report(graded_with_artifact
     assert report["exercises"][1]["artifacts"]["training"]["series"]["loss"] == [2.0, 1.0, 0.5]
     assert "artifacts" not in report["exercises"][0]
     assert render_html(report, "ana", "pt").count("data:image/png") == 1
-
-
-def reference_code_lines() -> list[str]:
-    source = (SOLUTIONS / "rnn_basics.py").read_text(encoding="utf-8")
-    regions = re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", source, re.S)
-    return [line.strip() for region in regions for line in region.splitlines() if len(line.strip()) >= 20]
 
 
 def test_reports_show_no_hidden_value_seed_or_reference_code(graded_with_artifacts):

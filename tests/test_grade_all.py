@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, SOLUTIONS
-from synthetic_class import HANG_LIMIT_S, MODULE, build_class, class_policy
+from synthetic_class import HANG_LIMIT_S, MODULE, build_class, class_policy, reference_code_lines
 
 from autograder.classroom import files_hash
+from autograder.policy import load_policy
 
 STUDENT_COUNT = 9
 
@@ -103,6 +104,15 @@ def test_the_gradebook_matches_the_individual_reports(graded_class):
         assert {column: float(row[column]) for column in columns[1:]} == expected
 
 
+def test_no_report_shows_the_hidden_seed_or_reference_code(graded_class):
+    seed, code = str(load_policy(graded_class["policy"]).hidden_seed), reference_code_lines()
+    reports = list(graded_class["results"].glob("*/report.*"))
+    assert len(reports) == 3 * STUDENT_COUNT and len(code) >= 8
+    for report in reports:
+        text = report.read_text(encoding="utf-8")
+        assert seed not in text and not [line for line in code if line in text], report
+
+
 def test_unchanged_students_are_skipped_and_a_changed_one_is_graded_again(graded_class, tmp_path):
     submissions, results = tmp_path / "submissions", tmp_path / "results"
     shutil.copytree(graded_class["submissions"], submissions)
@@ -181,3 +191,28 @@ def test_a_second_run_on_the_same_results_is_refused(tmp_path):
                                                   tmp_path / "results"), cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 2 and "another grade-all" in result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_the_content_hash_covers_names_and_bytes_but_not_caches(tmp_path):
+    folder = tmp_path / "ana"
+    (folder / "__pycache__").mkdir(parents=True)
+    (folder / "rnn_basics.py").write_text("x = 1\n")
+    first = files_hash(folder)
+    (folder / "__pycache__" / "rnn_basics.cpython-311.pyc").write_bytes(b"\0")
+    assert files_hash(folder) == first
+    (folder / "rnn_basics.py").rename(folder / "helper.py")
+    assert files_hash(folder) != first
+    (folder / "helper.py").rename(folder / "rnn_basics.py")
+    (folder / "rnn_basics.py").write_text("x = 2\n")
+    assert files_hash(folder) not in (first, files_hash(tmp_path))
+
+
+def test_the_nbgrader_layout_grades_each_students_assignment_folder(tmp_path):
+    from autograder.classroom import find_students
+    (tmp_path / "ana" / "ps1").mkdir(parents=True)
+    (tmp_path / "ana" / "ps1" / "rnn_basics.py").write_text("x = 1\n")
+    (tmp_path / "bruno" / "ps2").mkdir(parents=True)
+    (tmp_path / ".ipynb_checkpoints").mkdir()
+    students = find_students(tmp_path, "ps1")
+    assert [(s.name, s.folder) for s in students] == [("ana", tmp_path / "ana" / "ps1"), ("bruno", tmp_path / "bruno" / "ps1")]
+    assert students[0].files_hash == files_hash(tmp_path / "ana" / "ps1") and students[1].files_hash == "missing"
