@@ -98,12 +98,12 @@ def settings_hash(policy_path: Path, options: dict) -> str:
     return digest.hexdigest()
 
 
-def find_students(submissions: Path, assignment: str | None) -> list[Student]:
+def find_students(submissions: Path, assignment: str | None, results: Path | None = None) -> list[Student]:
     if not submissions.is_dir():
         raise ClassroomError(f"{submissions}: not a folder of student folders")
     students = []
     for entry in sorted(submissions.iterdir()):
-        if entry.is_dir() and not entry.name.startswith("."):
+        if entry.is_dir() and not entry.name.startswith(".") and entry.resolve() != (results and results.resolve()):
             folder = entry / assignment if assignment else entry
             students.append(Student(entry.name, folder, files_hash(folder) if folder.is_dir() else "missing"))
     return students
@@ -196,7 +196,7 @@ def grade_all(submissions, results, *, policy_path, only=None, jobs=None, force=
     language = language or policy.language
     jobs = max(1, jobs or os.cpu_count() or 1)
     cap = timeout or student_time_cap(policy, modules)
-    students = find_students(submissions, assignment)
+    students = find_students(submissions, assignment, results)
     results.mkdir(parents=True, exist_ok=True)
     lock = open(results / LOCK, "w")
     try:

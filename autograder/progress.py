@@ -34,8 +34,8 @@ class PlainProgress:
               f"ETA {self.eta()})", file=self.stream, flush=True)
 
     def close(self) -> None:
-        print(f"[{self.done}/{self.total}] finished in {time.monotonic() - self.started:.0f} s, "
-              f"failed {self.failed}", file=self.stream, flush=True)
+        print(f"[{self.done}/{self.total}] {time.monotonic() - self.started:.0f} s, failed {self.failed}",
+              file=self.stream, flush=True)
 
 
 class RichProgress:

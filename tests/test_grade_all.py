@@ -213,6 +213,7 @@ def test_the_nbgrader_layout_grades_each_students_assignment_folder(tmp_path):
     (tmp_path / "ana" / "ps1" / "rnn_basics.py").write_text("x = 1\n")
     (tmp_path / "bruno" / "ps2").mkdir(parents=True)
     (tmp_path / ".ipynb_checkpoints").mkdir()
-    students = find_students(tmp_path, "ps1")
+    (tmp_path / "results").mkdir()                      # results kept inside the submissions folder
+    students = find_students(tmp_path, "ps1", tmp_path / "results")
     assert [(s.name, s.folder) for s in students] == [("ana", tmp_path / "ana" / "ps1"), ("bruno", tmp_path / "bruno" / "ps1")]
     assert students[0].files_hash == files_hash(tmp_path / "ana" / "ps1") and students[1].files_hash == "missing"
