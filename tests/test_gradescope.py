@@ -73,3 +73,18 @@ def test_run_autograder_finds_stubs_uploaded_inside_a_folder(tmp_path, autograde
     results = simulated_autograder(tmp_path, autograder_zip, {"my work/rnn_basics.py": ASSIGNMENTS / "rnn_basics.py"})
     assert results["score"] == 0 and len(results["tests"]) == 9
     assert all(t["output"].startswith("Ainda não implementado") for t in results["tests"])
+
+
+def test_gradescope_output_leaves_out_the_values_of_hidden_cases():
+    from autograder.gradescope import redacted
+    from autograder.messages import Message
+    from autograder.report import gradescope_json
+    from autograder.scoring import ExerciseScore, Report
+    mismatch = Message("mismatch", {"what": "h", "where": "[2, 0]", "rel": 0.5, "abs": 0.25, "expected": -0.318309,
+                                    "got": 0.271828, "rtol": 1e-7, "atol": 1e-9})
+    report = Report([ExerciseScore("rnn_basics.rnn_step", "rnn_basics", "rnn_step", 0.0, 2.0, "failed",
+                                   [Message("case_hidden", {"number": 2}), mismatch])])
+    assert "-0.318309" in json.dumps(gradescope_json(report, "en"))
+    shown = json.dumps(gradescope_json(redacted(report), "en"))
+    assert "hidden case 2" in shown and "[2, 0]" in shown
+    assert "-0.318309" not in shown and "0.271828" not in shown
