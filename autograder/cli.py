@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from . import contract
+from . import classroom, contract, gradescope
 from .policy import DEFAULT_POLICY, PolicyError, load_policy
 from .report import gradescope_json, print_report, write_json_atomically
 from .runner import run_checks, write_outcomes
@@ -164,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("notebooks", help="regenerate source/<module>/<module>.ipynb from lessons/ and solutions/"
                         ).set_defaults(run=cmd_notebooks)
     commands.add_parser("fixtures", help="regenerate the public checks' stored fixtures").set_defaults(run=cmd_fixtures)
+    classroom.add_command(commands)
+    gradescope.add_command(commands)
     return parser
 
 
@@ -171,6 +173,6 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (PolicyError, SubmissionError, UsageError) as error:
+    except (PolicyError, SubmissionError, UsageError, classroom.ClassroomError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

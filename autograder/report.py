@@ -68,8 +68,13 @@ def gradescope_json(report: Report, language: str) -> dict:
     return {"score": report.score, "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
 
 
-def write_json_atomically(data: dict, path: Path) -> None:
+def write_text_atomically(text: str, path: Path) -> None:
+    """Write through a temporary file and a rename: a kill leaves the old file or the new one."""
     path = Path(path)
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    temporary.write_text(text, encoding="utf-8")
     temporary.replace(path)
+
+
+def write_json_atomically(data: dict, path: Path) -> None:
+    write_text_atomically(json.dumps(data, indent=2, ensure_ascii=False), path)

@@ -2,7 +2,7 @@
 
 The grader process runs pytest with `GradingPlugin`, which hands each check its fixtures:
 `student` (a proxy to the module running in a child process under the module's time and
-memory limits), `cases`, `tol`/`tol32`, `device`, `hidden` and `module_policy`. Every check's outcome becomes an `Outcome`.
+memory limits), `cases`, `tol`/`tol32`, `device`, `hidden`, `module_policy` and `artifacts`. Every check's outcome becomes an `Outcome`.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from .artifacts import plain_data
 from .cases import cases_for
 from .contract import exercise_id
 from .expect import CheckFailure, PartialCredit
@@ -36,6 +37,7 @@ class Outcome:
     fraction: float = 0.0        # of the exercise's points
     messages: list[Message] = field(default_factory=list)
     seconds: float = 0.0
+    artifacts: dict = field(default_factory=dict)   # plot data the check attached (autograder/artifacts.py)
 
     @property
     def id(self) -> str:
@@ -44,12 +46,13 @@ class Outcome:
     def to_json(self) -> dict:
         return {"id": self.id, "module": self.module, "exercise": self.exercise, "status": self.status,
                 "fraction": self.fraction, "messages": [m.to_json() for m in self.messages],
-                "seconds": round(self.seconds, 3)}
+                "seconds": round(self.seconds, 3), **({"artifacts": self.artifacts} if self.artifacts else {})}
 
     @classmethod
     def from_json(cls, data: dict) -> "Outcome":
         return cls(data["module"], data["exercise"], data["status"], data["fraction"],
-                   [Message.from_json(m) for m in data["messages"]], data.get("seconds", 0.0))
+                   [Message.from_json(m) for m in data["messages"]], data.get("seconds", 0.0),
+                   data.get("artifacts", {}))
 
 
 def write_outcomes(outcomes: list[Outcome], path: Path) -> None:
@@ -99,6 +102,7 @@ class GradingPlugin:
         self.processes: dict[str, StudentProcess] = {}
         self.outcomes: dict[str, Outcome] = {}
         self._started: dict[str, float] = {}
+        self._artifacts: dict[str, dict] = {}
 
     @staticmethod
     def _names(item) -> tuple[str, str]:
@@ -149,6 +153,11 @@ class GradingPlugin:
         """This module's section of grading.toml (time limit, points, extra tables)."""
         return self.policy.modules[self._names(request.node)[0]]
 
+    @pytest.fixture
+    def artifacts(self, request):
+        """A dict the check fills with plot data for the feedback report (see autograder/artifacts.py)."""
+        return self._artifacts.setdefault(exercise_id(*self._names(request.node)), {})
+
     def pytest_collection_modifyitems(self, items):
         """Keep only the exercises the policy grades, of modules the submission has."""
         selected = []
@@ -177,6 +186,7 @@ class GradingPlugin:
             return
         outcome = self._outcome(module, exercise, call.excinfo)
         outcome.seconds = time.monotonic() - self._started.get(item.nodeid, time.monotonic())
+        outcome.artifacts = plain_data(self._artifacts.get(key, {}))
         self.outcomes[key] = outcome
         report.get_result()
 

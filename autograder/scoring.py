@@ -17,11 +17,13 @@ class ExerciseScore:
     max_score: float
     status: str
     messages: list[Message] = field(default_factory=list)
+    artifacts: dict = field(default_factory=dict)
 
     def to_json(self, language: str) -> dict:
         return {"id": self.id, "module": self.module, "score": self.score, "max_score": self.max_score,
                 "status": self.status, "feedback": render_all(self.messages, language),
-                "messages": [m.to_json() for m in self.messages]}
+                "messages": [m.to_json() for m in self.messages],
+                **({"artifacts": self.artifacts} if self.artifacts else {})}
 
 
 @dataclass
@@ -49,12 +51,11 @@ class Report:
                 "exercises": [e.to_json(language) for e in self.exercises]}
 
 
-
 def score(outcomes: list[Outcome], policy: Policy) -> Report:
     exercises = []
     for outcome in outcomes:
         points = policy.points(outcome.module, outcome.exercise)
         exercises.append(ExerciseScore(outcome.id, outcome.module, outcome.exercise,
                                        round(points * outcome.fraction, 4), points, outcome.status,
-                                       list(outcome.messages)))
+                                       list(outcome.messages), dict(outcome.artifacts)))
     return Report(exercises)

@@ -1,0 +1,310 @@
+"""`grade-all`: grade a whole class, one student per worker process, resumable.
+
+SUBMISSIONS_DIR holds one folder per student (or nbgrader's `<student>/<assignment>/` with
+`--assignment`). Each student is graded by `python -m autograder grade` in its own process
+(its own session, killed when this process dies or after a wall-time cap derived from the
+policy), so a crash or hang of one student's grading never touches another's. Results:
+
+    RESULTS_DIR/<student>/report.json, report.md, report.html, grading.log
+    RESULTS_DIR/grades.csv       the gradebook (gradebook.py)
+    RESULTS_DIR/manifest.json    per student: hash of the files, of the settings, status
+
+Every file is written atomically. A student whose files and settings (policy, grader code,
+options) have the same hashes as in the manifest is not graded again unless `force`; so an
+interrupted run (Ctrl-C, kill -9) continues where it stopped.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .feedback import write_feedback
+from .gradebook import gradebook_columns, read_report, write_gradebook
+from .policy import load_policy
+from .progress import progress_display
+from .report import write_json_atomically, write_text_atomically
+
+PACKAGE = Path(__file__).resolve().parent
+MANIFEST, GRADEBOOK, WORK, LOCK = "manifest.json", "grades.csv", ".work", ".lock"
+IGNORED_PARTS = {"__pycache__", ".ipynb_checkpoints", ".git"}
+REPORT_FILES = ("report.json", "report.md", "report.html", "grading.log")
+# The worker dies with this process (PR_SET_PDEATHSIG) and gives up if it was already orphaned.
+WORKER_BOOTSTRAP = """import ctypes, os, signal, sys
+try:
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+except (OSError, AttributeError):
+    pass
+if os.getppid() != int(sys.argv.pop(1)):
+    sys.exit(3)
+from autograder.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+class ClassroomError(ValueError):
+    """The run as a whole cannot start (bad folder, another run in progress)."""
+
+
+@dataclass(frozen=True)
+class Student:
+    name: str
+    folder: Path
+    files_hash: str
+
+
+@dataclass
+class Summary:
+    graded: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    identical: list[list[str]] = field(default_factory=list)
+    seconds: float = 0.0
+    gradebook: Path | None = None
+
+
+def _hash_files(paths, root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(paths, key=lambda p: p.relative_to(root).as_posix()):
+        data = path.read_bytes()
+        digest.update(f"{path.relative_to(root).as_posix()}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def files_hash(folder: Path) -> str:
+    """sha256 over the sorted relative paths and bytes of every file under `folder`."""
+    files = [p for p in folder.rglob("*") if p.is_file() and not IGNORED_PARTS & set(p.relative_to(folder).parts)]
+    return _hash_files(files, folder)
+
+
+def settings_hash(policy_path: Path, options: dict) -> str:
+    """What else decides a grade: the policy, the grader's own files and the options."""
+    grader = [p for p in PACKAGE.rglob("*") if p.is_file() and p.suffix in (".py", ".toml", ".npz", ".ini")
+              and "__pycache__" not in p.parts]
+    digest = hashlib.sha256(Path(policy_path).read_bytes())
+    digest.update(_hash_files(grader, PACKAGE).encode())
+    digest.update(json.dumps(options, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def find_students(submissions: Path, assignment: str | None, results: Path | None = None) -> list[Student]:
+    if not submissions.is_dir():
+        raise ClassroomError(f"{submissions}: not a folder of student folders")
+    students = []
+    for entry in sorted(submissions.iterdir()):
+        if entry.is_dir() and not entry.name.startswith(".") and entry.resolve() != (results and results.resolve()):
+            folder = entry / assignment if assignment else entry
+            students.append(Student(entry.name, folder, files_hash(folder) if folder.is_dir() else "missing"))
+    return students
+
+
+def student_time_cap(policy, modules: list[str]) -> float:
+    """Wall seconds after which one student's grading is stopped: twice the sum of the policy's
+    limits (import, then each exercise plus a restart of the child) and a start-up margin."""
+    budget = sum(policy.import_limit_s + len(policy.modules[m].points) * (policy.modules[m].time_limit_s + 15)
+                 for m in modules)
+    return 120 + 2 * budget
+
+
+def identical_groups(students: list[Student]) -> list[list[str]]:
+    by_hash: dict[str, list[str]] = {}
+    for student in students:
+        by_hash.setdefault(student.files_hash, []).append(student.name)
+    return [names for key, names in by_hash.items() if len(names) > 1 and key != "missing"]
+
+
+class Manifest:
+    def __init__(self, path: Path):
+        self.path = path
+        data = read_report(path) or {}
+        self.students: dict[str, dict] = data.get("students", {})
+
+    def is_current(self, student: Student, settings: str, results: Path) -> bool:
+        entry = self.students.get(student.name, {})
+        return (entry.get("status") == "graded" and entry.get("files") == student.files_hash
+                and entry.get("settings") == settings and (results / student.name / "report.json").is_file())
+
+    def record(self, student: Student, settings: str, **fields) -> None:
+        self.students[student.name] = {"files": student.files_hash, "settings": settings, **fields}
+        write_json_atomically({"format": 1, "students": self.students}, self.path)
+
+
+class _Worker:
+    def __init__(self, student: Student, command: list[str], workdir: Path):
+        self.student, self.workdir, self.started = student, workdir, time.monotonic()
+        self.log = open(workdir / "grading.log", "wb")
+        env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",   # the checks need no installed plugin
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE.parent), os.environ.get("PYTHONPATH")]))}
+        self.process = subprocess.Popen([sys.executable, "-c", WORKER_BOOTSTRAP, str(os.getpid()), *command],
+                                        stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
+                                        env=env, start_new_session=True)
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.process.wait()
+        self.log.close()
+
+
+def _worker_command(student: Student, report: Path, *, policy_path, only, device, language) -> list[str]:
+    command = ["--policy", str(policy_path), "grade", str(student.folder.resolve()), "--out", str(report),
+               "--device", device, "--lang", language]
+    return command + (["--only", only] if only else [])
+
+
+def _install(worker: _Worker, results: Path, language: str) -> dict | None:
+    """Move a finished worker's report into RESULTS_DIR/<student>/; None when it produced none."""
+    target = results / worker.student.name
+    target.mkdir(parents=True, exist_ok=True)
+    log = (worker.workdir / "grading.log").read_text(encoding="utf-8", errors="replace")
+    write_text_atomically(log, target / "grading.log")
+    report = read_report(worker.workdir / "report.json") if worker.process.returncode == 0 else None
+    if report is None:
+        for name in REPORT_FILES[:3]:
+            (target / name).unlink(missing_ok=True)
+        return None
+    write_feedback(report, worker.student.name, target, language)
+    os.replace(worker.workdir / "report.json", target / "report.json")
+    return report
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""
+
+
+def grade_all(submissions, results, *, policy_path, only=None, jobs=None, force=False, device="cpu",
+              language=None, assignment=None, timeout=None, show_progress=True) -> Summary:
+    from .cli import selected_modules
+    started = time.monotonic()
+    submissions, results = Path(submissions), Path(results)
+    policy = load_policy(policy_path)
+    modules = selected_modules(only, policy)
+    language = language or policy.language
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    cap = timeout or student_time_cap(policy, modules)
+    students = find_students(submissions, assignment, results)
+    results.mkdir(parents=True, exist_ok=True)
+    lock = open(results / LOCK, "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise ClassroomError(f"{results}: another grade-all is writing here") from None
+    shutil.rmtree(results / WORK, ignore_errors=True)   # left by a killed run
+    (results / WORK).mkdir()
+    settings = settings_hash(policy.path, {"only": modules, "device": device, "language": language,
+                                           "assignment": assignment})
+    manifest = Manifest(results / MANIFEST)
+    summary = Summary(identical=identical_groups(students))
+    pending = deque()
+    for student in students:
+        if not force and manifest.is_current(student, settings, results):
+            summary.skipped.append(student.name)
+        else:
+            pending.append(student)
+    running: list[_Worker] = []
+    display = progress_display(len(students), show_progress)
+
+    def show_counts() -> None:
+        display.update(done=len(summary.skipped) + len(summary.graded) + len(summary.failed),
+                       running=len(running), failed=len(summary.failed))
+
+    show_counts()
+    if summary.skipped:
+        display.log(f"{len(summary.skipped)} unchanged since their last grading: skipped")
+
+    def finish(worker: _Worker, timed_out: bool) -> None:
+        seconds = round(time.monotonic() - worker.started, 1)
+        worker.log.close()
+        report = _install(worker, results, language)
+        name = worker.student.name
+        if report is None:
+            detail = f"stopped after {cap:g} s" if timed_out else \
+                _last_line((worker.workdir / "grading.log").read_text(errors="replace"))
+            manifest.record(worker.student, settings, status="failed", seconds=seconds, detail=detail)
+            summary.failed.append(name)
+            show_counts()
+            display.log(f"failed   {name}: {detail}")
+        else:
+            manifest.record(worker.student, settings, status="graded", seconds=seconds,
+                            score=report["score"], max_score=report["max_score"])
+            summary.graded.append(name)
+            show_counts()
+            display.log(f"graded   {name}: {report['score']:g}/{report['max_score']:g} ({seconds:g} s)")
+        shutil.rmtree(worker.workdir, ignore_errors=True)
+
+    try:
+        while pending or running:
+            while pending and len(running) < jobs:
+                student = pending.popleft()
+                workdir = Path(tempfile.mkdtemp(dir=results / WORK))
+                command = _worker_command(student, workdir / "report.json", policy_path=policy.path,
+                                          only=",".join(modules), device=device, language=language)
+                running.append(_Worker(student, command, workdir))
+            time.sleep(0.05)
+            for worker in list(running):
+                timed_out = worker.process.poll() is None and time.monotonic() - worker.started > cap
+                if timed_out:
+                    worker.kill()
+                if worker.process.poll() is not None:
+                    running.remove(worker)
+                    finish(worker, timed_out)
+            show_counts()
+    finally:
+        for worker in running:                       # interrupted: nothing half-done is kept
+            worker.kill()
+        display.close()
+        reports = {s.name: read_report(results / s.name / "report.json")
+                   if manifest.is_current(s, settings, results) else None for s in students}
+        summary.gradebook = write_gradebook(results / GRADEBOOK, gradebook_columns(policy, modules), reports)
+        shutil.rmtree(results / WORK, ignore_errors=True)
+        lock.close()
+    summary.seconds = round(time.monotonic() - started, 1)
+    return summary
+
+
+def cmd_grade_all(args) -> int:
+    from .cli import resolve_device
+    try:
+        summary = grade_all(args.submissions, args.out, policy_path=args.policy, only=args.only, jobs=args.jobs,
+                            force=args.force, device=resolve_device(args.device), language=args.lang,
+                            assignment=args.assignment, timeout=args.timeout)
+    except KeyboardInterrupt:
+        print("interrupted: the students graded so far are kept; run the same command to continue",
+              file=sys.stderr)
+        return 130
+    print(f"graded {len(summary.graded)}, unchanged {len(summary.skipped)}, failed {len(summary.failed)} "
+          f"in {summary.seconds:g} s; gradebook: {summary.gradebook}")
+    for names in summary.identical:
+        print(f"identical submissions: {', '.join(names)}")
+    if summary.failed:
+        print(f"grading failed (see <student>/grading.log; rerun to retry): {', '.join(summary.failed)}")
+    return 1 if summary.failed else 0
+
+
+def add_command(commands) -> None:
+    """`python -m autograder grade-all SUBMISSIONS_DIR --out RESULTS_DIR` (registered by cli.py)."""
+    parser = commands.add_parser("grade-all", help="grade every student folder of a class in parallel (resumable)")
+    parser.add_argument("submissions", help="folder with one sub-folder per student")
+    parser.add_argument("--out", required=True, help="results folder: reports, grades.csv, manifest.json")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count(), help="students graded at once (default: cores)")
+    parser.add_argument("--only", help="comma-separated modules to grade (default: all in the policy)")
+    parser.add_argument("--force", action="store_true", help="grade again students whose files did not change")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--lang", choices=("pt", "en"), help="feedback language (default: the policy's)")
+    parser.add_argument("--assignment", help="nbgrader layout: grade <student>/<ASSIGNMENT>/")
+    parser.add_argument("--timeout", type=float, help="wall seconds per student (default: from the policy)")
+    parser.set_defaults(run=cmd_grade_all)

@@ -1,0 +1,131 @@
+"""Gradescope: build the autograder zip, and grade one submission inside Gradescope.
+
+`python -m autograder gradescope OUT.zip` writes a zip holding `setup.sh` (a venv with the
+pinned `requirements.lock` and this package), `run_autograder`, the grader package (checks,
+fixtures, locale), `grading.toml`, `pyproject.toml` and `README.md`; never `solutions/`,
+`assignments/`, tests or student files. Gradescope unpacks it into `/autograder/source`, runs
+`setup.sh` once, then `run_autograder` per submission:
+`/autograder/submission` → `/autograder/results/results.json`. `AUTOGRADER_ROOT` (or `--root`)
+replaces `/autograder`, so the same script runs against a simulated layout.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import zipfile
+from pathlib import Path
+
+from . import contract
+from .feedback import student_messages
+from .report import gradescope_json, write_json_atomically
+from .scoring import ExerciseScore, Report
+
+PACKAGE = Path(__file__).resolve().parent
+PROJECT = PACKAGE.parent
+PACKAGE_SUFFIXES = (".py", ".toml", ".npz", ".ini")
+PROJECT_FILES = ("requirements.lock", "pyproject.toml", "README.md")
+
+SETUP_SH = """#!/usr/bin/env bash
+# Gradescope runs this once when the autograder is built: a venv with the pinned dependencies.
+set -euo pipefail
+SOURCE="$(cd "$(dirname "$0")" && pwd)"
+PYTHON="${PYTHON:-python3.11}"
+if ! command -v "$PYTHON" >/dev/null; then
+    apt-get update && apt-get install -y --no-install-recommends python3.11 python3.11-venv
+fi
+"$PYTHON" -m venv "$SOURCE/.venv"
+PIP="$SOURCE/.venv/bin/python -m pip install --disable-pip-version-check -q"
+# torch 2.13.0 from the CPU wheel index (the lock pins the version; PyPI's wheel bundles CUDA)
+$PIP --extra-index-url "${TORCH_INDEX:-https://download.pytorch.org/whl/cpu}" -r "$SOURCE/requirements.lock"
+$PIP --no-deps "$SOURCE"
+"""
+
+RUN_AUTOGRADER = """#!/usr/bin/env bash
+# Gradescope runs this for each submission: grade $ROOT/submission into $ROOT/results/results.json.
+# AUTOGRADER_ROOT replaces /autograder; AUTOGRADER_PYTHON the venv's python (for tests).
+set -uo pipefail
+ROOT="${AUTOGRADER_ROOT:-/autograder}"
+PYTHON="${AUTOGRADER_PYTHON:-$ROOT/source/.venv/bin/python}"
+mkdir -p "$ROOT/results"
+cd "$ROOT/source" && exec "$PYTHON" -m autograder.gradescope --root "$ROOT" "$@"
+"""
+
+
+def zip_members(policy_path: Path) -> dict[str, bytes]:
+    """Archive name -> content of everything the autograder zip holds."""
+    members = {"setup.sh": SETUP_SH.encode(), "run_autograder": RUN_AUTOGRADER.encode(),
+               "grading.toml": Path(policy_path).read_bytes()}
+    for name in PROJECT_FILES:
+        members[name] = (PROJECT / name).read_bytes()
+    for path in sorted(PACKAGE.rglob("*")):
+        if path.is_file() and path.suffix in PACKAGE_SUFFIXES and "__pycache__" not in path.parts:
+            members[path.relative_to(PROJECT).as_posix()] = path.read_bytes()
+    return members
+
+
+def build_zip(out: Path, policy_path: Path) -> Path:
+    out = Path(out)
+    temporary = out.with_name(out.name + ".tmp")
+    with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in zip_members(policy_path).items():
+            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+            info.external_attr = (0o755 if name in ("setup.sh", "run_autograder") else 0o644) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data)
+    temporary.replace(out)
+    return out
+
+
+def submission_folder(root: Path) -> Path:
+    """The folder of the upload that holds the modules (students sometimes zip a folder)."""
+    names = {f"{module}.py" for module in contract.MODULES}
+    candidates = sorted((p.parent for p in root.rglob("*.py") if p.name in names and "__MACOSX" not in p.parts),
+                        key=lambda p: (len(p.relative_to(root).parts), str(p)))
+    return candidates[0] if candidates else root
+
+
+def redacted(report: Report) -> Report:
+    return Report([ExerciseScore(e.id, e.module, e.exercise, e.score, e.max_score, e.status,
+                                 student_messages(e.messages), e.artifacts) for e in report.exercises])
+
+
+def run_autograder(root: Path, policy_path: Path, device: str = "cpu", only: str | None = None) -> dict:
+    """Grade `root`/submission; write and return Gradescope's results."""
+    from .cli import grade_pipeline
+    from .policy import PolicyError
+    from .submission import SubmissionError
+    results_path = root / "results" / "results.json"
+    results_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        policy, report = grade_pipeline(submission_folder(root / "submission"), policy_path=policy_path,
+                                        only=only, device=device)
+        results = gradescope_json(redacted(report), policy.language)
+    except (PolicyError, SubmissionError) as error:
+        results = {"score": 0, "output": f"error: {error}", "tests": []}
+    write_json_atomically(results, results_path)
+    return results
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder.gradescope", description="grade inside Gradescope")
+    parser.add_argument("--root", default="/autograder", help="the Gradescope layout's root (default /autograder)")
+    parser.add_argument("--policy", help="grading policy (default: ROOT/source/grading.toml)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--only", help="comma-separated modules to grade (default: all in the policy)")
+    args = parser.parse_args(argv)
+    root = Path(args.root)
+    results = run_autograder(root, Path(args.policy or root / "source" / "grading.toml"), args.device, args.only)
+    print(json.dumps({"score": results["score"], "tests": len(results["tests"])}))
+    return 0
+
+
+def add_command(commands) -> None:
+    """`python -m autograder gradescope OUT.zip` (registered by cli.py)."""
+    parser = commands.add_parser("gradescope", help="build the Gradescope autograder zip")
+    parser.add_argument("zip", help="the zip to write, e.g. autograder.zip")
+    parser.set_defaults(run=lambda args: print(build_zip(Path(args.zip), Path(args.policy))) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
