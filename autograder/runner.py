@@ -78,7 +78,7 @@ class GradingPlugin:
     """Gives checks their fixtures and records each exercise's outcome."""
 
     def __init__(self, policy: Policy, submission: Submission, *, hidden: bool, device: str):
-        self.policy, self.submission, self.hidden, self.device = policy, submission, hidden, device
+        self.policy, self.submission, self.hidden_checks, self.device_name = policy, submission, hidden, device
         self.processes: dict[str, StudentProcess] = {}
         self.outcomes: dict[str, Outcome] = {}
         self._started: dict[str, float] = {}
@@ -89,7 +89,7 @@ class GradingPlugin:
 
     def limits(self, module: str) -> Limits:
         policy = self.policy.modules[module]
-        return Limits(policy.time_limit_s, policy.memory_limit_mb, self.device)
+        return Limits(policy.time_limit_s, policy.memory_limit_mb, self.device_name)
 
     def process(self, module: str) -> StudentProcess:
         if module not in self.processes:
@@ -106,7 +106,7 @@ class GradingPlugin:
     @pytest.fixture
     def cases(self, request):
         module, exercise = self._names(request.node)
-        hidden_seed = self.policy.hidden_seed if self.hidden else None
+        hidden_seed = self.policy.hidden_seed if self.hidden_checks else None
         return cases_for(module, exercise, hidden_seed=hidden_seed, hidden_cases=self.policy.hidden_cases)
 
     @pytest.fixture
@@ -120,12 +120,12 @@ class GradingPlugin:
     @pytest.fixture
     def device(self):
         """Where student training runs: "cpu" or "cuda" (structure checks stay on CPU)."""
-        return self.device
+        return self.device_name
 
     @pytest.fixture
     def hidden(self):
         """True when grading (hidden checks run), False for the students' `check`."""
-        return self.hidden
+        return self.hidden_checks
 
     @pytest.fixture
     def module_policy(self, request):
