@@ -71,7 +71,7 @@ def train_forecaster(series, *, window, horizon, time_budget_s, device):
     model = Forecaster(64, horizon=horizon).to(device)
     model.register_buffer("scale", torch.tensor(scale))
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    batch_size, epochs = 64, 8
+    batch_size, epochs = 64, 6
     for epoch in range(epochs):
         for batch in torch.randperm(len(inputs), device=device).split(batch_size):
             if time.monotonic() - start > 0.9 * time_budget_s:

@@ -50,6 +50,8 @@ def train_pixel_gru(images, labels, *, time_budget_s, device):
     model = PixelGRU(input_size=images.shape[2], hidden_size=64).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     batch_size, epochs = 64, 12
+    steps = epochs * ((len(images) + batch_size - 1) // batch_size)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / steps)
     for epoch in range(epochs):
         for batch in torch.randperm(len(images), device=device).split(batch_size):
             if time.monotonic() - start > 0.9 * time_budget_s:
@@ -58,6 +60,7 @@ def train_pixel_gru(images, labels, *, time_budget_s, device):
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            schedule.step()
     return model.eval()
     ### END SOLUTION
 
