@@ -72,6 +72,8 @@ def train_forecaster(series, *, window, horizon, time_budget_s, device):
     model.register_buffer("scale", torch.tensor(scale))
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     batch_size, epochs = 64, 6
+    steps = epochs * ((len(inputs) + batch_size - 1) // batch_size)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / steps)
     for epoch in range(epochs):
         for batch in torch.randperm(len(inputs), device=device).split(batch_size):
             if time.monotonic() - start > 0.9 * time_budget_s:
@@ -80,6 +82,7 @@ def train_forecaster(series, *, window, horizon, time_budget_s, device):
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            schedule.step()
     return model.eval()
     ### END SOLUTION
 

@@ -49,7 +49,7 @@ def train_pixel_gru(images, labels, *, time_budget_s, device):
     labels = torch.as_tensor(labels, dtype=torch.int64).to(device)
     model = PixelGRU(input_size=images.shape[2], hidden_size=64).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    batch_size, epochs = 64, 12
+    batch_size, epochs = 64, 10
     steps = epochs * ((len(images) + batch_size - 1) // batch_size)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / steps)
     for epoch in range(epochs):

@@ -20,6 +20,11 @@ def hidden_task():
     return name_task(load_policy(POLICY).modules[MODULE], hidden=True)
 
 
+def _budget() -> float:
+    training = load_policy(POLICY).modules[MODULE].tables["training"]
+    return training["budget_s"] + training["overrun_grace_s"]
+
+
 @pytest.fixture(scope="module")
 def reference():
     """One graded run of the reference, with every call the grader made into the child."""
@@ -34,7 +39,7 @@ def test_reference_scores_full_marks_within_its_budget(reference):
     for exercise in graded.values():
         assert exercise.score == exercise.max_score, (exercise.exercise, exercise.messages)
     trained = params(graded["train_name_classifier"], "score_accuracy")
-    assert trained["value"] >= trained["full"] and trained["seconds"] <= 14
+    assert trained["value"] >= trained["full"] and trained["seconds"] <= _budget()
     balanced = params(graded["predict_nationality"], "score_balanced_accuracy")
     assert balanced["value"] >= balanced["full"]
 
