@@ -30,7 +30,6 @@ class Task:
     budget_s: float
     grace_s: float
     thresholds: dict              # metric -> (full, zero)
-    split: str                    # "test" (hidden) or "validation" (public check)
 
 
 def _class_split(labels: np.ndarray, data: dict, hidden: bool):
@@ -53,7 +52,7 @@ def name_task(policy, hidden: bool) -> Task:
     return Task([data.names[i] for i in train], [int(v) for v in data.labels[train]],
                 [data.names[i] for i in scored], data.labels[scored].copy(),
                 training["budget_s"], training["overrun_grace_s"],
-                _thresholds(policy.tables, "accuracy", "balanced_accuracy"), "test" if hidden else "validation")
+                _thresholds(policy.tables, "accuracy", "balanced_accuracy"))
 
 
 def digit_task(policy, hidden: bool) -> Task:
@@ -77,8 +76,7 @@ def digit_task(policy, hidden: bool) -> Task:
         thresholds = _thresholds(policy.tables, "accuracy", "balanced_accuracy")
         budget = policy.tables["training"]["budget_s"]
     return Task(torch.from_numpy(np.array(images)), torch.from_numpy(np.array(labels)),
-                torch.from_numpy(np.array(eval_images)), np.array(eval_labels), budget, grace, thresholds,
-                "test" if hidden else "validation")
+                torch.from_numpy(np.array(eval_images)), np.array(eval_labels), budget, grace, thresholds)
 
 
 @dataclass(frozen=True)
@@ -91,7 +89,6 @@ class SeriesTask:
     budget_s: float
     grace_s: float
     thresholds: dict
-    split: str
 
     def history(self, start: int) -> np.ndarray:
         return self.series[start - self.window:start]
@@ -103,15 +100,16 @@ class SeriesTask:
 def series_task(policy, hidden: bool) -> SeriesTask:
     """Chronological: train on the head; forecast the tail (hidden) or the head's own end (public)."""
     data, training = policy.tables["data"], policy.tables["training"]
-    head, _ = datasets.chronological_split(datasets.series_dataset(data["series"]), data["test_fraction"])
-    series = datasets.series_dataset(data["series"]).copy()
+    full = datasets.series_dataset(data["series"])
+    head, _ = datasets.chronological_split(full, data["test_fraction"])
+    series = full
     if not hidden:
         series = head
         head, _ = datasets.chronological_split(head, data["validation_fraction"])
     window, horizon = data["window"], data["horizon"]
     starts = np.arange(len(head), len(series) - horizon + 1, horizon)
     return SeriesTask(head, series, starts, window, horizon, training["budget_s"], training["overrun_grace_s"],
-                      _thresholds(policy.tables, "mse_ratio"), "test" if hidden else "validation")
+                      _thresholds(policy.tables, "mse_ratio"))
 
 
 # -- training and the model it leaves in the child -----------------------------------------
