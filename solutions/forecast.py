@@ -60,7 +60,7 @@ def train_forecaster(series, *, window, horizon, time_budget_s, device):
     The model learns the *change* from each window's last value, divided by `scale` (the
     spread of one step's change), and keeps `scale` so that `predict_next` can undo it.
     """
-    # Dica: escale como (janela - último valor) / escala e o alvo idem; guarde a escala no modelo; Adam e F.mse_loss até acabar o tempo.
+    # Dica: escale como (janela - último valor) / escala e o alvo idem; guarde a escala no modelo (register_buffer); Adam e F.mse_loss por algumas épocas, parando antes de time_budget_s.
     ### BEGIN SOLUTION
     start = time.monotonic()
     torch.manual_seed(SEED)
@@ -68,8 +68,9 @@ def train_forecaster(series, *, window, horizon, time_budget_s, device):
     last = X[:, -1:, 0]                                       # (M, 1)
     scale = float(np.std(np.diff(np.asarray(series, dtype=np.float64)))) or 1.0
     inputs, targets = ((X[:, :, 0] - last) / scale)[:, :, None].to(device), ((Y - last) / scale).to(device)
-    model = Forecaster(64, horizon=horizon).to(device)
-    model.register_buffer("scale", torch.tensor(scale))
+    model = Forecaster(64, horizon=horizon)
+    model.register_buffer("scale", torch.tensor(scale))      # saved with the model, moved with it
+    model = model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     batch_size, epochs = 64, 6
     step, steps = 0, epochs * ((len(inputs) + batch_size - 1) // batch_size)
