@@ -48,8 +48,8 @@ def train_pixel_gru(images, labels, *, time_budget_s, device):
     images = torch.as_tensor(images, dtype=torch.float32).to(device)
     labels = torch.as_tensor(labels, dtype=torch.int64).to(device)
     model = PixelGRU(input_size=images.shape[2], hidden_size=64).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    batch_size, epochs = 64, 10
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-2)
+    batch_size, epochs = 128, 12
     step, steps = 0, epochs * ((len(images) + batch_size - 1) // batch_size)
     for epoch in range(epochs):
         for batch in torch.randperm(len(images), device=device).split(batch_size):
@@ -57,7 +57,7 @@ def train_pixel_gru(images, labels, *, time_budget_s, device):
             if done >= 1:
                 return model.eval()
             for group in optimizer.param_groups:    # anneal to 0 by the last step or the deadline
-                group["lr"] = 1e-2 * (1 - done)
+                group["lr"] = 2e-2 * (1 - done)
             loss = F.cross_entropy(model(images[batch]), labels[batch])
             optimizer.zero_grad()
             loss.backward()
