@@ -93,7 +93,7 @@ def train_name_classifier(names, labels, n_classes, *, time_budget_s, device):
     encoded = [name_to_tensor(name)[:, 0] for name in names]          # encode each name once
     lengths = torch.tensor([len(name) for name in names])
     targets = torch.as_tensor(labels, dtype=torch.int64)
-    batch_size, epochs = 64, 4
+    batch_size, epochs = 64, 3
     step, steps = 0, epochs * ((len(names) + batch_size - 1) // batch_size)
     for epoch in range(epochs):
         by_length = torch.argsort(lengths + torch.rand(len(names)))   # batches of similar lengths
