@@ -68,10 +68,12 @@ def test_forecasts_left_in_the_training_scale_lose_their_points(tmp_path):
 
 
 @pytest.mark.slow
-def test_an_untrained_forecaster_reading_the_first_step_loses_its_points(tmp_path):
+def test_overlapping_targets_the_first_step_and_no_training_each_lose_their_points(tmp_path):
+    overlap = ("Y = np.stack([series[m + window:m + window + horizon] for m in range(count)])",
+               "Y = np.stack([series[m + window - 1:m + window - 1 + horizon] for m in range(count)])")
     first_step = ("return self.head(outputs[:, -1])", "return self.head(outputs[:, 0])")
-    graded = grade(variant(tmp_path, MODULE, first_step, UNTRAINED), MODULE)
+    graded = grade(variant(tmp_path, MODULE, overlap, first_step, UNTRAINED), MODULE)
+    assert graded["make_windows"].score == 0 and "fc_target_overlaps" in keys(graded["make_windows"])
     assert graded["Forecaster"].score == 0 and "diag_reads_first_step" in keys(graded["Forecaster"])
     assert graded["train_forecaster"].score == 0
     assert keys(graded["train_forecaster"]) == ["score_mse_ratio", "no_credit"]
-    assert graded["make_windows"].score == graded["make_windows"].max_score

@@ -11,10 +11,12 @@ import torch
 
 from ..expect import CheckFailure, as_array, diagnose, expect_close, fail
 from ..messages import Message
+from ..policy import Tolerance
 from ..practical import award, load_reference_weights, series_task, train_within_budget, trained_model
 
 MODULE = "forecast"
 BATCH_SAMPLE = 4                # histories forecast alone, to compare with the batch forecast
+EXACT = Tolerance(rtol=0.0, atol=0.0)   # windows are copies of float32(series): no arithmetic, no rounding
 SCALE_FACTOR = 10.0             # forecasts this many times worse than persistence on known data: not raw scale
 
 
@@ -25,7 +27,7 @@ def _float32(got, what: str) -> np.ndarray:
     return as_array(got, what, "tensor" if isinstance(got, torch.Tensor) else "ndarray")
 
 
-def check_make_windows(student, cases, tol32):
+def check_make_windows(student, cases):
     for case in cases:
         with case:
             window, horizon = int(case.window), int(case.horizon)
@@ -37,11 +39,11 @@ def check_make_windows(student, cases, tol32):
             if X.shape != case.X.shape:
                 raise CheckFailure(Message("wrong_shape", {"what": f"{call}: X", "expected": case.X.shape,
                                                            "got": X.shape}), Message("fc_window_count"))
-            expect_close(X, case.X, f"{call}: X", tol32)
+            expect_close(X, case.X, f"{call}: X", EXACT)
             try:
-                expect_close(Y, case.Y, f"{call}: Y", tol32)
+                expect_close(Y, case.Y, f"{call}: Y", EXACT)
             except CheckFailure as failure:
-                raise diagnose(failure, Y, [(Message("fc_target_overlaps"), case.Y_overlap)], tol32) from None
+                raise diagnose(failure, Y, [(Message("fc_target_overlaps"), case.Y_overlap)], EXACT) from None
 
 
 def check_Forecaster(student, cases, tol):
