@@ -51,7 +51,7 @@ class Forecaster(nn.Module):
         ### END SOLUTION
 
 
-SEED = 0   # the reference seeds itself, so grading it twice gives the same model
+SEED = 0   # the reference seeds itself; its rate also follows the clock, so two runs differ only slightly
 
 
 def train_forecaster(series, *, window, horizon, time_budget_s, device):

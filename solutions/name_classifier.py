@@ -76,7 +76,7 @@ class NameRNN(nn.Module):
         ### END SOLUTION
 
 
-SEED = 0   # the reference seeds itself, so grading it twice gives the same model
+SEED = 0   # the reference seeds itself; its rate also follows the clock, so two runs differ only slightly
 
 
 def train_name_classifier(names, labels, n_classes, *, time_budget_s, device):

@@ -33,7 +33,7 @@ class PixelGRU(nn.Module):
         ### END SOLUTION
 
 
-SEED = 0   # the reference seeds itself, so grading it twice gives the same model
+SEED = 0   # the reference seeds itself; its rate also follows the clock, so two runs differ only slightly
 
 
 def train_pixel_gru(images, labels, *, time_budget_s, device):
