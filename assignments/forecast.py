@@ -37,7 +37,7 @@ class Forecaster(nn.Module):
         raise NotImplementedError('Dica: out, _ = self.lstm(x); a previsão vem do último passo, out[:, -1].')
 
 
-SEED = 0   # the reference seeds itself; its rate also follows the clock, so two runs differ only slightly
+SEED = 0   # torch.manual_seed(SEED) when training starts makes runs repeatable
 
 
 def train_forecaster(series, *, window, horizon, time_budget_s, device):

@@ -53,7 +53,7 @@ class NameRNN(nn.Module):
         raise NotImplementedError('Dica: rode a célula em todos os passos guardando cada h; o estado de cada nome é o do passo do seu último caractere (lengths - 1), não o do último passo do batch (que leu zeros).')
 
 
-SEED = 0   # the reference seeds itself; its rate also follows the clock, so two runs differ only slightly
+SEED = 0   # torch.manual_seed(SEED) when training starts makes runs repeatable
 
 
 def train_name_classifier(names, labels, n_classes, *, time_budget_s, device):

@@ -26,7 +26,7 @@ class PixelGRU(nn.Module):
         raise NotImplementedError('Dica: cada linha da imagem é um passo: passe images direto à GRU e classifique a saída do último passo, out[:, -1].')
 
 
-SEED = 0   # the reference seeds itself; its rate also follows the clock, so two runs differ only slightly
+SEED = 0   # torch.manual_seed(SEED) when training starts makes runs repeatable
 
 
 def train_pixel_gru(images, labels, *, time_budget_s, device):
