@@ -38,9 +38,27 @@ GRADER_SCHEMA = {"language": LANGUAGE, "public_seed": SEED, "hidden_seed": SEED,
                  "hidden_cases": COUNT, "import_limit_s": POSITIVE}
 TOLERANCE_SCHEMA = {"rtol": NUMBER, "atol": NUMBER}
 MODULE_SCHEMA = {"time_limit_s": POSITIVE, "memory_limit_mb": COUNT}
+PATH = ((str,), lambda v: True, 'a folder path (string; "" for none)')
+SERIES_NAME = ((str,), lambda v: v in ("co2", "sine"), '"co2" or "sine"')
+FRACTION = ((int, float), lambda v: 0 < v < 1, "a number between 0 and 1")
+
 # Extra per-module tables (training budgets, thresholds) that later assignments declare:
 # module -> {table name -> {key -> spec}}.
-MODULE_TABLES: dict[str, dict[str, dict]] = {}
+_TRAINING = {"budget_s": POSITIVE, "overrun_grace_s": NUMBER}
+_THRESHOLD = {"full": NUMBER, "zero": NUMBER}      # metric giving full credit / no credit
+_CLASS_SPLIT = {"split_seed": SEED, "test_fraction": FRACTION, "validation_fraction": FRACTION}
+MODULE_TABLES: dict[str, dict[str, dict]] = {
+    "name_classifier": {"data": _CLASS_SPLIT, "training": _TRAINING,
+                        "accuracy": _THRESHOLD, "balanced_accuracy": _THRESHOLD},
+    "pixel_gru": {"data": _CLASS_SPLIT, "training": _TRAINING,
+                  "accuracy": _THRESHOLD, "balanced_accuracy": _THRESHOLD,
+                  "mnist": {"path": PATH, "train_size": COUNT, "test_size": COUNT, "budget_s": POSITIVE,
+                            "accuracy_full": NUMBER, "accuracy_zero": NUMBER,
+                            "balanced_accuracy_full": NUMBER, "balanced_accuracy_zero": NUMBER}},
+    "forecast": {"data": {"series": SERIES_NAME, "window": COUNT, "horizon": COUNT,
+                          "test_fraction": FRACTION, "validation_fraction": FRACTION},
+                 "training": _TRAINING, "mse_ratio": _THRESHOLD},
+}
 
 
 @dataclass(frozen=True)
