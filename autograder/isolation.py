@@ -2,8 +2,8 @@
 
 As root on Linux, the child starts through `unshare` in new namespaces. A small shell script
 (our code, before any student code) builds a root filesystem that holds only the system
-(/usr, /etc, …, read-only), the Python installation, `/dev`, a fresh `/proc`, and the child's
-private working directory; then it `chroot`s into it and drops every capability. So student
+(/usr, /etc, …, read-only), the Python installation (with the datasets' raw files masked),
+`/dev`, a fresh `/proc`, and the child's private working directory; then it `chroot`s into it and drops every capability. So student
 code sees no repository (no `solutions/`, no `grading.toml`, no results or other students'
 folders), has no network, cannot raise its resource limits, and dies with its PID namespace:
 no background process survives the child. Elsewhere (not root, macOS, no namespaces) the
@@ -61,8 +61,18 @@ def _bind(source: Path, target: str, read_only: bool) -> list[str]:
     return lines
 
 
-def confinement_script(new_root: Path, workdir: Path) -> str:
-    """The shell script that builds the child's root filesystem (run inside the namespaces)."""
+def _mask(path: Path, target: str) -> list[str]:
+    """Show `path` empty inside the new root: an empty read-only folder, or /dev/null for a file."""
+    if path.is_dir():
+        return [f"mount -t tmpfs -o ro,size=4k,mode=755 masked {target}"]
+    return [f"mount --bind /dev/null {target}"]
+
+
+def confinement_script(new_root: Path, workdir: Path, masked=()) -> str:
+    """The shell script that builds the child's root filesystem (run inside the namespaces).
+
+    `masked` paths (inside the Python installation) appear empty: the datasets' raw files.
+    """
     root = shlex.quote(str(new_root))
     lines = ["set -e", f"mount -t tmpfs -o mode=755 grader-root {root}"]
     for name in SYSTEM_DIRS:
@@ -74,6 +84,8 @@ def confinement_script(new_root: Path, workdir: Path) -> str:
     for python_root in python_roots():
         if not any(python_root.is_relative_to(Path("/") / name) for name in SYSTEM_DIRS):
             lines += _bind(python_root, root + shlex.quote(str(python_root)), read_only=True)
+    for path in masked:
+        lines += _mask(Path(path), root + shlex.quote(str(path)))
     lines += [f"mkdir -p {root}/dev {root}/proc {root}/sys {root}/tmp",
               f"mount --rbind /dev {root}/dev",
               f"mount -t proc proc {root}/proc",
@@ -83,11 +95,11 @@ def confinement_script(new_root: Path, workdir: Path) -> str:
     return "\n".join(lines)
 
 
-def confine(command: list[str], workdir: Path) -> list[str]:
+def confine(command: list[str], workdir: Path, masked=()) -> list[str]:
     """`command` wrapped so that it runs confined (see the module docstring)."""
     new_root = workdir.parent / (workdir.name + "-root")
     new_root.mkdir()
-    script = confinement_script(new_root, workdir)
+    script = confinement_script(new_root, workdir, masked)
     run = " ".join(shlex.quote(part) for part in command)
     script += (f"\ncd /\nexec chroot {shlex.quote(str(new_root))} setpriv --no-new-privs "
                f"--inh-caps=-all --bounding-set=-all -- sh -c {shlex.quote('cd ' + shlex.quote(str(workdir)) + ' && exec ' + run)}")

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import isolation, wire
+from . import datasets, isolation, wire
 
 RUNTIME_FILES = ("wire.py", "modules.py", "child.py")
 RUNTIME_PACKAGE = "gradechild"
@@ -121,7 +121,7 @@ class StudentProcess(Peer):
                      f"main({to_child_r}, {from_child_w}, {self._rlimits()!r})")
         command = [sys.executable, "-I", "-c", bootstrap]
         if isolation.unavailable_reason() is None:
-            command = isolation.confine(command, self.workdir)
+            command = isolation.confine(command, self.workdir, masked=datasets.source_paths())
         self.proc = subprocess.Popen(
             command, cwd=self.workdir, env=self._child_env(),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

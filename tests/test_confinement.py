@@ -106,3 +106,26 @@ def test_without_namespaces_the_grader_warns_once_and_still_limits(tmp_path, mon
     assert report.score == report.max_score
     warnings = [line for line in capfd.readouterr().err.splitlines() if "simulated platform" in line]
     assert len(warnings) == 1 and warnings[0].startswith("warning: ")
+
+
+@needs_namespaces
+def test_the_datasets_raw_files_are_hidden_from_student_code(tmp_path):
+    from autograder.datasets import source_paths
+    paths = [str(path) for path in source_paths()]
+    assert len(paths) == 3
+    exercise = graded_probe(tmp_path, f"""
+            import os
+            for path in {paths!r}:
+                if os.path.isdir(path) and os.listdir(path):
+                    raise RuntimeError("visible: " + path)
+                if os.path.isfile(path) and os.path.getsize(path):
+                    raise RuntimeError("visible: " + path)
+            try:
+                from faker import Faker
+                Faker("de_DE").last_name()
+            except (ImportError, AttributeError, ModuleNotFoundError):
+                pass
+            else:
+                raise RuntimeError("Faker's names are reachable")
+    """)
+    assert exercise.status == "passed", exercise.messages
