@@ -17,6 +17,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 SYSTEM_DIRS = ("usr", "etc", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
@@ -33,12 +34,20 @@ def unavailable_reason() -> str | None:
     for tool in ("unshare", "chroot", "setpriv", "mount"):
         if shutil.which(tool) is None:
             return f"the `{tool}` command is missing"
-    try:
-        probe = subprocess.run([*UNSHARE, "true"], capture_output=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        return f"unshare failed ({error})"
+    with tempfile.TemporaryDirectory(prefix="grade-probe-") as scratch:
+        workdir = Path(scratch) / "work"
+        masked_dir, masked_file = workdir / "dir", workdir / "file"
+        workdir.mkdir()
+        masked_dir.mkdir()
+        masked_file.write_text("x")
+        command = confine(["true"], workdir, masked=(masked_dir, masked_file))
+        try:  # the whole confinement, as a child would get it (some sandboxes refuse mounts)
+            probe = subprocess.run(command, capture_output=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            return f"confinement failed ({error})"
     if probe.returncode != 0:
-        return f"unshare failed ({probe.stderr.decode(errors='replace').strip()[:120]})"
+        detail = probe.stderr.decode(errors="replace").strip().splitlines()
+        return f"confinement failed ({detail[-1][:160] if detail else f'exit code {probe.returncode}'})"
     return None
 
 
@@ -84,14 +93,14 @@ def confinement_script(new_root: Path, workdir: Path, masked=()) -> str:
     for python_root in python_roots():
         if not any(python_root.is_relative_to(Path("/") / name) for name in SYSTEM_DIRS):
             lines += _bind(python_root, root + shlex.quote(str(python_root)), read_only=True)
-    for path in masked:
-        lines += _mask(Path(path), root + shlex.quote(str(path)))
     lines += [f"mkdir -p {root}/dev {root}/proc {root}/sys {root}/tmp",
               f"mount --rbind /dev {root}/dev",
               f"mount -t proc proc {root}/proc",
               f"mount --bind /sys {root}/sys", f"mount -o remount,bind,ro {root}/sys",
               f"chmod 1777 {root}/tmp"]
     lines += _bind(workdir, root + shlex.quote(str(workdir)), read_only=False)
+    for path in masked:
+        lines += _mask(Path(path), root + shlex.quote(str(path)))
     return "\n".join(lines)
 
 

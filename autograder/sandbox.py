@@ -8,6 +8,7 @@ and the next exercise gets a fresh one.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import shutil
@@ -86,6 +87,7 @@ class StudentProcess(Peer):
         self.deadline, self._budget = float("inf"), 0.0
         self.names: list[str] = []
         self.load_failure: StudentFailure | None = None
+        self.confined = False
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -120,7 +122,8 @@ class StudentProcess(Peer):
                      f"from {RUNTIME_PACKAGE}.child import main; "
                      f"main({to_child_r}, {from_child_w}, {self._rlimits()!r})")
         command = [sys.executable, "-I", "-c", bootstrap]
-        if isolation.unavailable_reason() is None:
+        self.confined = isolation.unavailable_reason() is None
+        if self.confined:
             command = isolation.confine(command, self.workdir, masked=datasets.source_paths())
         self.proc = subprocess.Popen(
             command, cwd=self.workdir, env=self._child_env(),
@@ -161,9 +164,27 @@ class StudentProcess(Peer):
                 "RLIMIT_CPU": int((WARMUP_S + self.limits.import_s + 20 * self.limits.time_s) * (os.cpu_count() or 1)),
                 "RLIMIT_FSIZE": 256 << 20, "RLIMIT_CORE": 0}
 
+    def _namespace_init(self) -> int | None:
+        """The confined child's host pid: the init of its PID namespace (unshare's only child)."""
+        try:
+            children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        except OSError:
+            return None
+        return int(children[0]) if children else None
+
     def close(self) -> None:
-        """Kill the child's whole process group and remove its working directory."""
+        """Kill the child with everything it started, and remove its working directory.
+
+        Confined, killing the PID namespace's init makes the kernel kill every process in the
+        namespace before unshare (which waits for it) exits: nothing outlives close().
+        """
         if self.proc is not None:
+            init = self._namespace_init() if self.confined else None
+            if init is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(init, signal.SIGKILL)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.proc.wait(timeout=10)
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
