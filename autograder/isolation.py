@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 SYSTEM_DIRS = ("usr", "etc", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
+SETUP_FAILED = 125  # the confinement script's exit code when a mount fails (before any student code)
 UNSHARE = ("unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--propagation", "private")
 
 
@@ -83,7 +84,7 @@ def confinement_script(new_root: Path, workdir: Path, masked=()) -> str:
     `masked` paths (inside the Python installation) appear empty: the datasets' raw files.
     """
     root = shlex.quote(str(new_root))
-    lines = ["set -e", f"mount -t tmpfs -o mode=755 grader-root {root}"]
+    lines = [f"mount -t tmpfs -o mode=755 grader-root {root}"]
     for name in SYSTEM_DIRS:
         path = Path("/") / name
         if path.is_symlink():
@@ -99,9 +100,11 @@ def confinement_script(new_root: Path, workdir: Path, masked=()) -> str:
               f"mount --bind /sys {root}/sys", f"mount -o remount,bind,ro {root}/sys",
               f"chmod 1777 {root}/tmp"]
     lines += _bind(workdir, root + shlex.quote(str(workdir)), read_only=False)
-    for path in masked:
-        lines += _mask(Path(path), root + shlex.quote(str(path)))
-    return "\n".join(lines)
+    visible = [Path("/") / name for name in SYSTEM_DIRS] + python_roots() + [workdir]
+    for path in map(Path, masked):
+        if any(path.is_relative_to(folder) for folder in visible):  # others are not there anyway
+            lines += _mask(path, root + shlex.quote(str(path)))
+    return "\n".join(f"{line} || exit {SETUP_FAILED}" for line in lines)
 
 
 def confine(command: list[str], workdir: Path, masked=()) -> list[str]:

@@ -66,6 +66,8 @@ def failure_outcome(module: str, exercise: str, failure: StudentFailure, limits:
         return Outcome(module, exercise, "timeout", 0.0, [Message("timeout", {"name": name, "seconds": failure.message})])
     if failure.kind == "missing":
         return Outcome(module, exercise, "missing", 0.0, [Message("missing_name", {"name": failure.message, "module": module})])
+    if failure.kind == "internal":
+        return Outcome(module, exercise, "error", 0.0, [Message("internal", {"detail": failure.message})])
     if failure.kind == "crash":
         return Outcome(module, exercise, "error", 0.0, [Message("crash", {"name": name, "module": module, "detail": failure.message})])
     if failure.kind == "protocol":

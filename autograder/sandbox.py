@@ -39,7 +39,8 @@ class Limits:
 
 
 class StudentFailure(Exception):
-    """Student code failed: kind is 'exception', 'timeout', 'crash' or 'protocol'."""
+    """Student code failed: kind is 'exception', 'timeout', 'crash' or 'protocol'
+    ('internal': the grader could not start the child; not the student's fault)."""
 
     def __init__(self, kind: str, exc_type: str = "", message: str = "", traceback: str = ""):
         super().__init__(f"{kind}: {exc_type}: {message}")
@@ -104,6 +105,7 @@ class StudentProcess(Peer):
     def _spawn(self) -> None:
         self.close()
         self.generation += 1
+        self.names = []
         self.workdir = Path(tempfile.mkdtemp(prefix=f"grade-{self.module}-"))
         runtime = self.workdir / "runtime" / RUNTIME_PACKAGE
         runtime.mkdir(parents=True)
@@ -242,6 +244,8 @@ class StudentProcess(Peer):
     def _died(self) -> StudentFailure:
         code = self.proc.wait() if self.proc is not None else None
         self.close()
+        if self.confined and code == isolation.SETUP_FAILED and self.names == []:
+            return StudentFailure("internal", message="the child's confinement could not be set up")
         if code is not None and code < 0:
             name = signal.Signals(-code).name
             if name in ("SIGXCPU",):
