@@ -65,7 +65,8 @@ def python_roots() -> list[Path]:
 
 
 def _bind(source: Path, target: str, read_only: bool) -> list[str]:
-    lines = [f"mkdir -p {target}", f"mount --bind {shlex.quote(str(source))} {target}"]
+    # recursive: mounts below the source come along (e.g. a GPU driver mounted at /usr/local/nvidia)
+    lines = [f"mkdir -p {target}", f"mount --rbind {shlex.quote(str(source))} {target}"]
     if read_only:
         lines.append(f"mount -o remount,bind,ro {target}")
     return lines

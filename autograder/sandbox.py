@@ -33,7 +33,7 @@ WARMUP_S = 120.0  # importing numpy and torch in a new child (our code, not the 
 @dataclass(frozen=True)
 class Limits:
     time_s: float          # wall seconds of student code per exercise
-    memory_mb: int         # address space (CPU) or data segment (CUDA) of the child
+    memory_mb: int         # the child's data segment and private memory (RLIMIT_DATA)
     device: str = "cpu"
     import_s: float = 30.0  # wall seconds to import the student's module
 
@@ -161,7 +161,9 @@ class StudentProcess(Peer):
     def _rlimits(self) -> dict[str, int]:
         """Resource limits the child sets on itself before it imports any student code."""
         memory = self.limits.memory_mb << 20
-        return {"RLIMIT_AS" if self.limits.device == "cpu" else "RLIMIT_DATA": memory,
+        # RLIMIT_DATA counts what the child allocates, not the libraries it maps: a CUDA build of
+        # torch maps gigabytes of address space even on the CPU, so RLIMIT_AS would refuse it.
+        return {"RLIMIT_DATA": memory,
                 # a backstop for the child's whole life; the wall-time deadlines come first
                 "RLIMIT_CPU": int((WARMUP_S + self.limits.import_s + 20 * self.limits.time_s) * (os.cpu_count() or 1)),
                 "RLIMIT_FSIZE": 256 << 20, "RLIMIT_CORE": 0}

@@ -74,7 +74,7 @@ def test_no_network(tmp_path):
 def test_limits_cannot_be_raised(tmp_path):
     exercise = graded_probe(tmp_path, """
             import resource
-            resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+            resource.setrlimit(resource.RLIMIT_DATA, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
     """)
     assert exercise.status == "error" and exercise.messages[0].params["exc_type"] == "ValueError"
 
@@ -99,7 +99,7 @@ def test_without_namespaces_the_grader_warns_once_and_still_limits(tmp_path, mon
         import resource as _resource
         _reference_step = rnn_step
         def rnn_step(x, h_prev, W_xh, W_hh, b_h):
-            assert _resource.getrlimit(_resource.RLIMIT_AS)[0] > 0
+            assert _resource.getrlimit(_resource.RLIMIT_DATA)[0] > 0
             return _reference_step(x, h_prev, W_xh, W_hh, b_h)
     """
     scores, report = grade(submission(tmp_path / "sub", MODULE, append=code), only=MODULE)
