@@ -19,7 +19,8 @@ from .codegen import ASSIGNMENTS, ROOT
 from .lessons import SOURCE
 
 STUDENT_PACKAGES = ("torch", "numpy", "rich", "pytest", "scikit-learn", "faker", "statsmodels", "matplotlib")
-INSTRUCTOR_ONLY = ("codegen.py", "lessons.py", "bundle.py")  # they handle solutions and hidden tests
+# they handle solutions and hidden tests, or compute mistakes with the answer's own code
+INSTRUCTOR_ONLY = ("codegen.py", "lessons.py", "bundle.py", "diagnoses.py")
 HIDDEN_SEED = re.compile(r"^(hidden_seed\s*=\s*)\d+(.*)$", re.MULTILINE)
 
 README = """# Aula 4 — Redes Recorrentes: exercícios

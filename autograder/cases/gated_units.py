@@ -17,6 +17,7 @@ MODULE = "gated_units"
 GRU_KEYS = ("W_z", "U_z", "b_z", "W_r", "U_r", "b_r", "W_h", "U_h", "b_Wh", "b_Uh")
 LSTM_KEYS = ("W_f", "U_f", "b_f", "W_i", "U_i", "b_i", "W_c", "U_c", "b_c", "W_o", "U_o", "b_o")
 CELL_KEYS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+GRU_ORDER, LSTM_ORDER = ("r", "z", "n"), ("i", "f", "g", "o")  # torch's gate blocks in weight_ih/hh
 
 
 def _sizes(rng):

@@ -9,14 +9,18 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..cases.gated_units import (CELL_KEYS, GRU_KEYS, LSTM_KEYS, cell_from_weights, gru_cell_from_params,
+from ..cases.gated_units import (CELL_KEYS, GRU_ORDER, LSTM_ORDER, GRU_KEYS, LSTM_KEYS, cell_from_weights, gru_cell_from_params,
                                  lstm_backward_oracle, lstm_cell_from_params, lstm_from_case, torch_gru_gates,
                                  torch_lstm_gates)
 from ..expect import CheckFailure, PartialCredit, diagnose, expect_close, expect_not_mutated, fail
 from ..messages import Message
+
+try:  # instructor-only: some mistakes' outputs are computed by code that would give the answer away
+    from .. import diagnoses
+except ImportError:  # the student bundle: those diagnoses are left out
+    diagnoses = None
 from .bptt import expect_dict, expect_outputs
 
-GRU_ORDER, LSTM_ORDER = ("r", "z", "n"), ("i", "f", "g", "o")
 
 
 def _params(case, keys) -> dict:
@@ -211,38 +215,6 @@ def check_LSTMCellScratch(student, cases, tol32):
                 expect_not_mutated(student, f"LSTMCellScratch.{what}")
 
 
-def layered_lstm(case, x, state, *, order=LSTM_ORDER, flip_back=True):
-    """A stacked LSTM rebuilt from single-layer torch.nn.LSTMs (float64), to produce mistakes.
-
-    order: the gate order a student reads the blocks in; flip_back=False leaves the backward
-    direction's outputs in reversed time. With the defaults it equals torch.nn.LSTM.
-    """
-    lstm = lstm_from_case(case)
-    directions, H = (2 if lstm.bidirectional else 1), lstm.hidden_size
-    picks = [order.index(gate) for gate in LSTM_ORDER]
-    xs = x.transpose(0, 1) if lstm.batch_first else x
-    if state is None:
-        zeros = xs.new_zeros(lstm.num_layers * directions, xs.shape[1], H)
-        state = (zeros, zeros)
-    h_n, c_n = [], []
-    with torch.no_grad():
-        for layer in range(lstm.num_layers):
-            outputs = []
-            for direction in range(directions):
-                suffix = f"_l{layer}" + ("_reverse" if direction else "")
-                single = torch.nn.LSTM(xs.shape[2], H).double()
-                single.load_state_dict({f"{key}_l0": torch.cat([getattr(lstm, key + suffix).chunk(4)[i] for i in picks])
-                                        for key in CELL_KEYS})
-                index = slice(layer * directions + direction, layer * directions + direction + 1)
-                out, (h, c) = single(xs.flip(0) if direction else xs, (state[0][index], state[1][index]))
-                outputs.append(out.flip(0) if direction and flip_back else out)
-                h_n.append(h[0])
-                c_n.append(c[0])
-            xs = torch.cat(outputs, dim=2)
-    output = xs.transpose(0, 1) if lstm.batch_first else xs
-    return [output.numpy(), torch.stack(h_n).numpy(), torch.stack(c_n).numpy()]
-
-
 def check_stacked_lstm_forward(student, cases, tol32):
     for case in cases:
         with case:
@@ -253,12 +225,7 @@ def check_stacked_lstm_forward(student, cases, tol32):
                 if not isinstance(got, (tuple, list)) or len(got) != 2 or not isinstance(got[1], (tuple, list)):
                     fail("wrong_type", what="stacked_lstm_forward(...)", expected="(output, (h_n, c_n))",
                          got=type(got).__name__)
-                variants = [(Message("diag_lstm_gate_order", {"order": "i, f, o, g"}),
-                             layered_lstm(case, x64, state, order=("i", "f", "o", "g")))]
-                if case.bidirectional:
-                    variants.append((Message("diag_lstm_reverse_not_flipped"), layered_lstm(case, x64, state, flip_back=False)))
-                if state is not None:
-                    variants.append((Message("diag_lstm_state_ignored"), layered_lstm(case, x64, None)))
+                variants = diagnoses.stacked_lstm_mistakes(case, x64, state) if diagnoses else []
                 config = (f"num_layers={int(case.num_layers)}, bidirectional={bool(case.bidirectional)}, "
                           f"batch_first={bool(case.batch_first)}, state={'(h_0, c_0)' if state else 'None'}")
                 try:

@@ -1,0 +1,73 @@
+"""Mistakes whose outputs take the answer's own code to compute: instructor-only.
+
+The checks name a common mistake by comparing a wrong result with what that mistake
+produces. For most mistakes that is a line or two; for these it is a whole implementation
+(a stacked LSTM, a Jacobian product), so this module stays out of the student bundle and the
+students' `check` goes without these few diagnoses.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .cases.gated_units import CELL_KEYS, LSTM_ORDER, lstm_from_case
+from .messages import Message
+
+
+def _chained_norms(W_hh, factors, norm=2) -> np.ndarray:
+    """norms[k] = ||diag(factors[T-1]) W_hh ... diag(factors[k+1]) W_hh||: the mistakes' products."""
+    T, H = factors.shape
+    product, norms = np.eye(H), np.ones(T)
+    for k in range(T - 2, -1, -1):
+        product = product @ (factors[k + 1][:, None] * W_hh)
+        norms[k] = np.linalg.norm(product, ord=norm)
+    return norms
+
+
+def jacobian_mistakes(W_hh, derivative) -> list:
+    """Jacobian norms without tanh' and with tanh' taken one step off."""
+    return [(Message("diag_jacobian_no_tanh_grad"), _chained_norms(W_hh, np.ones_like(derivative))),
+            (Message("diag_jacobian_off_by_one"), _chained_norms(W_hh, np.roll(derivative, 1, axis=0)))]
+
+
+def layered_lstm(case, x, state, *, order=LSTM_ORDER, flip_back=True):
+    """A stacked LSTM rebuilt from single-layer torch.nn.LSTMs (float64), to produce mistakes.
+
+    order: the gate order a student reads the blocks in; flip_back=False leaves the backward
+    direction's outputs in reversed time. With the defaults it equals torch.nn.LSTM.
+    """
+    lstm = lstm_from_case(case)
+    directions, H = (2 if lstm.bidirectional else 1), lstm.hidden_size
+    picks = [order.index(gate) for gate in LSTM_ORDER]
+    xs = x.transpose(0, 1) if lstm.batch_first else x
+    if state is None:
+        zeros = xs.new_zeros(lstm.num_layers * directions, xs.shape[1], H)
+        state = (zeros, zeros)
+    h_n, c_n = [], []
+    with torch.no_grad():
+        for layer in range(lstm.num_layers):
+            outputs = []
+            for direction in range(directions):
+                suffix = f"_l{layer}" + ("_reverse" if direction else "")
+                single = torch.nn.LSTM(xs.shape[2], H).double()
+                single.load_state_dict({f"{key}_l0": torch.cat([getattr(lstm, key + suffix).chunk(4)[i] for i in picks])
+                                        for key in CELL_KEYS})
+                index = slice(layer * directions + direction, layer * directions + direction + 1)
+                out, (h, c) = single(xs.flip(0) if direction else xs, (state[0][index], state[1][index]))
+                outputs.append(out.flip(0) if direction and flip_back else out)
+                h_n.append(h[0])
+                c_n.append(c[0])
+            xs = torch.cat(outputs, dim=2)
+    output = xs.transpose(0, 1) if lstm.batch_first else xs
+    return [output.numpy(), torch.stack(h_n).numpy(), torch.stack(c_n).numpy()]
+
+
+def stacked_lstm_mistakes(case, x64, state) -> list:
+    """A stacked LSTM with gates read as i,f,o,g; the reverse direction not flipped back; h0/c0 ignored."""
+    variants = [(Message("diag_lstm_gate_order", {"order": "i, f, o, g"}),
+                 layered_lstm(case, x64, state, order=("i", "f", "o", "g")))]
+    if case.bidirectional:
+        variants.append((Message("diag_lstm_reverse_not_flipped"), layered_lstm(case, x64, state, flip_back=False)))
+    if state is not None:
+        variants.append((Message("diag_lstm_state_ignored"), layered_lstm(case, x64, None)))
+    return variants
