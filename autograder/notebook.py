@@ -97,12 +97,17 @@ def run_check(module: str, exercise: str, namespace: dict, *, hidden: bool, devi
                                    hidden_cases=policy.hidden_cases),
         "tol32": lambda: policy.tolerance("float32"), "device": lambda: device, "hidden": lambda: hidden,
         "module_policy": lambda: section, "request": lambda: _request(hidden)}
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in the child process (OMP_NUM_THREADS=1): same speed, same points
     with _silenced():
         try:
             check(**{name: fixtures[name]() for name in inspect.signature(check).parameters})
             error = None
         except Exception as raised:  # the check's verdict, or the student's failure
             error = raised
+        finally:
+            torch.set_num_threads(threads)
     limits = Limits(section.time_limit_s, section.memory_limit_mb, device, policy.import_limit_s)
     return outcome_of(module, exercise, error, limits), policy.points(module, exercise), policy.language
 
