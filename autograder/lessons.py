@@ -6,6 +6,10 @@
     <!-- setup -->            a read-only cell: the solution file's imports and given code
     <!-- exercise: NAME -->   the answer cell (NAME's source, with its solution region)
                               and the locked test cell (public call, hidden call)
+    <!-- answer: NAME -->     only the answer cell, and later
+    <!-- test: NAME -->       only its test cell: for a function another exercise's test
+                              calls (predict_* is called by train_*'s test, whose model
+                              predict_*'s own test needs)
     ```python ... ```         a demo cell students run and may change (never graded)
 
 Everything else becomes markdown cells. `python -m autograder notebooks` writes
@@ -24,7 +28,7 @@ from .policy import DEFAULT_POLICY, load_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS, SOLUTIONS, SOURCE = ROOT / "lessons", ROOT / "solutions", ROOT / "source"
-DIRECTIVE = re.compile(r"^<!--\s*(setup|exercise:\s*(?P<name>\w+))\s*-->\s*$")
+DIRECTIVE = re.compile(r"^<!--\s*(setup|(?P<kind>exercise|answer|test):\s*(?P<name>\w+))\s*-->\s*$")
 FENCE = "```"
 
 
@@ -68,7 +72,7 @@ def grading_cell_source(module: str, exercise: str) -> str:
 
 
 def _blocks(lesson: str):
-    """Yield ("markdown", text), ("code", text), ("setup", None), ("exercise", name)."""
+    """Yield ("markdown", text), ("code", text), ("setup", None), ("exercise"|"answer"|"test", name)."""
     markdown, code, in_code = [], [], False
     for line in lesson.splitlines():
         if in_code:
@@ -84,7 +88,7 @@ def _blocks(lesson: str):
                 yield "markdown", "\n".join(markdown).strip()
             markdown = []
             if directive:
-                yield ("exercise", directive["name"]) if directive["name"] else ("setup", None)
+                yield (directive["kind"], directive["name"]) if directive["name"] else ("setup", None)
             else:
                 in_code = True
         else:
@@ -99,7 +103,7 @@ def build_notebook(module: str, policy=None) -> nbformat.NotebookNode:
     policy = policy or load_policy(DEFAULT_POLICY)
     exercises, given = split_solution((SOLUTIONS / f"{module}.py").read_text(encoding="utf-8"), module)
     lesson = (LESSONS / f"{module}.md").read_text(encoding="utf-8")
-    cells, placed = [], []
+    cells, answers, tests = [], [], []
     for kind, value in _blocks(lesson):
         if kind == "markdown":
             cells.append(nbformat.v4.new_markdown_cell(value))
@@ -110,11 +114,16 @@ def build_notebook(module: str, policy=None) -> nbformat.NotebookNode:
         else:
             if value not in exercises:
                 raise LessonError(f"lessons/{module}.md: {value} is not an exercise of {module}")
-            placed.append(value)
-            cells.append(nbformat.v4.new_code_cell(exercises[value], metadata=_metadata(value, solution=True)))
-            cells.append(nbformat.v4.new_code_cell(grading_cell_source(module, value), metadata=_metadata(
-                f"{value}_test", grade=True, locked=True, points=policy.points(module, value))))
-    missing = [name for name in EXERCISES[module] if placed.count(name) != 1]
+            if kind in ("exercise", "answer"):
+                answers.append(value)
+                cells.append(nbformat.v4.new_code_cell(exercises[value], metadata=_metadata(value, solution=True)))
+            if kind in ("exercise", "test"):
+                if value not in answers:
+                    raise LessonError(f"lessons/{module}.md: the test of {value} comes before its answer")
+                tests.append(value)
+                cells.append(nbformat.v4.new_code_cell(grading_cell_source(module, value), metadata=_metadata(
+                    f"{value}_test", grade=True, locked=True, points=policy.points(module, value))))
+    missing = [name for name in EXERCISES[module] if answers.count(name) != 1 or tests.count(name) != 1]
     if missing:
         raise LessonError(f"lessons/{module}.md: place each exercise exactly once: {', '.join(missing)}")
     for number, cell in enumerate(cells):

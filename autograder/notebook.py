@@ -76,22 +76,38 @@ def _silenced():
         os.close(saved)
 
 
+_REQUESTS: dict[bool, SimpleNamespace] = {}
+
+
+def _request(hidden: bool) -> SimpleNamespace:
+    """What the practical checks use of pytest's `request`: a stash that carries the model trained
+    by one test cell to the next (kept for the kernel's life; public and hidden apart)."""
+    import pytest
+    return _REQUESTS.setdefault(hidden, SimpleNamespace(config=SimpleNamespace(stash=pytest.Stash())))
+
+
 def run_check(module: str, exercise: str, namespace: dict, *, hidden: bool, device: str = "cpu"):
     """Run `check_<exercise>` on the student's functions in `namespace`; (outcome, points)."""
     policy = load_policy(find_policy())
     section = policy.modules[module]
     check = getattr(importlib.import_module(f"autograder.checks.{module}"), f"check_{exercise}")
-    fixtures = {
-        "student": RemoteModule(LocalPeer(namespace)), "tol": policy.tolerance("float64"),
-        "cases": cases_for(module, exercise, hidden_seed=policy.hidden_seed if hidden else None,
-                           hidden_cases=policy.hidden_cases),
-        "tol32": policy.tolerance("float32"), "device": device, "hidden": hidden, "module_policy": section}
+    fixtures = {  # built only when the check asks (a practical task's training check has no cases)
+        "student": lambda: RemoteModule(LocalPeer(namespace)), "tol": lambda: policy.tolerance("float64"),
+        "cases": lambda: cases_for(module, exercise, hidden_seed=policy.hidden_seed if hidden else None,
+                                   hidden_cases=policy.hidden_cases),
+        "tol32": lambda: policy.tolerance("float32"), "device": lambda: device, "hidden": lambda: hidden,
+        "module_policy": lambda: section, "request": lambda: _request(hidden)}
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in the child process (OMP_NUM_THREADS=1): same speed, same points
     with _silenced():
         try:
-            check(**{name: fixtures[name] for name in inspect.signature(check).parameters})
+            check(**{name: fixtures[name]() for name in inspect.signature(check).parameters})
             error = None
         except Exception as raised:  # the check's verdict, or the student's failure
             error = raised
+        finally:
+            torch.set_num_threads(threads)
     limits = Limits(section.time_limit_s, section.memory_limit_mb, device, policy.import_limit_s)
     return outcome_of(module, exercise, error, limits), policy.points(module, exercise), policy.language
 

@@ -91,3 +91,36 @@ def test_grade_cell_passes_fails_and_never_writes_to_stderr(capfd):
     with pytest.raises(ExerciseFailed, match="aviso"):
         grade_cell("rnn_basics", "sigmoid", naive)
     assert capfd.readouterr().err == ""
+
+
+@pytest.mark.parametrize("module", ["name_classifier", "forecast", "pixel_gru"])
+def test_practical_predict_answer_precedes_the_training_test_and_its_test_follows(module):
+    """train_*'s test calls predict_*, and predict_*'s test needs the model train_*'s test left."""
+    train = next(name for name in EXERCISES[module] if name.startswith("train_"))
+    predict = next(name for name in EXERCISES[module] if name.startswith("predict_"))
+    ids = [c["metadata"]["nbgrader"]["grade_id"] for c in lessons.build_notebook(module)["cells"]
+           if "nbgrader" in c["metadata"]]
+    assert ids.index(predict) < ids.index(f"{train}_test") < ids.index(f"{predict}_test")
+
+
+def test_a_test_directive_before_its_answer_is_refused(tmp_path, monkeypatch):
+    lesson = (lessons.LESSONS / "pixel_gru.md").read_text(encoding="utf-8")
+    swapped = lesson.replace("<!-- answer: predict_digits -->", "<!-- swap -->") \
+        .replace("<!-- test: predict_digits -->", "<!-- answer: predict_digits -->") \
+        .replace("<!-- swap -->", "<!-- test: predict_digits -->")
+    (tmp_path / "pixel_gru.md").write_text(swapped, encoding="utf-8")
+    monkeypatch.setattr(lessons, "LESSONS", tmp_path)
+    with pytest.raises(lessons.LessonError, match="before its answer"):
+        lessons.build_notebook("pixel_gru")
+
+
+@pytest.mark.slow
+def test_grade_cell_trains_then_predicts_with_the_same_model(capfd):
+    """In a notebook the training cell's model reaches the predict cell (public and hidden apart)."""
+    import runpy
+    from conftest import SOLUTIONS
+    namespace = runpy.run_path(str(SOLUTIONS / "pixel_gru.py"))
+    for hidden in (False, True):
+        for exercise in ("train_pixel_gru", "predict_digits"):
+            grade_cell("pixel_gru", exercise, namespace, hidden=hidden)   # zero points raise ExerciseFailed
+    assert capfd.readouterr().err == ""
