@@ -96,7 +96,7 @@ def run_check(module: str, exercise: str, namespace: dict, *, hidden: bool, devi
         "cases": lambda: cases_for(module, exercise, hidden_seed=policy.hidden_seed if hidden else None,
                                    hidden_cases=policy.hidden_cases),
         "tol32": lambda: policy.tolerance("float32"), "device": lambda: device, "hidden": lambda: hidden,
-        "module_policy": lambda: section, "request": lambda: _request(hidden)}
+        "module_policy": lambda: section, "request": lambda: _request(hidden), "artifacts": dict}
     import torch
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as in the child process (OMP_NUM_THREADS=1): same speed, same points
