@@ -19,10 +19,10 @@ demo: setup
 	$(BIN)/python -m autograder grade assignments
 
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 test-fast: setup
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -n auto --dist loadfile -m "not slow"
 
 stubs: setup
 	$(BIN)/python -m autograder stubs

@@ -1,6 +1,7 @@
 """Shared helpers: build submissions and policies in temporary folders, grade in-process."""
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import textwrap
 from pathlib import Path
@@ -35,6 +36,27 @@ def grade(folder, *, only=None, policy=POLICY, hidden=True):
     """Grade `folder` in-process; returns {exercise_id: ExerciseScore} and the report."""
     _, report = grade_pipeline(folder, policy_path=policy, only=only, device="cpu", hidden=hidden)
     return {e.id: e for e in report.exercises}, report
+
+
+def load_module(path: Path):
+    """A module file imported in this process (for the tests' own use, never in grading)."""
+    spec = importlib.util.spec_from_file_location(f"loaded_{path.parent.name}_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_reference(module: str):
+    return load_module(SOLUTIONS / f"{module}.py")
+
+
+def patched_source(module: str, patches) -> str:
+    """The reference solution with each (old, new) replacement applied; old must occur once."""
+    text = (SOLUTIONS / f"{module}.py").read_text(encoding="utf-8")
+    for old, new in patches:
+        assert text.count(old) == 1, f"patch target not found exactly once: {old!r}"
+        text = text.replace(old, new)
+    return text
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ import pytest
 
 from autograder import sandbox
 from autograder.cli import grade_pipeline
+from autograder.policy import load_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
@@ -66,6 +67,19 @@ def grade(folder: Path, module: str, policy: Path = POLICY) -> dict:
     """Grade one module of `folder` on the CPU; exercise name -> ExerciseScore."""
     _, report = grade_pipeline(folder, policy_path=policy, only=module, device="cpu")
     return {e.exercise: e for e in report.exercises}
+
+
+def graded_with_calls(folder: Path, module: str):
+    """One graded run, with every call the grader made into the child."""
+    with recording_calls() as calls:
+        graded = grade(folder, module)
+    return graded, calls
+
+
+def budget(module: str) -> float:
+    """The longest training the policy accepts for a module: its budget plus the grace."""
+    training = load_policy(POLICY).modules[module].tables["training"]
+    return training["budget_s"] + training["overrun_grace_s"]
 
 
 def keys(exercise) -> list[str]:

@@ -1,47 +1,15 @@
 """bptt end to end: the reference, the stubs, correct code in another style, and the mistakes."""
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 
 from autograder.cases import generate, load_public_cases
 from autograder.contract import EXERCISES
-from conftest import SOLUTIONS, grade, submission
+from conftest import SOLUTIONS, grade, load_reference, patched_source, submission
 
 MODULE = "bptt"
 IDS = {f"{MODULE}.{name}" for name in EXERCISES[MODULE]}
-
-
-def patched_source(module: str, patches) -> str:
-    """The reference solution with each (old, new) replacement applied; old must occur once."""
-    text = (SOLUTIONS / f"{module}.py").read_text(encoding="utf-8")
-    for old, new in patches:
-        assert text.count(old) == 1, f"patch target not found exactly once: {old!r}"
-        text = text.replace(old, new)
-    return text
-
-
-def load_reference(module: str):
-    spec = importlib.util.spec_from_file_location(f"reference_{module}", SOLUTIONS / f"{module}.py")
-    reference = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(reference)
-    return reference
-
-
-def test_reference_scores_full_marks(reference_report):
-    scores, _ = reference_report
-    for id_ in IDS:
-        assert scores[id_].status == "passed", (id_, scores[id_].messages)
-        assert scores[id_].score == scores[id_].max_score > 0
-
-
-def test_stubs_score_zero_with_not_implemented(stubs_report):
-    scores, _ = stubs_report
-    for id_ in IDS:
-        assert scores[id_].score == 0, id_
-        assert scores[id_].messages[0].key == "not_implemented", (id_, scores[id_].messages)
 
 
 OTHER_STYLE = '''

@@ -38,17 +38,21 @@ def test_bundle_hides_the_reference_and_the_hidden_seed(bundle):
     seed = str(load_policy(POLICY).hidden_seed).encode()
     assert not (bundle / "solutions").exists()
     assert load_policy(bundle / "grading.toml").hidden_seed == 0
+    # distinctive reference code: two consecutive non-trivial lines of a solution region, or
+    # one long line (a single loop header such as `for layer in range(layers):` is not a leak)
     reference_lines = set()
     for module in MODULES:
         source = (SOLUTIONS / f"{module}.py").read_text()
         for begin, end, _, _ in codegen.solution_regions(source):
-            reference_lines |= {line.strip() for line in source.splitlines()[begin + 1:end] if len(line.strip()) > 25}
+            region = [line.strip() for line in source.splitlines()[begin + 1:end]]
+            reference_lines |= {line for line in region if len(line) > 45}
+            reference_lines |= {f"{a}\n{b}" for a, b in zip(region, region[1:]) if min(len(a), len(b)) > 15}
     for path in bundle_files(bundle):
         data = path.read_bytes()
         assert seed not in data, path
         assert b"BEGIN HIDDEN TESTS" not in data and b"BEGIN SOLUTION" not in data, path
         if path.suffix in (".py", ".ipynb", ".md", ".toml", ".txt"):
-            text = data.decode()
+            text = "\n".join(line.strip() for line in data.decode().splitlines())
             leaked = [line for line in reference_lines if line in text]
             assert not leaked, (path, leaked[:3])
 

@@ -7,23 +7,15 @@ import pytest
 
 from autograder.policy import load_policy
 from autograder.practical import series_task
-from practical_helpers import POLICY, ROOT, grade, keys, params, recording_calls, variant
+from practical_helpers import POLICY, ROOT, budget, grade, graded_with_calls, keys, params, variant
 
 MODULE = "forecast"
 UNTRAINED = ("for epoch in range(epochs):", "for epoch in range(0):")
 
 
-def _budget() -> float:
-    training = load_policy(POLICY).modules[MODULE].tables["training"]
-    return training["budget_s"] + training["overrun_grace_s"]
-
-
 @pytest.fixture(scope="module")
 def reference():
-    """One graded run of the reference, with every call the grader made into the child."""
-    with recording_calls() as calls:
-        graded = grade(ROOT / "solutions", MODULE)
-    return graded, calls
+    return graded_with_calls(ROOT / "solutions", MODULE)
 
 
 @pytest.mark.slow
@@ -32,7 +24,7 @@ def test_reference_scores_full_marks_within_its_budget(reference):
     for exercise in graded.values():
         assert exercise.score == exercise.max_score, (exercise.exercise, exercise.messages)
     trained = params(graded["train_forecaster"], "score_mse_ratio")
-    assert trained["value"] <= trained["full"] and trained["seconds"] <= _budget()
+    assert trained["value"] <= trained["full"] and trained["seconds"] <= budget(MODULE)
 
 
 @pytest.mark.slow

@@ -2,7 +2,6 @@
 (with per-gate partial credit), and the given converters."""
 from __future__ import annotations
 
-import importlib.util
 
 import numpy as np
 import pytest
@@ -10,40 +9,10 @@ import torch
 
 from autograder.cases import generate
 from autograder.contract import EXERCISES
-from conftest import ASSIGNMENTS, SOLUTIONS, grade, submission
+from conftest import ASSIGNMENTS, SOLUTIONS, grade, load_module, patched_source, submission
 
 MODULE = "gated_units"
 IDS = {f"{MODULE}.{name}" for name in EXERCISES[MODULE]}
-
-
-def patched_source(module: str, patches) -> str:
-    """The reference solution with each (old, new) replacement applied; old must occur once."""
-    text = (SOLUTIONS / f"{module}.py").read_text(encoding="utf-8")
-    for old, new in patches:
-        assert text.count(old) == 1, f"patch target not found exactly once: {old!r}"
-        text = text.replace(old, new)
-    return text
-
-
-def load(path):
-    spec = importlib.util.spec_from_file_location(f"loaded_{path.parent.name}_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_reference_scores_full_marks(reference_report):
-    scores, _ = reference_report
-    for id_ in IDS:
-        assert scores[id_].status == "passed", (id_, scores[id_].messages)
-        assert scores[id_].score == scores[id_].max_score > 0
-
-
-def test_stubs_score_zero_with_not_implemented(stubs_report):
-    scores, _ = stubs_report
-    for id_ in IDS:
-        assert scores[id_].score == 0, id_
-        assert scores[id_].messages[0].key == "not_implemented", (id_, scores[id_].messages)
 
 
 OTHER_STYLE = '''
@@ -171,7 +140,7 @@ def test_mistakes_lose_their_exercises_only_and_are_named(tmp_path, name, patche
 
 
 def test_given_converters_make_the_numpy_steps_equal_torch_cells():
-    reference = load(SOLUTIONS / f"{MODULE}.py")
+    reference = load_module(SOLUTIONS / f"{MODULE}.py")
     torch.manual_seed(0)
     x, h, c = torch.randn(3, 4, dtype=torch.float64), torch.randn(3, 5, dtype=torch.float64), torch.randn(3, 5, dtype=torch.float64)
     gru, lstm = torch.nn.GRUCell(4, 5).double(), torch.nn.LSTMCell(4, 5).double()
@@ -182,7 +151,7 @@ def test_given_converters_make_the_numpy_steps_equal_torch_cells():
     got_h, got_c = reference.lstm_step(x.numpy(), h.numpy(), c.numpy(), reference.lstm_params_from_torch(lstm))
     np.testing.assert_allclose(got_h, expected_h.numpy(), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(got_c, expected_c.numpy(), rtol=1e-12, atol=1e-12)
-    stub = load(ASSIGNMENTS / f"{MODULE}.py")  # given, not exercises: the stub's converters work
+    stub = load_module(ASSIGNMENTS / f"{MODULE}.py")  # given, not exercises: the stub's converters work
     assert stub.gru_params_from_torch(gru).keys() == reference.gru_params_from_torch(gru).keys()
     assert stub.lstm_params_from_torch(lstm).keys() == reference.lstm_params_from_torch(lstm).keys()
 

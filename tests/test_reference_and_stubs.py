@@ -1,0 +1,31 @@
+"""Every module: the reference scores full marks, the untouched stubs zero with their hints."""
+from __future__ import annotations
+
+import pytest
+
+from autograder.contract import EXERCISES
+from autograder.policy import load_policy
+from conftest import POLICY
+
+MODULES = list(load_policy(POLICY).modules)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", MODULES)
+def test_reference_scores_full_marks(reference_report, module):
+    scores, _ = reference_report
+    for name in EXERCISES[module]:
+        exercise = scores[f"{module}.{name}"]
+        assert exercise.status == "passed", (name, exercise.messages)
+        assert exercise.score == exercise.max_score > 0
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_stubs_score_zero_with_not_implemented(stubs_report, module):
+    scores, _ = stubs_report
+    for name in EXERCISES[module]:
+        exercise = scores[f"{module}.{name}"]
+        assert exercise.score == 0, name
+        first = exercise.messages[0]
+        assert first.key == "not_implemented", (name, exercise.messages)
+        assert first.params["hint"].startswith("Dica:")
