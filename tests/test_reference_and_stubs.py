@@ -27,5 +27,7 @@ def test_stubs_score_zero_with_not_implemented(stubs_report, module):
         exercise = scores[f"{module}.{name}"]
         assert exercise.score == 0, name
         first = exercise.messages[0]
+        if first.key == "needs_trained_model":  # predict_*: its train_* stub raised first
+            continue
         assert first.key == "not_implemented", (name, exercise.messages)
         assert first.params["hint"].startswith("Dica:")
