@@ -28,14 +28,6 @@ def test_reference_scores_full_marks_within_its_budget(reference):
 
 
 @pytest.mark.slow
-def test_stubs_score_zero():
-    graded = grade(ROOT / "assignments", MODULE)
-    assert all(e.score == 0 for e in graded.values())
-    assert keys(graded["PixelGRU"]) == ["not_implemented"]
-    assert keys(graded["predict_digits"]) == ["needs_trained_model"]
-
-
-@pytest.mark.slow
 def test_reading_columns_and_an_untrained_model_lose_their_points(tmp_path):
     columns = ("outputs, _ = self.gru(images)  ", "outputs, _ = self.gru(images.transpose(1, 2))  ")
     graded = grade(variant(tmp_path, MODULE, columns, UNTRAINED), MODULE)
