@@ -1,4 +1,4 @@
-"""The child process: imports one student module and answers calls on it, as data.
+"""The child process: imports a student's modules and answers calls on them, as data.
 
 Runs with `python -I` in a private working directory, with only this package's copy of
 `wire`, `modules` and `child` on its path besides the student's folder. It reads requests
@@ -10,13 +10,15 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import time
 import traceback
 import warnings
 
 from . import wire
 
 _objects: dict[int, object] = {}
-_module = None
+_modules: dict[str, object] = {}   # the student's modules imported here, by name
+_module = None                     # the namespace served by `attach` (a notebook's globals)
 
 
 def _keep(obj) -> int:
@@ -26,8 +28,12 @@ def _keep(obj) -> int:
 
 
 def _resolve(ident, type_name: str = ""):
-    """A handle is an object kept here (int) or a name in the student's module (str)."""
-    return getattr(_module, ident) if isinstance(ident, str) else _objects[ident]
+    """A handle is an object kept here (int) or a name in a student's module (str,
+    "module:name"; a bare name is looked up in the attached namespace)."""
+    if not isinstance(ident, str):
+        return _objects[ident]
+    module, _, name = ident.rpartition(":")
+    return getattr(_modules[module] if module else _module, name)
 
 
 def _snapshot(values):
@@ -71,13 +77,14 @@ def _mutated(values, copies) -> list:
 
 
 def _load(path: str, name: str):
-    global _module
-    sys.path.insert(0, os.path.dirname(path))
+    folder = os.path.dirname(path)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
-    _module = module
+    _modules[name] = module
     return sorted(n for n in vars(module) if not n.startswith("_"))
 
 
@@ -100,16 +107,17 @@ def _serve(request: dict):
     if op == "call":
         value, mutated, seen = _call(request)
         return {"value": value, "mutated": mutated, "warnings": seen}
-    if op == "getattr":
+    if op == "getattr":  # an attribute of a handle, or (name None) the handle's own value
         owner = _module if request["target"] is None else _resolve(request["target"])
-        return {"value": getattr(owner, request["name"])}
+        return {"value": owner if request["name"] is None else getattr(owner, request["name"])}
     if op == "setattr":
         setattr(_resolve(request["target"]), request["name"], request["value"])
         return {"value": None}
     if op == "warmup":  # imports done before student code, outside its time budget
         import numpy  # noqa: F401
         import torch
-        torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # the first optimizer imports torch._dynamo
+        if request.get("optimizer", True):  # the first optimizer imports torch._dynamo (seconds)
+            torch.optim.Adam([torch.zeros(1, requires_grad=True)])
         return {"value": None}
     raise ValueError(f"unknown request {op!r}")
 
@@ -139,12 +147,20 @@ def decode_request(data: bytes):
 
 
 def answer(request: dict) -> bytes:
-    """The encoded reply to one request: its result, or the student's exception as data."""
+    """The encoded reply to one request: its result, or the student's exception as data.
+    A call's reply says how many seconds it ran (the student's compute, for the benchmarks)."""
+    started = time.perf_counter()
     try:
-        return wire.encode({"ok": True, **_serve(request)}, handles=_keep)
+        reply = {"ok": True, **_serve(request)}
     except BaseException as error:
         if isinstance(error, (SystemExit, KeyboardInterrupt)):
             error = RuntimeError(f"{type(error).__name__} raised by the submission")
+        reply = _error_reply(error)
+    if request.get("op") == "call":
+        reply["seconds"] = time.perf_counter() - started
+    try:
+        return wire.encode(reply, handles=_keep)
+    except BaseException as error:  # a value that cannot travel as data
         return wire.encode(_error_reply(error))
 
 

@@ -53,13 +53,15 @@ def grade_pipeline(directory, *, policy_path=DEFAULT_POLICY, only=None, device="
         Path(stages).mkdir(parents=True, exist_ok=True)
     staging = Path(stages) / "modules" if stages else None
     submission = load_submission(directory, selected_modules(only, policy), staging)
-    outcomes = run_checks(policy, submission, hidden=hidden, device=device)
+    timings: dict = {}
+    outcomes = run_checks(policy, submission, hidden=hidden, device=device, timings=timings)
     report = score(outcomes, policy)
     if stages:
         stages = Path(stages)
         submission.write(stages / "1-submission.json")
         write_outcomes(outcomes, stages / "2-outcomes.json")
         write_json_atomically(report.to_json(policy.language), stages / "3-report.json")
+        write_json_atomically(timings, stages / "timings.json")  # where the time went (bench/grade_one.py)
     return policy, report
 
 

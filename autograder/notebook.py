@@ -37,8 +37,11 @@ class LocalPeer(Peer):
     def alive(self) -> bool:
         return True
 
-    def start_exercise(self) -> None:
+    def start_exercise(self, module: str | None = None) -> None:
         pass
+
+    def names_of(self, module: str | None) -> list[str]:
+        return self.names
 
     def request(self, message: dict):
         return self.interpret(child.answer(child.decode_request(wire.encode(message))))

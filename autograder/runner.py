@@ -3,6 +3,8 @@
 The grader process runs pytest with `GradingPlugin`, which hands each check its fixtures:
 `student` (a proxy to the module running in a child process under the module's time and
 memory limits), `cases`, `tol`/`tol32`, `device`, `hidden`, `module_policy` and `artifacts`. Every check's outcome becomes an `Outcome`.
+One child serves all the student's modules that share a memory limit; it starts before
+pytest collects the checks, so its imports overlap the grader's.
 """
 from __future__ import annotations
 
@@ -101,10 +103,11 @@ class GradingPlugin:
     def __init__(self, policy: Policy, submission: Submission, *, hidden: bool, device: str):
         # (not self.device / self.hidden: those names are fixtures below)
         self.policy, self.submission, self.grading_hidden, self.grading_device = policy, submission, hidden, device
-        self.processes: dict[str, StudentProcess] = {}
+        self.processes: dict[int, StudentProcess] = {}   # by memory limit
         self.outcomes: dict[str, Outcome] = {}
         self._started: dict[str, float] = {}
         self._artifacts: dict[str, dict] = {}
+        self.check_seconds = 0.0   # the checks' own bodies (oracles, student calls), setup excluded
 
     @staticmethod
     def _names(item) -> tuple[str, str]:
@@ -115,16 +118,31 @@ class GradingPlugin:
         return Limits(policy.time_limit_s, policy.memory_limit_mb, self.grading_device, self.policy.import_limit_s)
 
     def process(self, module: str) -> StudentProcess:
-        if module not in self.processes:
-            self.processes[module] = StudentProcess(module, self.submission.modules[module].path, self.limits(module))
-        return self.processes[module]
+        memory = self.policy.modules[module].memory_limit_mb
+        if memory not in self.processes:
+            graded = [m for m, source in self.submission.modules.items() if source.path is not None
+                      and m in self.policy.modules and self.policy.modules[m].memory_limit_mb == memory]
+            limits = [self.limits(m) for m in graded]
+            self.processes[memory] = StudentProcess(
+                {m: self.submission.modules[m].path for m in graded},
+                Limits(max(l.time_s for l in limits), memory, self.grading_device, self.policy.import_limit_s),
+                time_limits={m: l.time_s for m, l in zip(graded, limits)},
+                warm_optimizer=any("training" in self.policy.modules[m].tables for m in graded))
+        return self.processes[memory]
+
+    def launch(self) -> None:
+        """Start the children now: their warm-up runs while pytest collects the checks."""
+        for module, source in self.submission.modules.items():
+            if source.path is not None and module in self.policy.modules:
+                with contextlib.suppress(StudentFailure):  # the first exercise will start it again, and say why
+                    self.process(module).launch()
 
     @pytest.fixture
     def student(self, request):
         module, _ = self._names(request.node)
         process = self.process(module)
-        process.start_exercise()
-        return RemoteModule(process)
+        process.start_exercise(module)
+        return RemoteModule(process, module)
 
     @pytest.fixture
     def cases(self, request):
@@ -178,6 +196,26 @@ class GradingPlugin:
         self._started[item.nodeid] = time.monotonic()
 
     @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item):
+        started = time.monotonic()
+        yield
+        self.check_seconds += time.monotonic() - started
+
+    def timings(self) -> dict:
+        """Where the time went: the checks' compute (their bodies less the round trips to the
+        child, plus the student code's own seconds in it) and the children's start and imports."""
+        processes = self.processes.values()
+        requests = sum(p.request_seconds for p in processes)
+        student = sum(p.student_seconds for p in processes)
+        imports: dict[str, float] = {}
+        for process in processes:
+            imports.update({m: round(s, 3) for m, s in process.import_seconds.items()})
+        return {"checks_s": round(self.check_seconds, 3), "requests_s": round(requests, 3),
+                "student_s": round(student, 3), "compute_s": round(self.check_seconds - requests + student, 3),
+                "children_started": sum(p.generation for p in processes),
+                "child_start_s": round(sum(p.start_seconds for p in processes), 3), "imports_s": imports}
+
+    @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
         report = yield
         module, exercise = self._names(item)
@@ -200,8 +238,10 @@ class GradingPlugin:
             process.close()
 
 
-def run_checks(policy: Policy, submission: Submission, *, hidden: bool = True, device: str = "cpu") -> list[Outcome]:
-    """Run every graded exercise of the submission's modules; one Outcome per exercise."""
+def run_checks(policy: Policy, submission: Submission, *, hidden: bool = True, device: str = "cpu",
+               timings: dict | None = None) -> list[Outcome]:
+    """Run every graded exercise of the submission's modules; one Outcome per exercise.
+    `timings`, when given, receives where the time went (see `GradingPlugin.timings`)."""
     modules = [m for m in submission.modules if m in policy.modules]
     reason = isolation.unavailable_reason()
     if reason is not None:
@@ -209,15 +249,20 @@ def run_checks(policy: Policy, submission: Submission, *, hidden: bool = True, d
     plugin = GradingPlugin(policy, submission, hidden=hidden, device=device)
     args = ["-c", str(PYTEST_INI), "-p", "no:cacheprovider", "-q", "--pyargs",
             *[f"{CHECKS_PACKAGE}.{module}" for module in modules]]
-    import torch
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the oracles' tensors are tiny: more threads only spin against the child
+    threads = None
     try:
+        plugin.launch()  # before the grader's own imports, which its warm-up overlaps
+        import torch
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # the oracles' tensors are tiny: more threads only spin against the child
         with contextlib.redirect_stdout(io.StringIO()) as log:
             code = pytest.main(args, plugins=[plugin])
     finally:
+        if timings is not None:
+            timings.update(plugin.timings())
         plugin.close()
-        torch.set_num_threads(threads)
+        if threads is not None:
+            torch.set_num_threads(threads)
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED):
         raise RuntimeError(f"the checks could not run (pytest exit {code}):\n{log.getvalue()[-3000:]}")
     outcomes = []

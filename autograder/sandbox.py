@@ -1,10 +1,12 @@
 """Run student code in a child process under time and memory limits; talk to it as data.
 
-`StudentProcess` owns one child for one student module. The grader calls the module's
+`StudentProcess` owns one child for one student's modules: it starts (imports numpy and
+torch) while the grader collects its checks, and imports each student module the first
+time one of its exercises runs, under the import limit. The grader calls the module's
 functions through `RemoteModule` / `RemoteObject` proxies, so a check reads like ordinary
 code (`student.rnn_step(x, h, W_xh, W_hh, b_h)`) while the work happens in the child.
 A crash, hang or memory blow-up raises `StudentFailure` in the grader, kills the child,
-and the next exercise gets a fresh one.
+and the next exercise gets a fresh one (which imports again the modules it needs).
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ WARMUP_S = 120.0  # importing numpy and torch in a new child (our code, not the 
 
 @dataclass(frozen=True)
 class Limits:
-    time_s: float          # wall seconds of student code per exercise
+    time_s: float          # wall seconds of student code per exercise (the longest, for a child of several modules)
     memory_mb: int         # the child's data segment and private memory (RLIMIT_DATA)
     device: str = "cpu"
     import_s: float = 30.0  # wall seconds to import the student's module
@@ -53,8 +55,16 @@ class Peer:
     generation = 0
     last_mutated: list = []
     last_warnings: list[str] = []
+    student_seconds = 0.0    # inside student functions, as the child measured it
+    request_seconds = 0.0    # round trips of requests, as the grader measured them
 
     def alive(self) -> bool:
+        raise NotImplementedError
+
+    def start_exercise(self, module: str | None = None) -> None:
+        """Make `module`'s names callable and start one exercise's time budget."""
+
+    def names_of(self, module: str | None) -> list[str]:
         raise NotImplementedError
 
     def close(self) -> None:
@@ -69,6 +79,8 @@ class Peer:
             raise StudentFailure("protocol", message=str(error)) from None
         if not isinstance(reply, dict) or "ok" not in reply:
             raise StudentFailure("protocol", message="malformed reply")
+        if isinstance(reply.get("seconds"), float):
+            self.student_seconds += reply["seconds"]
         if not reply["ok"]:
             error = reply.get("error") or {}
             raise StudentFailure("exception", str(error.get("type", "Exception")),
@@ -79,34 +91,89 @@ class Peer:
 
 
 class StudentProcess(Peer):
-    """One child process serving one student module, restarted after a failure."""
+    """One child process serving a student's modules, restarted after a failure.
 
-    def __init__(self, module: str, source: Path, limits: Limits):
-        self.module, self.source, self.limits = module, Path(source), limits
+    `sources` maps each module to its file; `time_limits` gives each module's wall seconds per
+    exercise (`limits.time_s` when absent); `warm_optimizer` creates an optimizer during the
+    warm-up, whose first use imports torch._dynamo (seconds) — for modules that train.
+    """
+
+    def __init__(self, sources: dict[str, Path], limits: Limits, *, time_limits: dict[str, float] | None = None,
+                 warm_optimizer: bool = True):
+        self.sources = {module: Path(path) for module, path in sources.items()}
+        self.limits, self.time_limits, self.warm_optimizer = limits, dict(time_limits or {}), warm_optimizer
         self.proc: subprocess.Popen | None = None
         self.workdir: Path | None = None
         self.deadline, self._budget = float("inf"), 0.0
-        self.names: list[str] = []
-        self.load_failure: StudentFailure | None = None
+        self.loaded: dict[str, list[str]] = {}
+        self.load_failures: dict[str, StudentFailure] = {}
         self.confined = False
+        self._warming = False
+        self.start_seconds = 0.0     # starting children and their warm-up (our imports)
+        self.import_seconds: dict[str, float] = {}
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    def names_of(self, module: str | None) -> list[str]:
+        return self.loaded.get(module, [])
+
     # -- life cycle -------------------------------------------------------------------
-    def start_exercise(self) -> None:
-        """Start the time budget of one exercise; (re)start the child if it is gone."""
-        if self.load_failure is not None:
-            raise self.load_failure
-        if not self.alive():
-            self._spawn()
-        self.deadline, self._budget = time.monotonic() + self.limits.time_s, self.limits.time_s
+    def start_exercise(self, module: str) -> None:
+        """Start the time budget of one exercise of `module`; (re)start the child and import
+        the module first if needed."""
+        self.ensure(module)
+        budget = self.time_limits.get(module, self.limits.time_s)
+        self.deadline, self._budget = time.monotonic() + budget, budget
+
+    def ensure(self, module: str | None) -> None:
+        if module in self.load_failures:
+            raise self.load_failures[module]
+        try:
+            if not self.alive():
+                self.launch()
+            self._finish_warmup()
+        except StudentFailure as failure:
+            self.load_failures[module] = failure
+            raise
+        if module not in self.loaded:
+            self._import(module)
+
+    def launch(self) -> None:
+        """Start the child and send its warm-up; returns at once (the reply is read later)."""
+        if self.alive():
+            return
+        self._started_at = time.monotonic()
+        self._spawn()
+        self._send({"op": "warmup", "optimizer": self.warm_optimizer})
+        self._warming = True
+
+    def _finish_warmup(self) -> None:
+        if not self._warming:
+            return
+        self._warming = False
+        self.deadline, self._budget = self._started_at + WARMUP_S, WARMUP_S
+        self.interpret(self._read_reply())
+        self.start_seconds += time.monotonic() - self._started_at
+
+    def _import(self, module: str) -> None:
+        started = time.monotonic()
+        self.deadline, self._budget = started + self.limits.import_s, self.limits.import_s
+        try:
+            reply = self._request({"op": "load", "module": module,
+                                   "path": str(self.workdir / "submission" / f"{module}.py")})
+        except StudentFailure as failure:
+            self.load_failures[module] = failure
+            raise
+        finally:
+            self.import_seconds[module] = self.import_seconds.get(module, 0.0) + time.monotonic() - started
+        self.loaded[module] = reply["names"]
 
     def _spawn(self) -> None:
         self.close()
         self.generation += 1
-        self.names = []
-        self.workdir = Path(tempfile.mkdtemp(prefix=f"grade-{self.module}-"))
+        self.loaded = {}
+        self.workdir = Path(tempfile.mkdtemp(prefix="grade-"))
         runtime = self.workdir / "runtime" / RUNTIME_PACKAGE
         runtime.mkdir(parents=True)
         (runtime / "__init__.py").write_text("")
@@ -114,10 +181,12 @@ class StudentProcess(Peer):
             shutil.copy(Path(__file__).with_name(name), runtime / name)
         submission = self.workdir / "submission"
         submission.mkdir()
-        shutil.copy(self.source, submission / f"{self.module}.py")
-        for helper in self.source.parent.glob("*.py"):  # students may add helper modules
-            if not (submission / helper.name).exists():
-                shutil.copy(helper, submission / helper.name)
+        for module, source in self.sources.items():
+            shutil.copy(source, submission / f"{module}.py")
+        for source in self.sources.values():
+            for helper in source.parent.glob("*.py"):  # students may add helper modules
+                if not (submission / helper.name).exists():
+                    shutil.copy(helper, submission / helper.name)
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
         bootstrap = (f"import sys; sys.path.insert(0, {str(self.workdir / 'runtime')!r}); "
@@ -135,17 +204,6 @@ class StudentProcess(Peer):
         os.close(from_child_w)
         self._to_child = os.fdopen(to_child_w, "wb", buffering=0)
         self._from_child = from_child_r
-        try:
-            self.deadline, self._budget = time.monotonic() + WARMUP_S, WARMUP_S
-            self._request({"op": "warmup"})
-            self.deadline, self._budget = time.monotonic() + self.limits.import_s, self.limits.import_s
-            reply = self._request({"op": "load", "module": self.module,
-                                   "path": str(submission / f"{self.module}.py")})
-            self.names = reply["names"]
-        except StudentFailure as failure:
-            self.load_failure = failure
-            self.close()
-            raise
 
     def _child_env(self) -> dict:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.workdir),
@@ -165,7 +223,8 @@ class StudentProcess(Peer):
         # torch maps gigabytes of address space even on the CPU, so RLIMIT_AS would refuse it.
         return {"RLIMIT_DATA": memory,
                 # a backstop for the child's whole life; the wall-time deadlines come first
-                "RLIMIT_CPU": int((WARMUP_S + self.limits.import_s + 20 * self.limits.time_s) * (os.cpu_count() or 1)),
+                "RLIMIT_CPU": int((WARMUP_S + len(self.sources) * (self.limits.import_s + 20 * self.limits.time_s))
+                                  * (os.cpu_count() or 1)),
                 "RLIMIT_FSIZE": 256 << 20, "RLIMIT_CORE": 0}
 
     def _namespace_init(self) -> int | None:
@@ -197,6 +256,7 @@ class StudentProcess(Peer):
             self._to_child.close()
             os.close(self._from_child)
             self.proc = None
+        self._warming = False
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
             shutil.rmtree(self.workdir.parent / (self.workdir.name + "-root"), ignore_errors=True)
@@ -209,11 +269,18 @@ class StudentProcess(Peer):
         return self._request(message)
 
     def _request(self, message: dict):
+        started = time.monotonic()
+        try:
+            self._send(message)
+            return self.interpret(self._read_reply())
+        finally:
+            self.request_seconds += time.monotonic() - started
+
+    def _send(self, message: dict) -> None:
         try:
             self._to_child.write(self._frame(wire.encode(message)))
         except (BrokenPipeError, OSError):
             raise self._died() from None
-        return self.interpret(self._read_reply())
 
     @staticmethod
     def _frame(payload: bytes) -> bytes:
@@ -246,7 +313,7 @@ class StudentProcess(Peer):
     def _died(self) -> StudentFailure:
         code = self.proc.wait() if self.proc is not None else None
         self.close()
-        if self.confined and code == isolation.SETUP_FAILED and self.names == []:
+        if self.confined and code == isolation.SETUP_FAILED and not self.loaded:
             return StudentFailure("internal", message="the child's confinement could not be set up")
         if code is not None and code < 0:
             name = signal.Signals(-code).name
@@ -293,25 +360,28 @@ class RemoteObject:
 
 
 class RemoteModule:
-    """The student's module as seen from the grader."""
+    """A student's module as seen from the grader (`module` None: the peer's only namespace)."""
 
-    def __init__(self, process: StudentProcess):
-        self._process = process
+    def __init__(self, process: Peer, module: str | None = None):
+        self._process, self._module = process, module
+
+    def _handle(self, name: str) -> str:
+        return f"{self._module}:{name}" if self._module else name
 
     def __getattr__(self, name):
         if name.startswith("_"):
             raise AttributeError(name)
         process = self._process
         if not process.alive():
-            process.start_exercise()
-        if name not in process.names:
+            process.start_exercise(self._module)
+        if name not in process.names_of(self._module):
             raise StudentFailure("missing", "AttributeError", name)
-        return RemoteObject(process, name, name)
+        return RemoteObject(process, self._handle(name), name)
 
     def get(self, name: str):
         """The value of a module-level constant (e.g. ALPHABET), as data."""
         getattr(self, name)
-        return self._process.request({"op": "getattr", "target": None, "name": name})["value"]
+        return self._process.request({"op": "getattr", "target": self._handle(name), "name": None})["value"]
 
     @property
     def mutated_inputs(self) -> list:

@@ -51,9 +51,11 @@ def test_grade_writes_gradescope_results(graded_reference):
 def test_grade_writes_each_stage_as_a_plain_file(graded_reference):
     _, folder = graded_reference
     names = sorted(p.name for p in (folder / "stages").iterdir())
-    assert names == ["1-submission.json", "2-outcomes.json", "3-report.json"]
+    assert names == ["1-submission.json", "2-outcomes.json", "3-report.json", "timings.json"]
     outcomes = json.loads((folder / "stages" / "2-outcomes.json").read_text())
     assert all(o["status"] == "passed" and o["fraction"] == 1.0 for o in outcomes)
+    timings = json.loads((folder / "stages" / "timings.json").read_text())
+    assert timings["children_started"] == 1 and 0 < timings["compute_s"] <= timings["checks_s"]
 
 
 def test_stubs_get_a_message_per_exercise_in_portuguese(tmp_path):

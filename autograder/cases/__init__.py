@@ -3,11 +3,20 @@
 A *generator* `gen(rng) -> dict[str, np.ndarray]` makes one case of an exercise (inputs
 and the expected outputs, computed with PyTorch in float64). Public cases come from the
 public seed and are stored in `autograder/fixtures/<module>.npz` (students run them with
-`check`); hidden cases are generated at grading time from the hidden seed.
+`check`); hidden cases are generated at grading time from the hidden seed, and kept in the
+grader's cache (`$AUTOGRADER_CACHE`, else `~/.cache/autograder`; empty: no cache) under a
+key made of the seed, the count, this package's code and the libraries' versions, so a
+class is graded without recomputing the oracles for every student.
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import importlib
+import importlib.metadata
+import os
+import tempfile
+import zipfile
 import zlib
 from pathlib import Path
 from types import SimpleNamespace
@@ -78,20 +87,88 @@ def write_public_fixtures(module: str, seed: int) -> Path:
     return path
 
 
+def _unpack_arrays(arrays: dict[str, np.ndarray]) -> dict[str, list[dict]]:
+    """`exercise/index/field` arrays, as each exercise's list of cases."""
+    cases: dict[str, dict[int, dict]] = {}
+    for key, value in arrays.items():
+        exercise, index, field = key.split("/")
+        cases.setdefault(exercise, {}).setdefault(int(index), {})[field] = value
+    return {exercise: [by_index[i] for i in sorted(by_index)] for exercise, by_index in cases.items()}
+
+
+def _unpack(path: Path) -> dict[str, list[dict]]:
+    with np.load(path, allow_pickle=False) as stored:
+        return _unpack_arrays({key: stored[key] for key in stored.files})
+
+
+@functools.cache
+def _public_cases(module: str) -> dict[str, list[dict]]:
+    return _unpack(fixture_path(module))
+
+
+def _copies(cases: list[dict]) -> list[dict]:
+    return [{field: value.copy() for field, value in case.items()} for case in cases]
+
+
 def load_public_cases(module: str, exercise: str) -> list[dict]:
-    with np.load(fixture_path(module), allow_pickle=False) as stored:
-        cases: dict[int, dict] = {}
-        for key in stored.files:
-            name, index, field = key.split("/")
-            if name == exercise:
-                cases.setdefault(int(index), {})[field] = stored[key]
-    return [cases[i] for i in sorted(cases)]
+    return _copies(_public_cases(module).get(exercise, []))
+
+
+def cache_folder() -> Path | None:
+    """Where hidden cases are kept between runs; None when `AUTOGRADER_CACHE` is set empty."""
+    configured = os.environ.get("AUTOGRADER_CACHE")
+    if configured is not None:
+        return Path(configured) if configured else None
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "autograder"
+
+
+@functools.cache
+def _code_key() -> str:
+    """Changes with the code that makes cases and with the versions of the libraries it uses."""
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for path in sorted([*package.glob("*.py"), package.parent / "datasets.py"]):
+        digest.update(path.name.encode() + path.read_bytes())
+    for library in ("numpy", "torch", "faker"):
+        digest.update(f"{library}={importlib.metadata.version(library)}".encode())
+    return digest.hexdigest()[:16]
+
+
+def _build_hidden(module: str, seed: int, count: int) -> dict[str, np.ndarray]:
+    return {f"{exercise}/{index}/{key}": np.asarray(value)
+            for exercise in generators(module) for index in range(count)
+            for key, value in generate(module, exercise, seed, index).items()}
+
+
+def _store(arrays: dict[str, np.ndarray], path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as scratch:
+            np.savez(scratch, **arrays)
+        os.replace(scratch.name, path)
+    except OSError:  # a read-only home: grade without the cache
+        pass
+
+
+@functools.cache
+def _hidden_cases(module: str, seed: int, count: int) -> dict[str, list[dict]]:
+    folder = cache_folder()
+    path = folder / f"hidden-{module}-{seed}-{count}-{_code_key()}.npz" if folder else None
+    if path is not None and path.is_file():
+        try:
+            return _unpack(path)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            pass  # unreadable or torn: make it again
+    arrays = _build_hidden(module, seed, count)
+    if path is not None:
+        _store(arrays, path)
+    return _unpack_arrays(arrays)
 
 
 def cases_for(module: str, exercise: str, *, hidden_seed: int | None, hidden_cases: int) -> list[Case]:
-    """The public cases and, when `hidden_seed` is given, that many fresh hidden ones."""
+    """The public cases and, when `hidden_seed` is given, that many hidden ones (from the cache)."""
     cases = [Case("public", i + 1, data) for i, data in enumerate(load_public_cases(module, exercise))]
-    if hidden_seed is not None:
-        cases += [Case("hidden", i + 1, generate(module, exercise, hidden_seed, i))
-                  for i in range(hidden_cases)]
+    if hidden_seed is not None and hidden_cases:
+        hidden = _copies(_hidden_cases(module, hidden_seed, hidden_cases).get(exercise, []))
+        cases += [Case("hidden", i + 1, data) for i, data in enumerate(hidden)]
     return cases
