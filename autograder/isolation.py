@@ -25,6 +25,15 @@ SETUP_FAILED = 125  # the confinement script's exit code when a mount fails (bef
 UNSHARE = ("unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--propagation", "private")
 
 
+def die_with_parent(command: list[str]) -> list[str]:
+    """`command` killed when the process that starts it dies (SIGKILL as parent-death signal):
+    a grader killed mid-exercise leaves no student code running (confined, unshare's
+    --kill-child then takes down the whole PID namespace)."""
+    if sys.platform != "linux" or shutil.which("setpriv") is None:
+        return command
+    return ["setpriv", "--pdeathsig", "KILL", "--", *command]
+
+
 @functools.cache
 def unavailable_reason() -> str | None:
     """None when namespaces can be used here, else why not."""

@@ -197,7 +197,7 @@ class StudentProcess(Peer):
         if self.confined:
             command = isolation.confine(command, self.workdir, masked=datasets.source_paths())
         self.proc = subprocess.Popen(
-            command, cwd=self.workdir, env=self._child_env(),
+            isolation.die_with_parent(command), cwd=self.workdir, env=self._child_env(),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             pass_fds=(to_child_r, from_child_w), start_new_session=True, close_fds=True)
         os.close(to_child_r)

@@ -1,7 +1,10 @@
 """Student code runs confined: no repository, no network, no surviving processes, fixed limits."""
 from __future__ import annotations
 
+import signal
 import subprocess
+import sys
+import time
 import uuid
 
 import pytest
@@ -90,6 +93,35 @@ def test_background_processes_do_not_survive(tmp_path):
     assert exercise.status == "passed"
     survivors = subprocess.run(["pgrep", "-f", f"sleep {marker}"], capture_output=True, text=True)
     assert survivors.stdout == ""
+
+
+@needs_namespaces
+def test_killing_the_grader_mid_exercise_leaves_no_student_process(tmp_path):
+    """A grader killed with SIGKILL (no cleanup runs) takes the student's spinning child with it."""
+    marker = f"{uuid.uuid4().int % 10**9}"
+    folder = submission(tmp_path / "sub", MODULE, append=f"""
+        def rnn_step(x, h_prev, W_xh, W_hh, b_h):
+            import subprocess
+            subprocess.Popen(["sleep", "{marker}"])
+            while True:
+                pass
+    """)
+    grader = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(folder), "--only", MODULE,
+                               "--device", "cpu"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not _running(f"sleep {marker}") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _running(f"sleep {marker}"), "the student's code never started"
+    grader.send_signal(signal.SIGKILL)
+    grader.wait()
+    deadline = time.monotonic() + 10
+    while _running(f"sleep {marker}") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _running(f"sleep {marker}")
+
+
+def _running(pattern: str) -> bool:
+    return subprocess.run(["pgrep", "-f", pattern], capture_output=True).returncode == 0
 
 
 def test_without_namespaces_the_grader_warns_once_and_still_limits(tmp_path, monkeypatch, capfd):
