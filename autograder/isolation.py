@@ -29,9 +29,21 @@ def die_with_parent(command: list[str]) -> list[str]:
     """`command` killed when the process that starts it dies (SIGKILL as parent-death signal):
     a grader killed mid-exercise leaves no student code running (confined, unshare's
     --kill-child then takes down the whole PID namespace)."""
+    return [*PARENT_DEATH, *command] if _parent_death_works() else command
+
+
+PARENT_DEATH = ("setpriv", "--pdeathsig", "KILL", "--")
+
+
+@functools.cache
+def _parent_death_works() -> bool:
+    """setpriv with --pdeathsig (util-linux 2.33 or later) is here and runs."""
     if sys.platform != "linux" or shutil.which("setpriv") is None:
-        return command
-    return ["setpriv", "--pdeathsig", "KILL", "--", *command]
+        return False
+    try:
+        return subprocess.run([*PARENT_DEATH, "true"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
 
 
 @functools.cache
