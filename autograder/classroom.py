@@ -68,6 +68,8 @@ def _fork_server():
         return None
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
+    from multiprocessing import forkserver
+    forkserver.ensure_running()  # it imports PRELOAD while the class is scanned
     return context
 
 
@@ -259,6 +261,7 @@ def grade_all(submissions, results, *, policy_path, only=None, jobs=None, force=
     language = language or policy.language
     jobs = max(1, jobs or os.cpu_count() or 1)
     cap = timeout or student_time_cap(policy, modules)
+    server = _fork_server()
     students = find_students(submissions, assignment, results)
     results.mkdir(parents=True, exist_ok=True)
     lock = open(results / LOCK, "w")
@@ -279,7 +282,6 @@ def grade_all(submissions, results, *, policy_path, only=None, jobs=None, force=
         else:
             pending.append(student)
     running: list[_Worker] = []
-    server = _fork_server()
     display = progress_display(len(students), show_progress)
 
     def show_counts() -> None:
