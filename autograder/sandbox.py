@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import datasets, isolation, wire
+from . import cases, datasets, isolation, wire
 
 RUNTIME_FILES = ("wire.py", "modules.py", "child.py")
 RUNTIME_PACKAGE = "gradechild"
@@ -195,7 +195,9 @@ class StudentProcess(Peer):
         command = [sys.executable, "-I", "-c", bootstrap]
         self.confined = isolation.unavailable_reason() is None
         if self.confined:
-            command = isolation.confine(command, self.workdir, masked=datasets.source_paths())
+            cache = cases.cache_folder_to_mask()  # expected outputs of hidden cases
+            command = isolation.confine(command, self.workdir,
+                                        masked=(*datasets.source_paths(), *([cache] if cache else [])))
         self.proc = subprocess.Popen(
             isolation.die_with_parent(command), cwd=self.workdir, env=self._child_env(),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -1,15 +1,17 @@
 """Student code runs confined: no repository, no network, no surviving processes, fixed limits."""
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
-from autograder import isolation
+from autograder import cases, isolation
 from conftest import ROOT, grade, submission
 
 MODULE = "rnn_basics"
@@ -93,6 +95,25 @@ def test_background_processes_do_not_survive(tmp_path):
     assert exercise.status == "passed"
     survivors = subprocess.run(["pgrep", "-f", f"sleep {marker}"], capture_output=True, text=True)
     assert survivors.stdout == ""
+
+
+@needs_namespaces
+def test_the_cache_of_hidden_cases_is_shown_empty_even_inside_a_visible_folder(tmp_path, monkeypatch):
+    cache = Path(sys.prefix) / f"grader-cache-test-{uuid.uuid4().hex[:8]}"   # the environment is visible
+    monkeypatch.setenv("AUTOGRADER_CACHE", str(cache))
+    cases._hidden_cases.cache_clear()
+    try:
+        cases.cases_for(MODULE, "rnn_step", hidden_seed=1, hidden_cases=1)
+        assert any(cache.iterdir())
+        exercise = graded_probe(tmp_path, f"""
+            import os
+            seen = os.listdir({str(cache)!r}) if os.path.isdir({str(cache)!r}) else []
+            found = np.zeros(1) if seen else None
+    """)
+        assert exercise.status == "passed"
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+        cases._hidden_cases.cache_clear()
 
 
 @needs_namespaces

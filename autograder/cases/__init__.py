@@ -122,6 +122,19 @@ def cache_folder() -> Path | None:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "autograder"
 
 
+def cache_folder_to_mask() -> Path | None:
+    """The cache folder, created now so that a confined child can be shown it empty even if
+    it lies inside a folder the child sees (an environment, a home)."""
+    folder = cache_folder()
+    if folder is None:
+        return None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return folder
+
+
 @functools.cache
 def _code_key() -> str:
     """Changes with the code that makes cases and with the versions of the libraries it uses."""
