@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-import threading
 import time
 import traceback
 import warnings
@@ -18,7 +17,6 @@ import warnings
 from . import wire
 
 _objects: dict[int, object] = {}
-_warming: list = []                # the background warm-up thread, if any
 _modules: dict[str, object] = {}   # the student's modules imported here, by name
 _module = None                     # the namespace served by `attach` (a notebook's globals)
 
@@ -117,23 +115,11 @@ def _serve(request: dict):
         return {"value": None}
     if op == "warmup":  # imports done before student code, outside its time budget
         import numpy  # noqa: F401
-        import torch  # noqa: F401
-        if request.get("optimizer"):
-            _warming.append(threading.Thread(target=_make_an_optimizer, daemon=True))
-            _warming[0].start()
-        return {"value": None}
-    if op == "warmed":  # the background warm-up is done (before a module that trains is imported)
-        for thread in _warming:
-            thread.join()
+        import torch
+        if request.get("optimizer", True):  # the first optimizer imports torch._dynamo (seconds)
+            torch.optim.Adam([torch.zeros(1, requires_grad=True)])
         return {"value": None}
     raise ValueError(f"unknown request {op!r}")
-
-
-def _make_an_optimizer() -> None:
-    """The first optimizer imports torch._dynamo (seconds): done in the background while the
-    first modules' exercises run."""
-    import torch
-    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
 
 
 def _error_reply(error: BaseException) -> dict:

@@ -127,7 +127,7 @@ class GradingPlugin:
                 {m: self.submission.modules[m].path for m in graded},
                 Limits(max(l.time_s for l in limits), memory, self.grading_device, self.policy.import_limit_s),
                 time_limits={m: l.time_s for m, l in zip(graded, limits)},
-                training=frozenset(m for m in graded if "training" in self.policy.modules[m].tables))
+                warm_optimizer=any("training" in self.policy.modules[m].tables for m in graded))
         return self.processes[memory]
 
     def launch(self) -> None:

@@ -94,15 +94,14 @@ class StudentProcess(Peer):
     """One child process serving a student's modules, restarted after a failure.
 
     `sources` maps each module to its file; `time_limits` gives each module's wall seconds per
-    exercise (`limits.time_s` when absent). For the modules in `training`, the child also makes
-    an optimizer (the first one imports torch._dynamo, seconds): in the background from the
-    start, waited for before such a module is imported, so it never counts against student code.
+    exercise (`limits.time_s` when absent); `warm_optimizer` creates an optimizer during the
+    warm-up, whose first use imports torch._dynamo (seconds) — for modules that train.
     """
 
     def __init__(self, sources: dict[str, Path], limits: Limits, *, time_limits: dict[str, float] | None = None,
-                 training: frozenset[str] = frozenset()):
+                 warm_optimizer: bool = True):
         self.sources = {module: Path(path) for module, path in sources.items()}
-        self.limits, self.time_limits, self.training = limits, dict(time_limits or {}), frozenset(training)
+        self.limits, self.time_limits, self.warm_optimizer = limits, dict(time_limits or {}), warm_optimizer
         self.proc: subprocess.Popen | None = None
         self.workdir: Path | None = None
         self.deadline, self._budget = float("inf"), 0.0
@@ -110,7 +109,6 @@ class StudentProcess(Peer):
         self.load_failures: dict[str, StudentFailure] = {}
         self.confined = False
         self._warming = False
-        self._optimizer_ready = False
         self.start_seconds = 0.0     # starting children and their warm-up (our imports)
         self.import_seconds: dict[str, float] = {}
 
@@ -138,8 +136,6 @@ class StudentProcess(Peer):
         except StudentFailure as failure:
             self.load_failures[module] = failure
             raise
-        if module in self.training and not self._optimizer_ready:
-            self._wait_for_optimizer()
         if module not in self.loaded:
             self._import(module)
 
@@ -149,8 +145,8 @@ class StudentProcess(Peer):
             return
         self._started_at = time.monotonic()
         self._spawn()
-        self._send({"op": "warmup", "optimizer": bool(self.training & set(self.sources))})
-        self._warming, self._optimizer_ready = True, False
+        self._send({"op": "warmup", "optimizer": self.warm_optimizer})
+        self._warming = True
 
     def _finish_warmup(self) -> None:
         if not self._warming:
@@ -159,13 +155,6 @@ class StudentProcess(Peer):
         self.deadline, self._budget = self._started_at + WARMUP_S, WARMUP_S
         self.interpret(self._read_reply())
         self.start_seconds += time.monotonic() - self._started_at
-
-    def _wait_for_optimizer(self) -> None:
-        started = time.monotonic()
-        self.deadline, self._budget = started + WARMUP_S, WARMUP_S
-        self._request({"op": "warmed"})
-        self._optimizer_ready = True
-        self.start_seconds += time.monotonic() - started
 
     def _import(self, module: str) -> None:
         started = time.monotonic()
