@@ -266,17 +266,18 @@ class StudentProcess(Peer):
 
     # -- requests ---------------------------------------------------------------------
     def request(self, message: dict):
+        """A check's request (its round trip counts in `request_seconds`; our own do not)."""
         if not self.alive():
             raise StudentFailure("crash", message="the student's process is no longer running")
-        return self._request(message)
-
-    def _request(self, message: dict):
         started = time.monotonic()
         try:
-            self._send(message)
-            return self.interpret(self._read_reply())
+            return self._request(message)
         finally:
             self.request_seconds += time.monotonic() - started
+
+    def _request(self, message: dict):
+        self._send(message)
+        return self.interpret(self._read_reply())
 
     def _send(self, message: dict) -> None:
         try:
