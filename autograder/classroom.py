@@ -45,18 +45,10 @@ PACKAGE = Path(__file__).resolve().parent
 MANIFEST, GRADEBOOK, WORK, LOCK = "manifest.json", "grades.csv", ".work", ".lock"
 IGNORED_PARTS = {"__pycache__", ".ipynb_checkpoints", ".git"}
 REPORT_FILES = ("report.json", "report.md", "report.html", "grading.log")
-# Without a fork server (not Linux/macOS): a fresh interpreter per student, which dies with this
-# process (PR_SET_PDEATHSIG) and gives up if it was already orphaned.
-WORKER_BOOTSTRAP = """import ctypes, os, signal, sys
-try:
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
-except (OSError, AttributeError):
-    pass
-if os.getppid() != int(sys.argv.pop(1)):
-    sys.exit(3)
-from autograder.cli import main
-sys.exit(main(sys.argv[1:]))
-"""
+# Without a fork server (not Linux/macOS) each student gets a fresh interpreter running the same
+# `_grade_in_worker`: argv is the log's path, grade-all's pid, then the `grade` command.
+WORKER_BOOTSTRAP = ("import sys; from autograder.classroom import _grade_in_worker; "
+                    "_grade_in_worker(sys.argv[3:], sys.argv[1], int(sys.argv[2]))")
 PRELOAD = ["autograder.cli", "torch", "pytest", *(f"autograder.{stage}.{module}" for module in contract.MODULES
                                                   for stage in ("checks", "cases"))]
 WORKER_ENV = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}   # the checks need no installed plugin
@@ -74,9 +66,10 @@ def _fork_server():
 
 
 def _grade_in_worker(command: list[str], log_path: str, grade_all_pid: int) -> None:
-    """A forked worker: grade one student (`python -m autograder` with `command`), output to its log.
+    """A worker: grade one student (`python -m autograder` with `command`), output to its log.
 
-    It dies with the fork server (PR_SET_PDEATHSIG), which exits when grade-all does.
+    It dies with its parent (PR_SET_PDEATHSIG): grade-all, or the fork server, which exits when
+    grade-all does; it gives up if grade-all is already gone.
     """
     try:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
@@ -87,7 +80,7 @@ def _grade_in_worker(command: list[str], log_path: str, grade_all_pid: int) -> N
     except ProcessLookupError:
         os._exit(3)
     os.setsid()
-    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     sys.stdout.flush()
     sys.stderr.flush()
     os.dup2(log, 1)
@@ -195,14 +188,13 @@ class _Worker:
         if server is not None:
             self.process = server.Process(target=_grade_in_worker, args=(command, str(self.log_path), os.getpid()))
             self.process.start()
-            self.pid = self.process.pid
-            return
-        env = {**os.environ, **WORKER_ENV,
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE.parent), os.environ.get("PYTHONPATH")]))}
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen([sys.executable, "-c", WORKER_BOOTSTRAP, str(os.getpid()), *command],
-                                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                            env=env, start_new_session=True)
+        else:
+            env = {**os.environ,
+                   "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE.parent), os.environ.get("PYTHONPATH")]))}
+            with open(self.log_path, "wb") as log:  # until the worker points its own output there
+                self.process = subprocess.Popen(
+                    [sys.executable, "-c", WORKER_BOOTSTRAP, str(self.log_path), str(os.getpid()), *command],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
         self.pid = self.process.pid
 
     def exit_code(self) -> int | None:

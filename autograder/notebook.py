@@ -37,9 +37,6 @@ class LocalPeer(Peer):
     def alive(self) -> bool:
         return True
 
-    def start_exercise(self, module: str | None = None) -> None:
-        pass
-
     def names_of(self, module: str | None) -> list[str]:
         return self.names
 

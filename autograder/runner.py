@@ -9,6 +9,7 @@ pytest collects the checks, so its imports overlap the grader's.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import time
@@ -108,6 +109,7 @@ class GradingPlugin:
         self._started: dict[str, float] = {}
         self._artifacts: dict[str, dict] = {}
         self.check_seconds = 0.0   # the checks' own bodies (oracles, student calls), setup excluded
+        self.graded = [m for m, source in submission.modules.items() if source.path is not None and m in policy.modules]
 
     @staticmethod
     def _names(item) -> tuple[str, str]:
@@ -120,22 +122,20 @@ class GradingPlugin:
     def process(self, module: str) -> StudentProcess:
         memory = self.policy.modules[module].memory_limit_mb
         if memory not in self.processes:
-            graded = [m for m, source in self.submission.modules.items() if source.path is not None
-                      and m in self.policy.modules and self.policy.modules[m].memory_limit_mb == memory]
-            limits = [self.limits(m) for m in graded]
+            served = [m for m in self.graded if self.policy.modules[m].memory_limit_mb == memory]
+            time_limits = {m: self.policy.modules[m].time_limit_s for m in served}
             self.processes[memory] = StudentProcess(
-                {m: self.submission.modules[m].path for m in graded},
-                Limits(max(l.time_s for l in limits), memory, self.grading_device, self.policy.import_limit_s),
-                time_limits={m: l.time_s for m, l in zip(graded, limits)},
-                warm_optimizer=any("training" in self.policy.modules[m].tables for m in graded))
+                {m: self.submission.modules[m].path for m in served},
+                dataclasses.replace(self.limits(module), time_s=max(time_limits.values())),
+                time_limits=time_limits,
+                warm_optimizer=any("training" in self.policy.modules[m].tables for m in served))
         return self.processes[memory]
 
     def launch(self) -> None:
         """Start the children now: their warm-up runs while pytest collects the checks."""
-        for module, source in self.submission.modules.items():
-            if source.path is not None and module in self.policy.modules:
-                with contextlib.suppress(StudentFailure):  # the first exercise will start it again, and say why
-                    self.process(module).launch()
+        for module in self.graded:
+            with contextlib.suppress(StudentFailure):  # the first exercise will start it again, and say why
+                self.process(module).launch()
 
     @pytest.fixture
     def student(self, request):

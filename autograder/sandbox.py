@@ -133,11 +133,11 @@ class StudentProcess(Peer):
             if not self.alive():
                 self.launch()
             self._finish_warmup()
+            if module not in self.loaded:
+                self._import(module)
         except StudentFailure as failure:
             self.load_failures[module] = failure
             raise
-        if module not in self.loaded:
-            self._import(module)
 
     def launch(self) -> None:
         """Start the child and send its warm-up; returns at once (the reply is read later)."""
@@ -162,9 +162,6 @@ class StudentProcess(Peer):
         try:
             reply = self._request({"op": "load", "module": module,
                                    "path": str(self.workdir / "submission" / f"{module}.py")})
-        except StudentFailure as failure:
-            self.load_failures[module] = failure
-            raise
         finally:
             self.import_seconds[module] = self.import_seconds.get(module, 0.0) + time.monotonic() - started
         self.loaded[module] = reply["names"]

@@ -217,3 +217,17 @@ def test_the_nbgrader_layout_grades_each_students_assignment_folder(tmp_path):
     students = find_students(tmp_path, "ps1", tmp_path / "results")
     assert [(s.name, s.folder) for s in students] == [("ana", tmp_path / "ana" / "ps1"), ("bruno", tmp_path / "bruno" / "ps1")]
     assert students[0].files_hash == files_hash(tmp_path / "ana" / "ps1") and students[1].files_hash == "missing"
+
+
+def test_without_a_fork_server_each_student_gets_a_fresh_interpreter(tmp_path, monkeypatch):
+    from autograder import classroom
+    monkeypatch.setattr(classroom, "_fork_server", lambda: None)
+    submissions = tmp_path / "submissions"
+    shutil.copytree(SOLUTIONS, submissions / "reference", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "assignments", submissions / "stubs", ignore=shutil.ignore_patterns("__pycache__"))
+    summary = classroom.grade_all(submissions, tmp_path / "results", policy_path=ROOT / "grading.toml",
+                                  only=MODULE, jobs=2, show_progress=False)
+    assert sorted(summary.graded) == ["reference", "stubs"] and not summary.failed
+    reference, stubs = report_of(tmp_path / "results", "reference"), report_of(tmp_path / "results", "stubs")
+    assert reference["score"] == reference["max_score"] > 0 and stubs["score"] == 0
+    assert "Total" in (tmp_path / "results" / "reference" / "grading.log").read_text(encoding="utf-8")

@@ -71,13 +71,15 @@ def fixture_path(module: str) -> Path:
     return FIXTURES / f"{module}.npz"
 
 
+def build_cases(module: str, seed: int, count: int) -> dict[str, np.ndarray]:
+    """`count` cases of each exercise of `module` from `seed`, as `exercise/index/field` arrays."""
+    return {f"{exercise}/{index}/{key}": np.asarray(value)
+            for exercise in generators(module) for index in range(count)
+            for key, value in generate(module, exercise, seed, index).items()}
+
+
 def build_public_fixtures(module: str, seed: int) -> dict[str, np.ndarray]:
-    arrays = {}
-    for exercise in generators(module):
-        for index in range(PUBLIC_CASES):
-            for key, value in generate(module, exercise, seed, index).items():
-                arrays[f"{exercise}/{index}/{key}"] = np.asarray(value)
-    return arrays
+    return build_cases(module, seed, PUBLIC_CASES)
 
 
 def write_public_fixtures(module: str, seed: int) -> Path:
@@ -147,12 +149,6 @@ def _code_key() -> str:
     return digest.hexdigest()[:16]
 
 
-def _build_hidden(module: str, seed: int, count: int) -> dict[str, np.ndarray]:
-    return {f"{exercise}/{index}/{key}": np.asarray(value)
-            for exercise in generators(module) for index in range(count)
-            for key, value in generate(module, exercise, seed, index).items()}
-
-
 def _store(arrays: dict[str, np.ndarray], path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -172,7 +168,7 @@ def _hidden_cases(module: str, seed: int, count: int) -> dict[str, list[dict]]:
             return _unpack(path)
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             pass  # unreadable or torn: make it again
-    arrays = _build_hidden(module, seed, count)
+    arrays = build_cases(module, seed, count)
     if path is not None:
         _store(arrays, path)
     return _unpack_arrays(arrays)
