@@ -12,20 +12,16 @@ import pytest
 from autograder import sandbox
 from autograder.cli import grade_pipeline
 from autograder.policy import load_policy
+from conftest import patched_source
 
 ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS = ROOT / "solutions"
 POLICY = ROOT / "grading.toml"
 
 
 def variant(folder: Path, module: str, *edits: tuple[str, str], append: str = "") -> Path:
     """A submission folder holding solutions/<module>.py with each (old, new) edit applied once."""
-    text = (SOLUTIONS / f"{module}.py").read_text(encoding="utf-8")
-    for old, new in edits:
-        assert text.count(old) == 1, f"{old!r} should occur once in solutions/{module}.py"
-        text = text.replace(old, new)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{module}.py").write_text(text + append, encoding="utf-8")
+    (folder / f"{module}.py").write_text(patched_source(module, edits) + append, encoding="utf-8")
     return folder
 
 
