@@ -1,7 +1,7 @@
 """The child process: imports a student's modules and answers calls on them, as data.
 
 Runs with `python -I` in a private working directory, with only this package's copy of
-`wire`, `modules` and `child` on its path besides the student's folder. It reads requests
+`wire`, `modules`, `tracing` and `child` on its path besides the student's folder. It reads requests
 from fd IN and writes replies to fd OUT; the student's own stdout/stderr go elsewhere.
 Nothing here is trusted by the grader: replies are decoded as data and checked there.
 """
@@ -14,7 +14,7 @@ import time
 import traceback
 import warnings
 
-from . import wire
+from . import tracing, wire
 
 _objects: dict[int, object] = {}
 _modules: dict[str, object] = {}   # the student's modules imported here, by name
@@ -116,6 +116,7 @@ def _serve(request: dict):
     if op == "warmup":  # imports done before student code, outside its time budget
         import numpy  # noqa: F401
         import torch
+        tracing.install()  # before any student code: it patches what the from-scratch watch needs
         if request.get("optimizer", True):  # the first optimizer imports torch._dynamo (seconds)
             torch.optim.Adam([torch.zeros(1, requires_grad=True)])
         return {"value": None}
@@ -150,18 +151,21 @@ def answer(request: dict) -> bytes:
     """The encoded reply to one request: its result, or the student's exception as data.
     A call's reply says how many seconds it ran (the student's compute, for the benchmarks)."""
     started = time.perf_counter()
+    watch = tracing.watching(request.get("watch"))  # a from-scratch exercise's request
     try:
-        reply = {"ok": True, **_serve(request)}
+        with watch:
+            reply = {"ok": True, **_serve(request)}
     except BaseException as error:
         if isinstance(error, (SystemExit, KeyboardInterrupt)):
             error = RuntimeError(f"{type(error).__name__} raised by the submission")
         reply = _error_reply(error)
     if request.get("op") == "call":
         reply["seconds"] = time.perf_counter() - started
+    scratch = {} if watch.report() is None else {"scratch": watch.report()}
     try:
-        return wire.encode(reply, handles=_keep)
+        return wire.encode({**reply, **scratch}, handles=_keep)
     except BaseException as error:  # a value that cannot travel as data
-        return wire.encode(_error_reply(error))
+        return wire.encode({**_error_reply(error), **scratch})
 
 
 def main(fd_in: int, fd_out: int, limits: dict) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from . import cases, datasets, isolation, wire
 
-RUNTIME_FILES = ("wire.py", "modules.py", "child.py")
+RUNTIME_FILES = ("wire.py", "modules.py", "tracing.py", "child.py")
 RUNTIME_PACKAGE = "gradechild"
 MAX_REPLY_BYTES = 512 << 20
 
@@ -57,6 +57,13 @@ class Peer:
     last_warnings: list[str] = []
     student_seconds = 0.0    # inside student functions, as the child measured it
     request_seconds = 0.0    # round trips of requests, as the grader measured them
+    scratch = None           # the running exercise's from-scratch watch (autograder/scratch.py)
+
+    def student_request(self, message: dict):
+        """A request that runs student code: watched when the exercise is from scratch."""
+        if self.scratch is not None:
+            message = {**message, "watch": self.scratch.spec()}
+        return self.request(message)
 
     def alive(self) -> bool:
         raise NotImplementedError
@@ -79,6 +86,8 @@ class Peer:
             raise StudentFailure("protocol", message=str(error)) from None
         if not isinstance(reply, dict) or "ok" not in reply:
             raise StudentFailure("protocol", message="malformed reply")
+        if self.scratch is not None:
+            self.scratch.verify(reply)  # raises ScratchViolation
         if isinstance(reply.get("seconds"), float):
             self.student_seconds += reply["seconds"]
         if not reply["ok"]:
@@ -338,18 +347,18 @@ class RemoteObject:
 
     def __call__(self, *args, **kwargs):
         self._check_alive()
-        return self._process.request({"op": "call", "target": self._ident,
-                                      "args": list(args), "kwargs": kwargs})["value"]
+        return self._process.student_request({"op": "call", "target": self._ident,
+                                              "args": list(args), "kwargs": kwargs})["value"]
 
     def __getattr__(self, name):
         if name.startswith("__"):
             raise AttributeError(name)
         self._check_alive()
-        return self._process.request({"op": "getattr", "target": self._ident, "name": name})["value"]
+        return self._process.student_request({"op": "getattr", "target": self._ident, "name": name})["value"]
 
     def __setattr__(self, name, value):
         self._check_alive()
-        self._process.request({"op": "setattr", "target": self._ident, "name": name, "value": value})
+        self._process.student_request({"op": "setattr", "target": self._ident, "name": name, "value": value})
 
     def __wire_handle__(self):
         self._check_alive()
