@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 
 from .messages import Message, catalog
-from .tracing import matches
+from .tracing import matches, notable
 
 
 class ScratchViolation(Exception):
@@ -60,10 +60,11 @@ class ExerciseWatch:
         tampered = report.get("tampered")
         if isinstance(tampered, list) and tampered:
             raise self._violation("tampered", what=str(tampered[0])[:200])
-        for item in report.get("reached") or []:
-            routine = str(item.get("routine", "")) if isinstance(item, dict) else ""
-            if matches(routine, self.forbid):
-                raise self._violation("forbidden", routine=routine, where=str(item.get("where", ""))[:120])
+        reached = [item for item in report.get("reached") or []
+                   if isinstance(item, dict) and matches(str(item.get("routine", "")), self.forbid)]
+        if reached:  # named first: a routine the list names, or a recurrent one, over any torch call
+            item = sorted(reached, key=lambda found: not notable(str(found["routine"]), self.forbid))[0]
+            raise self._violation("forbidden", routine=str(item["routine"]), where=str(item.get("where", ""))[:120])
 
     def _violation(self, kind: str, **details) -> ScratchViolation:
         return ScratchViolation(kind, self.exercise, self.rule, **details)

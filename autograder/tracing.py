@@ -30,6 +30,7 @@ RECURRENT_FUNCTIONS = ("rnn_tanh", "rnn_relu", "gru", "lstm", "rnn_tanh_cell", "
                        "quantized_lstm", "quantized_gru", "quantized_lstm_cell", "quantized_gru_cell",
                        "quantized_rnn_tanh_cell", "quantized_rnn_relu_cell", "mkldnn_rnn_layer", "_cudnn_rnn",
                        "miopen_rnn", "_lstm_mps", "_thnn_fused_lstm_cell", "_thnn_fused_gru_cell")
+_RECURRENT_NAMES = frozenset([f"torch.{f}" for f in RECURRENT_FUNCTIONS] + [f"torch.nn.{m}" for m in RECURRENT_MODULES])
 SCIPY_ROUTINES = ("expit", "log_expit", "logit", "softmax", "log_softmax", "logsumexp")
 MAX_REACHED = 5
 PROCESS_EVENTS = ("os.fork", "os.forkpty", "os.posix_spawn", "os.spawn", "os.system", "os.exec",
@@ -41,6 +42,8 @@ _codes: list[tuple[object, object]] = []            # (function, the code it mus
 _library_dirs: tuple[str, ...] = ()
 _torch_dir = ""
 _originals: dict[str, object] = {}  # the unpatched torch entry points this module itself uses
+_C_NAMESPACES = {"torch._C._linalg": ("torch.linalg", "linalg_"), "torch._C._nn": ("torch.nn.functional", ""),
+                 "torch._C._fft": ("torch.fft", "fft_"), "torch._C._special": ("torch.special", "special_")}
 _names: dict[object, str] = {}      # torch callables -> canonical name (cache)
 _wrapped: dict[str, tuple] = {}     # scipy routine -> (name, original, wrapper)
 
@@ -48,6 +51,11 @@ _wrapped: dict[str, tuple] = {}     # scipy routine -> (name, original, wrapper)
 def matches(routine: str, forbid) -> bool:
     """Whether reaching `routine` breaks a list that forbids `forbid` ("torch": any torch call)."""
     return routine in forbid or ("torch" in forbid and (routine == "torch" or routine.startswith("torch.")))
+
+
+def notable(routine: str, forbid) -> bool:
+    """A routine worth naming first: listed by name, or one of torch's recurrent routines."""
+    return routine in forbid or routine in _RECURRENT_NAMES
 
 
 class Watch:
@@ -63,7 +71,8 @@ class Watch:
     def saw(self, routine: str) -> None:
         """The student's code reached `routine` (a canonical name such as "torch.gru_cell")."""
         if routine in self.forbid or (self.any_torch and routine.startswith("torch.")):
-            if len(self.reached) < MAX_REACHED and all(r["routine"] != routine for r in self.reached):
+            room = MAX_REACHED * (2 if notable(routine, self.forbid) else 1)
+            if len(self.reached) < room and all(r["routine"] != routine for r in self.reached):
                 self.reached.append({"routine": routine, "where": _student_frame()})
 
     def tamper(self, what: str) -> None:
@@ -96,6 +105,9 @@ def torch_name(func) -> str:
     module = getattr(func, "__module__", None) or ""
     if module in ("torch", "torch._VF", "torch._C", "torch._C._VariableFunctions") or module.startswith("torch._ops"):
         canonical = f"torch.{name}"
+    elif module in _C_NAMESPACES:
+        public, prefix = _C_NAMESPACES[module]
+        canonical = f"{public}.{name.removeprefix(prefix)}"
     elif module.startswith("torch"):
         canonical = f"{module}.{name}"
     else:

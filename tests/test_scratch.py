@@ -1,0 +1,144 @@
+"""From scratch (issue 13): shortcuts lose exactly their exercise's points, naming the routine;
+correct alternatives keep full marks; tampering with the watch is reported as such."""
+from __future__ import annotations
+
+import pytest
+
+from autograder import scratch, tracing
+from autograder.messages import Message
+from autograder.policy import PolicyError, load_policy
+from conftest import POLICY, grade, policy_with, submission
+from scratch_corpus import (BPTT_ALTERNATIVES, BPTT_SHORTCUTS, GATED_ALTERNATIVES, GATED_ROUTES, GATED_SHORTCUTS,
+                            GATED_TAMPERING, RNN_BASICS_ALTERNATIVES, RNN_BASICS_SHORTCUTS,
+                            RNN_BASICS_TRACER_REPLACED)
+
+SHORTCUTS = {"rnn_basics": RNN_BASICS_SHORTCUTS, "bptt": BPTT_SHORTCUTS, "gated_units": GATED_SHORTCUTS,
+             "gated_routes": GATED_ROUTES}
+ALTERNATIVES = [("rnn_basics", code) for code in RNN_BASICS_ALTERNATIVES] + \
+               [("bptt", code) for code in BPTT_ALTERNATIVES] + [("gated_units", code) for code in GATED_ALTERNATIVES]
+
+
+def _graded(tmp_path, module: str, code: str, helpers: dict | None = None):
+    folder = submission(tmp_path / "sub", module, append=code)
+    for name, text in (helpers or {}).items():
+        (folder / name).write_text(text, encoding="utf-8")
+    scores, _ = grade(folder, only=module)
+    return scores
+
+
+def _first(score) -> Message:
+    return score.messages[0]
+
+
+@pytest.mark.parametrize("name", list(SHORTCUTS))
+def test_each_shortcut_loses_its_exercise_and_names_the_routine(tmp_path, name):
+    code, expected, helpers = SHORTCUTS[name]
+    module = "gated_units" if name == "gated_routes" else name
+    scores = _graded(tmp_path, module, code, helpers)
+    policy = load_policy(POLICY)
+    for exercise, points in policy.modules[module].points.items():
+        score = scores[f"{module}.{exercise}"]
+        if exercise in expected:
+            assert score.score == 0, (exercise, score)
+            assert _first(score).key == "scratch_forbidden", (exercise, score.messages)
+            assert _first(score).params["routine"] == expected[exercise], (exercise, score.messages)
+            assert expected[exercise] in _first(score).render("pt") and "do zero" in _first(score).render("pt")
+        else:
+            assert score.score == points, (exercise, score)
+
+
+@pytest.mark.parametrize("module,code", ALTERNATIVES, ids=[f"{m}-{i}" for i, (m, _) in enumerate(ALTERNATIVES)])
+def test_correct_alternatives_keep_full_marks(tmp_path, module, code):
+    scores = _graded(tmp_path, module, code)
+    lost = {key: (s.score, s.max_score, [m.key for m in s.messages]) for key, s in scores.items() if s.score != s.max_score}
+    assert not lost
+
+
+def test_tampering_with_the_watch_scores_zero_as_tampering(tmp_path):
+    code, expected = GATED_TAMPERING
+    scores = _graded(tmp_path, "gated_units", code)
+    for exercise, points in load_policy(POLICY).modules["gated_units"].points.items():
+        score = scores[f"gated_units.{exercise}"]
+        if exercise in expected:
+            assert score.score == 0 and _first(score).key == "scratch_tampered", (exercise, score.messages)
+            assert expected[exercise] in _first(score).params["what"], (exercise, score.messages)
+        else:  # the watch was mended after each tampering: the next exercises are judged as usual
+            assert score.score == points, (exercise, score)
+
+
+def test_a_replaced_tracer_is_tampering_for_every_watched_exercise(tmp_path):
+    scores = _graded(tmp_path, "rnn_basics", RNN_BASICS_TRACER_REPLACED)
+    watched = load_policy(POLICY).modules["rnn_basics"].from_scratch
+    for key, score in scores.items():
+        exercise = key.split(".", 1)[1]
+        if exercise in watched:
+            assert score.score == 0 and _first(score).key == "scratch_tampered", (key, score.messages)
+            assert _first(score).params["what"] == "no report from the watch"
+        else:
+            assert score.score == score.max_score, (key, score)
+
+
+# -- the grader's verdict on the report (data from an untrusted process) ------------------------
+def _armed():
+    watch = scratch.ExerciseWatch("GRUCellScratch", "recurrent", ("torch.gru_cell", "torch.nn.GRUCell"))
+    return watch, watch.spec()
+
+
+def test_a_report_with_the_wrong_nonce_or_sequence_is_tampering():
+    for forged in ({"nonce": "0" * 16, "seq": 1}, {"seq": 1}, "clean", None):
+        watch, spec = _armed()
+        report = forged if not isinstance(forged, dict) else {**forged, "reached": [], "tampered": []}
+        with pytest.raises(scratch.ScratchViolation) as raised:
+            watch.verify({"ok": True, "scratch": report})
+        assert raised.value.kind == "tampered"
+    watch, spec = _armed()
+    with pytest.raises(scratch.ScratchViolation):  # replaying the report of an earlier request
+        watch.verify({"ok": True, "scratch": {"nonce": spec["nonce"], "seq": spec["seq"] - 1, "reached": [], "tampered": []}})
+
+
+def test_the_grader_decides_what_a_reached_routine_means():
+    watch, spec = _armed()
+    clean = {"nonce": spec["nonce"], "seq": spec["seq"], "tampered": [],
+             "reached": [{"routine": "torch.sigmoid", "where": "f"}]}
+    watch.verify({"ok": True, "scratch": clean})  # allowed here: no verdict
+    spec = watch.spec()
+    with pytest.raises(scratch.ScratchViolation) as raised:
+        watch.verify({"ok": True, "scratch": {**clean, "seq": spec["seq"],
+                                              "reached": [{"routine": "torch.gru_cell", "where": "forward"}]}})
+    assert (raised.value.kind, raised.value.routine, raised.value.where) == ("forbidden", "torch.gru_cell", "forward")
+    texts = [m.render(language) for m in raised.value.messages() for language in ("pt", "en")]
+    assert "forward chamou torch.gru_cell" in texts[0] and "called torch.gru_cell" in texts[1]
+
+
+def test_any_torch_call_breaks_the_numpy_list_but_not_a_named_one():
+    assert tracing.matches("torch.Tensor.numpy", ("torch",))
+    assert tracing.matches("torch.nn.functional.linear", ("torch", "scipy.special.expit"))
+    assert not tracing.matches("scipy.special.logit", ("torch", "scipy.special.expit"))
+    assert not tracing.matches("torch.sigmoid", ("torch.gru_cell",))
+
+
+# -- the policy ------------------------------------------------------------------------------------
+def test_the_default_policy_restricts_the_from_scratch_exercises_of_the_contract():
+    policy = load_policy(POLICY)
+    assert policy.modules["gated_units"].from_scratch["GRUCellScratch"] == "recurrent"
+    assert "torch.gru_cell" in policy.forbid["recurrent"] and "torch" in policy.forbid["numpy"]
+    assert "many_to_one_loss" not in policy.modules["rnn_basics"].from_scratch
+    assert policy.modules["rnn_basics"].from_scratch["rnncell_forward"] == "whole_sequence"
+    assert not policy.modules["name_classifier"].from_scratch
+
+
+@pytest.mark.parametrize("old,new,problem", [
+    ('sigmoid = "numpy"', 'sigmoid = "numpi"', "not a list of [from_scratch.forbid]"),
+    ('sigmoid = "numpy"', 'sigmoidal = "numpy"', "not an exercise of rnn_basics"),
+    ('"torch.gru_cell", "torch.lstm_cell"', '"torch.gru_cel", "torch.lstm_cell"', "unknown routine 'torch.gru_cel'"),
+    ('numpy = ["torch",', 'numpy = ["scipy.special.erf",', "unknown routine 'scipy.special.erf'"),
+    ("[from_scratch.forbid]", "[from_scratch.forbidden]", "from_scratch.forbidden"),
+])
+def test_unknown_names_in_the_from_scratch_policy_are_errors(tmp_path, old, new, problem):
+    with pytest.raises(PolicyError, match=problem.replace("[", r"\[").replace("]", r"\]")):
+        load_policy(policy_with(tmp_path, old, new))
+
+
+def test_a_torch_function_outside_the_recurrent_list_can_be_forbidden(tmp_path):
+    policy = load_policy(policy_with(tmp_path, 'whole_sequence = ["torch.nn.RNN",', 'whole_sequence = ["torch.einsum", "torch.nn.RNN",'))
+    assert "torch.einsum" in policy.forbid["whole_sequence"]
