@@ -45,7 +45,8 @@ _originals: dict[str, object] = {}  # the unpatched torch entry points this modu
 _C_NAMESPACES = {"torch._C._linalg": ("torch.linalg", "linalg_"), "torch._C._nn": ("torch.nn.functional", ""),
                  "torch._C._fft": ("torch.fft", "fft_"), "torch._C._special": ("torch.special", "special_")}
 _names: dict[object, str] = {}      # torch callables -> canonical name (cache)
-_wrapped: dict[str, tuple] = {}     # scipy routine -> (name, original, wrapper)
+_wrapped: dict[str, tuple] = {}
+_lasting: list[str] = []            # tampering outside any request (at import), reported by every watch     # scipy routine -> (name, original, wrapper)
 
 
 def matches(routine: str, forbid) -> bool:
@@ -158,6 +159,15 @@ def _guarded(entry: str, original):
     return guarded
 
 
+def _guarded_jit(original):
+    """torch.jit._state.enable: TorchScript runs outside the mode's sight, so turning it back on
+    is tampering, reported by every later watched request."""
+    def enable(*args, **kwargs):
+        _lasting.append("TorchScript turned back on")
+        return original(*args, **kwargs)
+    return enable
+
+
 def _started_thread(original):
     def start(*args, **kwargs):
         if _active is not None:
@@ -196,6 +206,8 @@ def _patch_torch(torch) -> None:
             original = getattr(owner, name)
             _originals.setdefault(name, original)
             _patch(owner, name, _guarded(f"{prefix}.{name}", original))
+    torch.jit._state.disable()  # torch.jit.script/trace now return plain Python, which the mode sees
+    _patch(torch.jit._state, "enable", _guarded_jit(torch.jit._state.enable))
     for module in (sys.modules["torch"], sys.modules["torch.nn"], sys.modules["torch.nn.modules.rnn"]):
         _protected.append((sys.modules, module.__name__, module))
     for name in RECURRENT_MODULES:
@@ -296,7 +308,11 @@ def install() -> None:
 
 def _changed() -> list[str]:
     """What no longer is as installed, and put it back (so later exercises are watched again)."""
-    changed = []
+    changed = list(_lasting)
+    jit = sys.modules["torch.jit._state"]._enabled
+    if jit.enabled:
+        changed.append("TorchScript turned back on")
+        jit.enabled = False
     for owner, name, expected in _protected:
         current = owner.get(name) if isinstance(owner, dict) else vars(owner).get(name)
         if current is not expected:

@@ -491,3 +491,26 @@ for _name in ("gradechild.tracing", "autograder.tracing"):
 def sigmoid(x):
     return torch.sigmoid(torch.from_numpy(np.asarray(x, dtype=np.float64))).numpy()
 '''
+
+# TorchScript: the watch turns the JIT off, so a scripted or traced helper runs as plain Python
+GATED_SCRIPTED = ('''
+def _gru(x, h, w_ih, w_hh, b_ih, b_hh):
+    return torch.gru_cell(x, h, w_ih, w_hh, b_ih, b_hh)
+
+
+_scripted_gru = torch.jit.script(_gru)
+
+
+def _gru_forward(self, x, h=None):
+    h = x.new_zeros(x.shape[0], self.hidden_size) if h is None else h
+    return _scripted_gru(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+
+
+GRUCellScratch.forward = _gru_forward
+
+
+def stacked_lstm_forward(lstm, x, state=None):
+    traced = torch.jit.trace(lambda inputs: lstm(inputs), (x,))
+    return traced(x) if state is None else lstm(x, state)
+''', {"GRUCellScratch": "torch.gru_cell", "stacked_lstm_forward": "torch.nn.LSTM"},
+    {})

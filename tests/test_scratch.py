@@ -8,12 +8,13 @@ from autograder import scratch, tracing
 from autograder.messages import Message
 from autograder.policy import PolicyError, load_policy
 from conftest import POLICY, grade, policy_with, submission
-from scratch_corpus import (BPTT_ALTERNATIVES, BPTT_SHORTCUTS, GATED_ALTERNATIVES, GATED_ROUTES, GATED_SHORTCUTS,
+from scratch_corpus import (BPTT_ALTERNATIVES, BPTT_SHORTCUTS, GATED_ALTERNATIVES, GATED_ROUTES, GATED_SCRIPTED,
+                            GATED_SHORTCUTS,
                             GATED_TAMPERING, RNN_BASICS_ALTERNATIVES, RNN_BASICS_SHORTCUTS,
                             RNN_BASICS_TRACER_REPLACED)
 
 SHORTCUTS = {"rnn_basics": RNN_BASICS_SHORTCUTS, "bptt": BPTT_SHORTCUTS, "gated_units": GATED_SHORTCUTS,
-             "gated_routes": GATED_ROUTES}
+             "gated_routes": GATED_ROUTES, "gated_scripted": GATED_SCRIPTED}
 ALTERNATIVES = [("rnn_basics", code) for code in RNN_BASICS_ALTERNATIVES] + \
                [("bptt", code) for code in BPTT_ALTERNATIVES] + [("gated_units", code) for code in GATED_ALTERNATIVES]
 
@@ -33,7 +34,7 @@ def _first(score) -> Message:
 @pytest.mark.parametrize("name", list(SHORTCUTS))
 def test_each_shortcut_loses_its_exercise_and_names_the_routine(tmp_path, name):
     code, expected, helpers = SHORTCUTS[name]
-    module = "gated_units" if name == "gated_routes" else name
+    module = "gated_units" if name.startswith("gated") else name
     scores = _graded(tmp_path, module, code, helpers)
     policy = load_policy(POLICY)
     for exercise, points in policy.modules[module].points.items():
@@ -142,3 +143,24 @@ def test_unknown_names_in_the_from_scratch_policy_are_errors(tmp_path, old, new,
 def test_a_torch_function_outside_the_recurrent_list_can_be_forbidden(tmp_path):
     policy = load_policy(policy_with(tmp_path, 'whole_sequence = ["torch.nn.RNN",', 'whole_sequence = ["torch.einsum", "torch.nn.RNN",'))
     assert "torch.einsum" in policy.forbid["whole_sequence"]
+
+
+# -- nbgrader's in-kernel grade_cell enforces the same (student code in this process) ----------
+def _in_kernel(tmp_path, code: str, exercise: str, module: str = "gated_units"):
+    from autograder.notebook import run_check
+    from conftest import load_module
+    namespace = vars(load_module(submission(tmp_path / exercise, module, append=code) / f"{module}.py"))
+    outcome, _, _ = run_check(module, exercise, dict(namespace), hidden=False)
+    return outcome
+
+
+def test_grade_cell_enforces_in_the_kernel(tmp_path):
+    assert _in_kernel(tmp_path, "", "GRUCellScratch").status == "passed"
+    shortcut = _in_kernel(tmp_path, GATED_ROUTES[0], "GRUCellScratch")
+    assert (shortcut.fraction, shortcut.messages[0].params["routine"]) == (0.0, "torch.gru_cell")
+    tampered = _in_kernel(tmp_path, GATED_TAMPERING[0], "GRUCellScratch")
+    assert tampered.fraction == 0.0 and tampered.messages[0].key == "scratch_tampered"
+    scipy_bound_early = _in_kernel(tmp_path, "from scipy.special import expit\n\ndef sigmoid(x):\n    return expit(x)\n",
+                                   "sigmoid", "rnn_basics")
+    assert scipy_bound_early.messages[0].params["routine"] == "scipy.special.expit"
+    assert _in_kernel(tmp_path, "", "stacked_lstm_forward").status == "passed"
