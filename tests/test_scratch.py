@@ -164,3 +164,30 @@ def test_grade_cell_enforces_in_the_kernel(tmp_path):
                                    "sigmoid", "rnn_basics")
     assert scipy_bound_early.messages[0].params["routine"] == "scipy.special.expit"
     assert _in_kernel(tmp_path, "", "stacked_lstm_forward").status == "passed"
+
+
+_HONEST_GRU = '''
+    h = x.new_zeros(x.shape[0], self.hidden_size) if h is None else h
+    i_r, i_z, i_n = (x @ self.weight_ih.T + self.bias_ih).chunk(3, dim=1)
+    h_r, h_z, h_n = (h @ self.weight_hh.T + self.bias_hh).chunk(3, dim=1)
+    r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
+    return (1 - z) * torch.tanh(i_n + r * h_n) + z * h
+'''
+
+
+@pytest.mark.parametrize("before,inside,what", [
+    ("import sys", "    sys.settrace(None)", "sys.settrace"),
+    ("import ctypes", "    ctypes.CDLL(None).getpid()", "ctypes"),
+    ("import sys\nsys.modules['autograder.tracing'].torch_name.__code__ = (lambda func: 'x').__code__", "", "rewritten"),
+    ("torch.jit._state.enable()", "", "TorchScript turned back on"),
+    ("", "    torch.overrides._pop_mode_temporarily().__enter__()", "_pop_mode"),
+])
+def test_other_ways_around_the_watch_are_tampering(tmp_path, before, inside, what):
+    code = f"{before}\n\n\ndef _forward(self, x, h=None):\n{inside}\n{_HONEST_GRU}\n\nGRUCellScratch.forward = _forward\n"
+    try:
+        outcome = _in_kernel(tmp_path, code, "GRUCellScratch")
+    finally:
+        tracing._lasting.clear()  # this test process is the "kernel": leave it clean for the next tests
+    assert outcome.fraction == 0.0 and outcome.messages[0].key == "scratch_tampered", outcome.messages
+    assert what in outcome.messages[0].params["what"]
+    assert _in_kernel(tmp_path / "after", "", "GRUCellScratch").status == "passed"  # mended
