@@ -132,6 +132,16 @@ def _torch_watch_mode():
                 watch.saw(torch_name(func))
             return func(*args, **(kwargs or {}))
 
+        def __enter__(self):  # the watch pushes and pops it itself: anyone else is tampering
+            if _active is not None:
+                _active.tamper("the watch's torch function mode re-entered")
+            return super().__enter__()
+
+        def __exit__(self, *exc):
+            if _active is not None:
+                _active.tamper("the watch's torch function mode exited")
+            return super().__exit__(*exc)
+
     return TorchWatch()
 
 
@@ -206,6 +216,7 @@ def _patch_torch(torch) -> None:
             original = getattr(owner, name)
             _originals.setdefault(name, original)
             _patch(owner, name, _guarded(f"{prefix}.{name}", original))
+    _guard_torch_bindings()
     torch.jit._state.disable()  # torch.jit.script/trace now return plain Python, which the mode sees
     _patch(torch.jit._state, "enable", _guarded_jit(torch.jit._state.enable))
     for module in (sys.modules["torch"], sys.modules["torch.nn"], sys.modules["torch.nn.modules.rnn"]):
@@ -213,6 +224,20 @@ def _patch_torch(torch) -> None:
     for name in RECURRENT_MODULES:
         _protected.append((torch.nn.modules.rnn, name, getattr(torch.nn, name)))
         _protected.append((torch.nn, name, getattr(torch.nn, name)))
+
+
+def _guard_torch_bindings() -> None:
+    """Torch modules that bound the stack's entry points by name (`from torch.overrides import
+    _pop_mode`) get the guarded ones too; modules imported later bind the guarded ones anyway."""
+    guarded = {id(_originals[name]): (_originals[name], getattr(sys.modules["torch.overrides"], name))
+               for name in ("_pop_mode", "_pop_mode_temporarily", "_push_mode", "_pop_torch_function_stack",
+                            "_push_on_torch_function_stack")}
+    for name, module in list(sys.modules.items()):
+        if name.startswith("torch.") and name != "torch.overrides" and isinstance(getattr(module, "__dict__", None), dict):
+            for key, value in list(vars(module).items()):
+                found = guarded.get(id(value))
+                if found is not None and found[0] is value:
+                    _patch(module, key, found[1])
 
 
 def patch_scipy() -> None:

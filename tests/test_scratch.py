@@ -191,3 +191,20 @@ def test_other_ways_around_the_watch_are_tampering(tmp_path, before, inside, wha
     assert outcome.fraction == 0.0 and outcome.messages[0].key == "scratch_tampered", outcome.messages
     assert what in outcome.messages[0].params["what"]
     assert _in_kernel(tmp_path / "after", "", "GRUCellScratch").status == "passed"  # mended
+
+
+@pytest.mark.parametrize("inside", [
+    "    mode = torch._C._get_function_stack_at(torch._C._len_torch_function_stack() - 1)\n"
+    "    mode.__exit__(None, None, None)\n    mode.__enter__()",
+    "    import torch.utils._device as device\n    device._push_mode(device._pop_mode())",
+    "    with torch._C.DisableTorchFunction():\n        pass",
+])
+def test_leaving_the_mode_by_other_doors_is_tampering(tmp_path, inside):
+    code = f"\n\ndef _forward(self, x, h=None):\n{inside}\n{_HONEST_GRU}\n\nGRUCellScratch.forward = _forward\n"
+    outcome = _in_kernel(tmp_path, code, "GRUCellScratch")
+    assert outcome.fraction == 0.0 and outcome.messages[0].key == "scratch_tampered", outcome.messages
+
+
+def test_torch_device_as_a_context_is_not_tampering(tmp_path):
+    code = f"\n\ndef _forward(self, x, h=None):\n    with torch.device('cpu'):\n{_HONEST_GRU.replace(chr(10) + '    ', chr(10) + '        ')}\n\nGRUCellScratch.forward = _forward\n"
+    assert _in_kernel(tmp_path, code, "GRUCellScratch").status == "passed"
