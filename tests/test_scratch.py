@@ -208,3 +208,36 @@ def test_leaving_the_mode_by_other_doors_is_tampering(tmp_path, inside):
 def test_torch_device_as_a_context_is_not_tampering(tmp_path):
     code = f"\n\ndef _forward(self, x, h=None):\n    with torch.device('cpu'):\n{_HONEST_GRU.replace(chr(10) + '    ', chr(10) + '        ')}\n\nGRUCellScratch.forward = _forward\n"
     assert _in_kernel(tmp_path, code, "GRUCellScratch").status == "passed"
+
+
+# -- everywhere the checks run: check (students) and grade-all (a class), with the JSON record --
+def test_check_enforces_for_students(tmp_path, capsys, monkeypatch):
+    from autograder.cli import main
+    monkeypatch.setenv("COLUMNS", "400")  # one table row per line
+    folder = submission(tmp_path / "mine", "gated_units", append=GATED_ROUTES[0])
+    assert main(["check", str(folder), "--only", "gated_units", "--lang", "en"]) == 1
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "called torch.gru_cell" in shown and "write from scratch" in shown
+
+
+def test_grade_all_records_the_routine_in_each_report(tmp_path):
+    import json
+    from autograder import classroom
+    import shutil
+    from conftest import SOLUTIONS
+    submissions = tmp_path / "submissions"
+    shutil.copytree(SOLUTIONS, submissions / "honest", ignore=shutil.ignore_patterns("__pycache__"))
+    code, expected, helpers = RNN_BASICS_SHORTCUTS
+    cheat = submission(submissions / "cheat", "rnn_basics", append=code)
+    for name, text in helpers.items():
+        (cheat / name).write_text(text, encoding="utf-8")
+    summary = classroom.grade_all(submissions, tmp_path / "results", policy_path=POLICY, only="rnn_basics", jobs=1,
+                                  show_progress=False)
+    assert sorted(summary.graded) == ["cheat", "honest"]
+    honest, cheat = (json.loads((tmp_path / "results" / s / "report.json").read_text(encoding="utf-8"))
+                     for s in ("honest", "cheat"))
+    assert honest["score"] == honest["max_score"]
+    recorded = {e["id"].split(".")[1]: (e["messages"][0]["key"], e["messages"][0]["params"]["routine"])
+                for e in cheat["exercises"] if e["messages"]}
+    assert recorded == {exercise: ("scratch_forbidden", routine) for exercise, routine in expected.items()}
+    assert cheat["score"] == cheat["max_score"] - sum(load_policy(POLICY).modules["rnn_basics"].points[e] for e in expected)
