@@ -2,16 +2,20 @@
 correct alternatives keep full marks; tampering with the watch is reported as such."""
 from __future__ import annotations
 
+import json
+import shutil
+
 import pytest
 
-from autograder import scratch, tracing
+from autograder import classroom, scratch, tracing
+from autograder.cli import main
+from autograder.notebook import run_check
 from autograder.messages import Message
 from autograder.policy import PolicyError, load_policy
-from conftest import POLICY, grade, policy_with, submission
-from scratch_corpus import (BPTT_ALTERNATIVES, BPTT_SHORTCUTS, GATED_ALTERNATIVES, GATED_ROUTES, GATED_SCRIPTED,
-                            GATED_SHORTCUTS,
-                            GATED_TAMPERING, RNN_BASICS_ALTERNATIVES, RNN_BASICS_SHORTCUTS,
-                            RNN_BASICS_TRACER_REPLACED)
+from conftest import POLICY, SOLUTIONS, grade, load_module, policy_with, submission
+from scratch_alternatives import (BPTT_ALTERNATIVES, GATED_ALTERNATIVES, GATED_TAMPERING, RNN_BASICS_ALTERNATIVES,
+                                  RNN_BASICS_TRACER_REPLACED)
+from scratch_shortcuts import BPTT_SHORTCUTS, GATED_ROUTES, GATED_SCRIPTED, GATED_SHORTCUTS, RNN_BASICS_SHORTCUTS
 
 SHORTCUTS = {"rnn_basics": RNN_BASICS_SHORTCUTS, "bptt": BPTT_SHORTCUTS, "gated_units": GATED_SHORTCUTS,
              "gated_routes": GATED_ROUTES, "gated_scripted": GATED_SCRIPTED}
@@ -147,8 +151,6 @@ def test_a_torch_function_outside_the_recurrent_list_can_be_forbidden(tmp_path):
 
 # -- nbgrader's in-kernel grade_cell enforces the same (student code in this process) ----------
 def _in_kernel(tmp_path, code: str, exercise: str, module: str = "gated_units"):
-    from autograder.notebook import run_check
-    from conftest import load_module
     namespace = vars(load_module(submission(tmp_path / exercise, module, append=code) / f"{module}.py"))
     outcome, _, _ = run_check(module, exercise, dict(namespace), hidden=False)
     return outcome
@@ -212,7 +214,6 @@ def test_torch_device_as_a_context_is_not_tampering(tmp_path):
 
 # -- everywhere the checks run: check (students) and grade-all (a class), with the JSON record --
 def test_check_enforces_for_students(tmp_path, capsys, monkeypatch):
-    from autograder.cli import main
     monkeypatch.setenv("COLUMNS", "400")  # one table row per line
     folder = submission(tmp_path / "mine", "gated_units", append=GATED_ROUTES[0])
     assert main(["check", str(folder), "--only", "gated_units", "--lang", "en"]) == 1
@@ -221,10 +222,6 @@ def test_check_enforces_for_students(tmp_path, capsys, monkeypatch):
 
 
 def test_grade_all_records_the_routine_in_each_report(tmp_path):
-    import json
-    from autograder import classroom
-    import shutil
-    from conftest import SOLUTIONS
     submissions = tmp_path / "submissions"
     shutil.copytree(SOLUTIONS, submissions / "honest", ignore=shutil.ignore_patterns("__pycache__"))
     code, expected, helpers = RNN_BASICS_SHORTCUTS
@@ -241,3 +238,17 @@ def test_grade_all_records_the_routine_in_each_report(tmp_path):
                 for e in cheat["exercises"] if e["messages"]}
     assert recorded == {exercise: ("scratch_forbidden", routine) for exercise, routine in expected.items()}
     assert cheat["score"] == cheat["max_score"] - sum(load_policy(POLICY).modules["rnn_basics"].points[e] for e in expected)
+
+
+def test_a_result_that_computes_while_it_is_encoded_is_watched_too(tmp_path):
+    lazy = '''
+class _Lazy(np.ndarray):
+    def tobytes(self, order="C"):
+        return torch.sigmoid(torch.from_numpy(np.asarray(self))).numpy().tobytes()
+
+
+def sigmoid(x):
+    return np.array(x, dtype=np.float64).view(_Lazy)
+'''
+    outcome = _in_kernel(tmp_path, lazy, "sigmoid", "rnn_basics")
+    assert outcome.fraction == 0.0 and outcome.messages[0].params["routine"] == "torch.sigmoid", outcome.messages
