@@ -62,9 +62,11 @@ def main() -> None:
                 results[name].append(run(variants[name]))
     print(f"{os.cpu_count()} CPU cores; load average {os.getloadavg()[0]:.1f}; grade solutions --only {MODULES}; "
           f"{args.runs} interleaved runs each, medians")
-    print(f"{'':<14}{'wall s':>8}{'student code s':>16}")
+    print(f"{'':<14}{'wall s':>8}{'(min-max)':>14}{'student code s':>16}")
     for name, runs in results.items():
-        print(f"{name:<14}{median(r[0] for r in runs):>8.2f}{median(r[1] for r in runs):>16.3f}")
+        walls = [r[0] for r in runs]
+        print(f"{name:<14}{median(walls):>8.2f}{f'({min(walls):.2f}-{max(walls):.2f})':>14}"
+              f"{median(r[1] for r in runs):>16.3f}")
     watched, unwatched = (median(r[0] for r in results[n]) for n in variants)
     student_w, student_u = (median(r[1] for r in results[n]) for n in variants)
     print(f"ratio watched / not watched: wall {watched / unwatched:.3f}, student code {student_w / student_u:.3f} "

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 
 from autograder import cases, isolation
-from conftest import ROOT, grade, submission
+from conftest import POLICY, ROOT, grade, policy_with, submission
 
 MODULE = "rnn_basics"
 needs_namespaces = pytest.mark.skipif(isolation.unavailable_reason() is not None,
                                 reason=f"no namespaces here: {isolation.unavailable_reason()}")
 
 
-def graded_probe(tmp_path, body: str):
+def graded_probe(tmp_path, body: str, policy=POLICY):
     """Grade a reference whose rnn_step first runs `body` (which sets `found`), then returns `found`
     as its answer when truthy; returns rnn_step's scored exercise."""
     code = f"""
@@ -29,7 +29,7 @@ def graded_probe(tmp_path, body: str):
 {body}
             return found if found is not None else _reference_step(x, h_prev, W_xh, W_hh, b_h)
     """
-    scores, _ = grade(submission(tmp_path / "sub", MODULE, append=code), only=MODULE)
+    scores, _ = grade(submission(tmp_path / "sub", MODULE, append=code), only=MODULE, policy=policy)
     return scores[f"{MODULE}.rnn_step"]
 
 
@@ -91,7 +91,7 @@ def test_background_processes_do_not_survive(tmp_path):
             import subprocess
             subprocess.Popen(["sleep", "{marker}"], start_new_session=True)
             subprocess.Popen(["sh", "-c", "nohup sleep {marker} &"], start_new_session=True)
-    """)
+    """, policy=policy_with(tmp_path, 'rnn_step = "numpy"\n', ""))  # from scratch, a process started is tampering
     assert exercise.status == "passed"
     survivors = subprocess.run(["pgrep", "-f", f"sleep {marker}"], capture_output=True, text=True)
     assert survivors.stdout == ""
