@@ -68,13 +68,17 @@ class Watch:
         self.any_torch = "torch" in self.forbid
         self.reached: list[dict] = []
         self.tampered: list[str] = []
+        self.entry = None   # the frame that started the watch (the request's server)
 
     def saw(self, routine: str) -> None:
-        """The student's code reached `routine` (a canonical name such as "torch.gru_cell")."""
+        """The student's code reached `routine` (a canonical name such as "torch.gru_cell");
+        a call with no frame of the student's code on the stack is the grader's plumbing."""
         if routine in self.forbid or (self.any_torch and routine.startswith("torch.")):
             room = MAX_REACHED * (2 if notable(routine, self.forbid) else 1)
             if len(self.reached) < room and all(r["routine"] != routine for r in self.reached):
-                self.reached.append({"routine": routine, "where": _student_frame()})
+                where = _student_frame(self.entry)
+                if where:
+                    self.reached.append({"routine": routine, "where": where})
 
     def tamper(self, what: str) -> None:
         if what not in self.tampered and len(self.tampered) < MAX_REACHED:
@@ -86,10 +90,11 @@ class Watch:
 
 
 # -- what the student's code reaches --------------------------------------------------------
-def _student_frame() -> str:
-    """The qualified name of the innermost function of the student's code on the stack."""
+def _student_frame(entry) -> str:
+    """The qualified name of the innermost function of the student's code on the stack above
+    `entry`, the frame that started the watch ("": none, the call is the grader's plumbing)."""
     frame = sys._getframe(2)
-    while frame is not None:
+    while frame is not None and frame is not entry:
         if not frame.f_code.co_filename.startswith(_library_dirs):
             return frame.f_code.co_qualname
         frame = frame.f_back
@@ -367,6 +372,7 @@ class watching:
         if self.watch is None:
             return None
         install()
+        self.watch.entry = sys._getframe(1)
         for what in _changed():
             self.watch.tamper(what)
         _originals["_push_on_torch_function_stack"](_originals["mode"])

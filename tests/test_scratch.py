@@ -252,3 +252,19 @@ def sigmoid(x):
 '''
     outcome = _in_kernel(tmp_path, lazy, "sigmoid", "rnn_basics")
     assert outcome.fraction == 0.0 and outcome.messages[0].params["routine"] == "torch.sigmoid", outcome.messages
+
+
+def test_torch_calls_with_no_student_code_on_the_stack_are_the_graders_plumbing():
+    import torch
+    watch = tracing.watching({"nonce": "n", "seq": 1, "forbid": ["torch"]})
+    def students_code():  # this test file is not under a library folder: it counts as the student's
+        torch.zeros(2).clone()
+    with watch:
+        students_code()
+        torch.ones(1)  # in the frame that started the watch: the server's own
+    assert [r["routine"] for r in watch.report()["reached"]] == ["torch.zeros", "torch.Tensor.clone"]
+    watch = tracing.watching({"nonce": "n", "seq": 2, "forbid": ["torch"]})
+    with watch:
+        tracing.torch_name(torch.zeros)  # tracing's own code
+        exec(compile("torch.zeros(1)", tracing.__file__, "exec"), {"torch": torch})  # a frame of the runtime's folder
+    assert watch.report()["reached"] == []
