@@ -101,6 +101,22 @@ def _student_frame(entry) -> str:
     return ""
 
 
+def plain(value, depth: int = 0) -> bool:
+    """Whether `value` is data whose encoding runs none of the student's code: exact numpy
+    arrays, tensors without instance attributes, numbers, strings, and containers of them."""
+    kind = type(value)
+    if value is None or kind in (bool, int, float, str):
+        return True
+    if kind in (list, tuple):
+        return depth < 50 and all(plain(item, depth + 1) for item in value)
+    if kind is dict:
+        return depth < 50 and all(type(k) is str and plain(v, depth + 1) for k, v in value.items())
+    numpy, torch = sys.modules.get("numpy"), sys.modules.get("torch")
+    if numpy is not None and kind is numpy.ndarray:
+        return True
+    return torch is not None and kind is torch.Tensor and not value.__dict__
+
+
 def torch_name(func) -> str:
     """"torch.<name>" for torch's functions by any route, "torch.Tensor.<name>" for methods."""
     try:
@@ -336,8 +352,18 @@ def install() -> None:
     sys.addaudithook(_audit)
 
 
+def _intact() -> bool:
+    """The quick test before `_changed`: everything still as installed."""
+    return (not _lasting and not sys.modules["torch.jit._state"]._enabled.enabled
+            and all((owner if isinstance(owner, dict) else owner.__dict__).get(name) is expected
+                    for owner, name, expected in _protected)
+            and all(function.__code__ is code for function, code in _codes))
+
+
 def _changed() -> list[str]:
     """What no longer is as installed, and put it back (so later exercises are watched again)."""
+    if _intact():
+        return []
     changed = list(_lasting)
     jit = sys.modules["torch.jit._state"]._enabled
     if jit.enabled:

@@ -268,3 +268,13 @@ def test_torch_calls_with_no_student_code_on_the_stack_are_the_graders_plumbing(
         tracing.torch_name(torch.zeros)  # tracing's own code
         exec(compile("torch.zeros(1)", tracing.__file__, "exec"), {"torch": torch})  # a frame of the runtime's folder
     assert watch.report()["reached"] == []
+
+
+def test_only_values_that_could_run_code_while_encoded_are_encoded_under_the_watch():
+    import numpy as np
+    import torch
+    assert tracing.plain({"value": [np.zeros(2), (torch.zeros(1), 1.5, "s", None, True)]})
+    tagged = torch.zeros(1)
+    tagged.detach = lambda: torch.ones(1)
+    assert not tracing.plain(np.zeros(2).view(type("Sub", (np.ndarray,), {})))
+    assert not tracing.plain([tagged]) and not tracing.plain(torch.nn.Parameter(torch.zeros(1)))
