@@ -32,9 +32,10 @@ def policy_with(folder: Path, old: str, new: str) -> Path:
     return path
 
 
-def grade(folder, *, only=None, policy=POLICY, hidden=True):
+def grade(folder, *, only=None, policy=POLICY, hidden=True, unconfined=False):
     """Grade `folder` in-process; returns {exercise_id: ExerciseScore} and the report."""
-    _, report = grade_pipeline(folder, policy_path=policy, only=only, device="cpu", hidden=hidden)
+    _, report = grade_pipeline(folder, policy_path=policy, only=only, device="cpu", hidden=hidden,
+                               unconfined=unconfined)
     return {e.id: e for e in report.exercises}, report
 
 

@@ -145,9 +145,22 @@ def _running(pattern: str) -> bool:
     return subprocess.run(["pgrep", "-f", pattern], capture_output=True).returncode == 0
 
 
-def test_without_namespaces_the_grader_warns_once_and_still_limits(tmp_path, monkeypatch, capfd):
+def test_without_namespaces_hidden_grading_is_refused_unless_allowed(tmp_path, monkeypatch, capfd):
     from autograder import sandbox
+    from autograder.cli import main
+    from autograder.runner import UnconfinedRefused
     monkeypatch.setattr(sandbox.isolation, "unavailable_reason", lambda: "simulated platform")
+    folder = submission(tmp_path / "sub", MODULE)
+    with pytest.raises(UnconfinedRefused, match="--unconfined"):
+        grade(folder, only=MODULE)
+    assert main(["grade", str(folder), "--only", MODULE, "--device", "cpu"]) == 2
+    assert "simulated platform" in capfd.readouterr().err
+
+
+def test_allowed_unconfined_the_grader_warns_once_still_limits_and_records_it(tmp_path, monkeypatch, capfd):
+    from autograder import runner, sandbox
+    monkeypatch.setattr(sandbox.isolation, "unavailable_reason", lambda: "simulated platform")
+    runner._warn_once.cache_clear()
     code = """
         import resource as _resource
         _reference_step = rnn_step
@@ -155,10 +168,24 @@ def test_without_namespaces_the_grader_warns_once_and_still_limits(tmp_path, mon
             assert _resource.getrlimit(_resource.RLIMIT_DATA)[0] > 0
             return _reference_step(x, h_prev, W_xh, W_hh, b_h)
     """
-    scores, report = grade(submission(tmp_path / "sub", MODULE, append=code), only=MODULE)
+    scores, report = grade(submission(tmp_path / "sub", MODULE, append=code), only=MODULE, unconfined=True)
     assert report.score == report.max_score
+    assert report.to_json("en")["sandbox"] == {"confined": False, "reason": "simulated platform", "cgroups": False}
     warnings = [line for line in capfd.readouterr().err.splitlines() if "simulated platform" in line]
     assert len(warnings) == 1 and warnings[0].startswith("warning: ")
+
+
+def test_students_check_runs_unconfined_without_the_flag(tmp_path, monkeypatch):
+    from autograder import sandbox
+    monkeypatch.setattr(sandbox.isolation, "unavailable_reason", lambda: "simulated platform")
+    scores, report = grade(submission(tmp_path / "sub", MODULE), only=MODULE, hidden=False)
+    assert report.score == report.max_score and report.sandbox["confined"] is False
+
+
+@needs_namespaces
+def test_a_confined_report_says_so(tmp_path):
+    _, report = grade(submission(tmp_path / "sub", MODULE), only=MODULE)
+    assert report.to_json("en")["sandbox"]["confined"] is True
 
 
 @needs_namespaces
