@@ -3,7 +3,10 @@
 Runs with `python -I` in a private working directory, with only this package's copy of
 `wire`, `modules` and `child` on its path besides the student's folder. It reads requests
 from fd IN and writes replies to fd OUT; the student's own stdout/stderr go elsewhere.
-Nothing here is trusted by the grader: replies are decoded as data and checked there.
+Nothing here is trusted by the grader: replies are decoded as data and checked there, and
+the grader itself compares the arguments' digests with what it sent. The functions below
+take what they rely on as default arguments, bound when this module is imported, before any
+student code: replacing a name in this module, in `warnings` or in numpy changes nothing here.
 """
 from __future__ import annotations
 
@@ -17,10 +20,6 @@ import traceback
 import warnings
 
 from . import wire
-
-# bound before any student code runs: replacing these names in the modules changes nothing here
-_catch_warnings, _simplefilter = warnings.catch_warnings, warnings.simplefilter
-_digests, _labelled = wire.digests, wire.labelled
 
 _objects: dict[int, object] = {}
 _modules: dict[str, object] = {}   # the student's modules imported here, by name
@@ -96,32 +95,33 @@ def _load(path: str, name: str):
     return sorted(n for n in vars(module) if not n.startswith("_"))
 
 
-def _call(request: dict):
+def _call(request: dict, *, resolve=_resolve, digests=wire.digests, labelled=wire.labelled,
+          catch_warnings=warnings.catch_warnings, simplefilter=warnings.simplefilter, trap=_overflow_trap):
     """The student's function on the arguments; then what the grader needs to judge the call
     (it compares the digests with what it sent): the warnings and the arguments' digests."""
-    func = _resolve(request["target"])
+    func = resolve(request["target"])
     args, kwargs = request.get("args", []), request.get("kwargs", {})
-    trap = _overflow_trap() if request.get("trap") == "overflow" else contextlib.nullcontext()
-    with _catch_warnings(record=True) as caught:
-        _simplefilter("always")
-        with trap:
+    trapped = trap() if request.get("trap") == "overflow" else contextlib.nullcontext()
+    with catch_warnings(record=True) as caught:
+        simplefilter("always")
+        with trapped:
             value = func(*args, **kwargs)
     seen = sorted({f"{w.category.__name__}: {w.message}"[:200] for w in caught})
-    return value, _digests(_labelled(args, kwargs)), seen
+    return value, digests(labelled(args, kwargs)), seen
 
 
-def _serve(request: dict):
+def _serve(request: dict, *, call=_call, load=_load, thawed=_thawed):
     op = request["op"]
     if op == "load":
-        return {"names": _load(request["path"], request["module"])}
+        return {"names": load(request["path"], request["module"])}
     if op == "call":
-        value, digests, seen = _call(request)
+        value, digests, seen = call(request)
         return {"value": value, "digests": digests, "warnings": seen}
     if op == "getattr":  # an attribute of a handle, or (name None) the handle's own value
         owner = _module if request["target"] is None else _resolve(request["target"])
         return {"value": owner if request["name"] is None else getattr(owner, request["name"])}
     if op == "setattr":
-        setattr(_resolve(request["target"]), request["name"], _thawed(request["value"]))
+        setattr(_resolve(request["target"]), request["name"], thawed(request["value"]))
         return {"value": None}
     if op == "warmup":  # imports done before student code, outside its time budget
         import numpy  # noqa: F401
@@ -152,36 +152,38 @@ def attach(module) -> None:
     _module = module
 
 
-def decode_request(data: bytes):
+def decode_request(data: bytes, *, decode=wire.decode):
     """A request; its arrays are read-only (numpy itself refuses an in-place change)."""
-    return wire.decode(data, resolve_handle=_resolve, build_modules=True, frozen=True)
+    return decode(data, resolve_handle=_resolve, build_modules=True, frozen=True)
 
 
-def answer(request: dict) -> bytes:
+def answer(request: dict, *, serve=_serve, error_reply=_error_reply, encode=wire.encode,
+           clock=time.perf_counter) -> bytes:
     """The encoded reply to one request: its result, or the student's exception as data.
     A call's reply says how many seconds it ran (the student's compute, for the benchmarks)."""
-    started = time.perf_counter()
+    started = clock()
     try:
-        reply = {"ok": True, **_serve(request)}
+        reply = {"ok": True, **serve(request)}
     except BaseException as error:
         if isinstance(error, (SystemExit, KeyboardInterrupt)):
             error = RuntimeError(f"{type(error).__name__} raised by the submission")
-        reply = _error_reply(error)
+        reply = error_reply(error)
     if request.get("op") == "call":
-        reply["seconds"] = time.perf_counter() - started
+        reply["seconds"] = clock() - started
     try:
-        return wire.encode(reply, handles=_keep)
+        return encode(reply, handles=_keep)
     except BaseException as error:  # a value that cannot travel as data
-        return wire.encode(_error_reply(error))
+        return encode(error_reply(error))
 
 
 def main(fd_in: int, fd_out: int, limits: dict) -> None:
     _limit_resources(limits)
     channel_in = os.fdopen(fd_in, "rb", buffering=0)
     channel_out = os.fdopen(fd_out, "wb", buffering=0)
+    serve, decode, read, write = answer, decode_request, wire.read_frame, wire.write_frame  # before student code
     while True:
         try:
-            request = decode_request(wire.read_frame(channel_in))
+            request = decode(read(channel_in))
         except EOFError:
             return
-        wire.write_frame(channel_out, answer(request))
+        write(channel_out, serve(request))
