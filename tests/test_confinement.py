@@ -12,25 +12,14 @@ from pathlib import Path
 import pytest
 
 from autograder import cases, isolation
-from conftest import ROOT, grade, submission
+from conftest import ROOT, grade, graded_probe, needs_namespaces, submission
 
 MODULE = "rnn_basics"
-needs_namespaces = pytest.mark.skipif(isolation.unavailable_reason() is not None,
-                                reason=f"no namespaces here: {isolation.unavailable_reason()}")
 
 
-def graded_probe(tmp_path, body: str):
-    """Grade a reference whose rnn_step first runs `body` (which sets `found`), then returns `found`
-    as its answer when truthy; returns rnn_step's scored exercise."""
-    code = f"""
-        _reference_step = rnn_step
-        def rnn_step(x, h_prev, W_xh, W_hh, b_h):
-            found = None
-{body}
-            return found if found is not None else _reference_step(x, h_prev, W_xh, W_hh, b_h)
-    """
-    scores, _ = grade(submission(tmp_path / "sub", MODULE, append=code), only=MODULE)
-    return scores[f"{MODULE}.rnn_step"]
+def probe(tmp_path, body: str):
+    """rnn_step's scored exercise after `body` ran in it (see conftest.graded_probe)."""
+    return graded_probe(tmp_path / "sub", body)["rnn_step"]
 
 
 @needs_namespaces
@@ -56,7 +45,7 @@ if _stolen:
 @needs_namespaces
 @pytest.mark.parametrize("path", [ROOT / "grading.toml", ROOT / "solutions", ROOT / "autograder" / "checks"])
 def test_repository_paths_do_not_exist_for_the_child(tmp_path, path):
-    exercise = graded_probe(tmp_path, f"""
+    exercise = probe(tmp_path, f"""
             import os
             if os.path.exists({str(path)!r}):
                 raise RuntimeError("visible")
@@ -66,7 +55,7 @@ def test_repository_paths_do_not_exist_for_the_child(tmp_path, path):
 
 @needs_namespaces
 def test_no_network(tmp_path):
-    exercise = graded_probe(tmp_path, """
+    exercise = probe(tmp_path, """
             import socket
             socket.create_connection(("127.0.0.1", 22), timeout=3)
     """)
@@ -77,7 +66,7 @@ def test_no_network(tmp_path):
 
 @needs_namespaces
 def test_limits_cannot_be_raised(tmp_path):
-    exercise = graded_probe(tmp_path, """
+    exercise = probe(tmp_path, """
             import resource
             resource.setrlimit(resource.RLIMIT_DATA, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
     """)
@@ -87,7 +76,7 @@ def test_limits_cannot_be_raised(tmp_path):
 @needs_namespaces
 def test_background_processes_do_not_survive(tmp_path):
     marker = f"{uuid.uuid4().int % 10**9}"
-    exercise = graded_probe(tmp_path, f"""
+    exercise = probe(tmp_path, f"""
             import subprocess
             subprocess.Popen(["sleep", "{marker}"], start_new_session=True)
             subprocess.Popen(["sh", "-c", "nohup sleep {marker} &"], start_new_session=True)
@@ -105,7 +94,7 @@ def test_the_cache_of_hidden_cases_is_shown_empty_even_inside_a_visible_folder(t
     try:
         cases.cases_for(MODULE, "rnn_step", hidden_seed=1, hidden_cases=1)
         assert any(cache.iterdir())
-        exercise = graded_probe(tmp_path, f"""
+        exercise = probe(tmp_path, f"""
             import os
             seen = os.listdir({str(cache)!r}) if os.path.isdir({str(cache)!r}) else []
             found = np.zeros(1) if seen else None
@@ -193,7 +182,7 @@ def test_the_datasets_raw_files_are_hidden_from_student_code(tmp_path):
     from autograder.datasets import source_paths
     paths = [str(path) for path in source_paths()]
     assert len(paths) == 3
-    exercise = graded_probe(tmp_path, f"""
+    exercise = probe(tmp_path, f"""
             import os
             for path in {paths!r}:
                 if os.path.isdir(path) and os.listdir(path):

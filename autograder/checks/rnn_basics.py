@@ -42,8 +42,8 @@ def check_sigmoid(student, cases, tol):
                 if _overflows(student, case.x):  # the child's "no warnings" is not taken on trust
                     fail("not_warning_free", name="sigmoid", detail="floating-point overflow (SIGFPE)", x="±1000")
             except CheckFailure as failure:
-                finite = isinstance(got, np.ndarray) and got.dtype.kind == "f" and np.isfinite(got).all()
-                overflow = bool(student.warnings) or not finite or failure.messages[0].key == "not_warning_free"
+                not_finite = isinstance(got, np.ndarray) and got.dtype.kind == "f" and not np.isfinite(got).all()
+                overflow = bool(student.warnings) or not_finite or failure.messages[0].key == "not_warning_free"
                 raise (failure.adding(Message("diag_sigmoid_overflow")) if overflow else failure) from None
             expect_not_mutated(student, "sigmoid")
 
