@@ -195,6 +195,7 @@ def confinement_script(new_root: Path, workdir: Path, jail: Jail) -> str:
     root = _q(new_root)
     lines = [f"echo 0 > {_q(procs)}" for procs in jail.cgroup_procs]   # first: all that follows counts
     lines.append(f"mount -t tmpfs -o mode=755,size=16m grader-root {root}")
+    lines += _tmpfs(f"{root}/tmp", jail.scratch_mb, "1777")   # first: an environment may live below /tmp
     for name in SYSTEM_DIRS:
         path = Path("/") / name
         if path.is_symlink():
@@ -205,7 +206,6 @@ def confinement_script(new_root: Path, workdir: Path, jail: Jail) -> str:
         if not any(python_root.is_relative_to(Path("/") / name) for name in SYSTEM_DIRS):
             lines += _bind_read_only(python_root, root + _q(python_root))
     lines += _dev(root, jail) + _proc_and_sys(root)
-    lines += _tmpfs(f"{root}/tmp", jail.scratch_mb, "1777")
     lines += _bind_read_only(workdir, root + _q(workdir))
     lines += _tmpfs(root + _q(home_of(workdir)), jail.scratch_mb, "700", owner=jail.uid)
     visible = [Path("/") / name for name in SYSTEM_DIRS] + python_roots() + [workdir]

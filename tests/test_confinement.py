@@ -198,3 +198,31 @@ def test_the_datasets_raw_files_are_hidden_from_student_code(tmp_path):
                 raise RuntimeError("Faker's names are reachable")
     """)
     assert exercise.status == "passed", exercise.messages
+
+
+def test_grade_all_and_gradescope_refuse_unconfined_hidden_grading_too(tmp_path, monkeypatch):
+    from autograder import gradescope, sandbox
+    from autograder.classroom import grade_all
+    from autograder.runner import UnconfinedRefused
+    monkeypatch.setattr(sandbox.isolation, "unavailable_reason", lambda: "simulated platform")
+    submission(tmp_path / "class" / "ana", MODULE)
+    with pytest.raises(UnconfinedRefused):
+        grade_all(tmp_path / "class", tmp_path / "results", policy_path=ROOT / "grading.toml", only=MODULE)
+    submission(tmp_path / "gradescope" / "submission", MODULE)
+    results = gradescope.run_autograder(tmp_path / "gradescope", ROOT / "grading.toml", only=MODULE)
+    assert results["score"] == 0 and "--unconfined" in results["output"]
+    assert "--unconfined" in gradescope.zip_members(ROOT / "grading.toml", unconfined=True)["run_autograder"].decode()
+    assert "--unconfined" not in gradescope.zip_members(ROOT / "grading.toml")["run_autograder"].decode()
+
+
+@needs_namespaces
+def test_without_cgroups_the_grader_says_so_once_and_grades_with_the_rlimits(tmp_path, monkeypatch, capfd):
+    from autograder import cgroups, runner
+    monkeypatch.setattr(cgroups, "layout_or_reason", lambda: "simulated: no cgroups")
+    runner._warn_once.cache_clear()
+    _, report = grade(submission(tmp_path / "sub", MODULE), only=MODULE)
+    _, again = grade(submission(tmp_path / "sub2", MODULE), only=MODULE)
+    assert report.score == report.max_score == again.score
+    assert report.sandbox == {"confined": True, "reason": None, "cgroups": False}
+    warnings = [line for line in capfd.readouterr().err.splitlines() if "simulated: no cgroups" in line]
+    assert len(warnings) == 1 and warnings[0].startswith("warning: ")
