@@ -201,21 +201,16 @@ def gru_gates(x, h_prev, p):
       "stacked_lstm_forward": "thread", "gru_gates": "_pop_mode",
       "gru_step": "_pop_mode"})  # the reference gru_step calls the student's gru_gates
 
-# replacing the tracer: at import, the watch is swapped for one that reports nothing
+# replacing the tracer: at import, the watch's methods are swapped for ones that report nothing
 RNN_BASICS_TRACER_REPLACED = '''
-import contextlib
 import sys
 
 for _name in ("gradechild.tracing", "autograder.tracing"):
     if _name in sys.modules:
-        class _Blind(contextlib.nullcontext):
-            def __init__(self, spec):
-                super().__init__()
-                self.watch = None
-
-            def report(self):
-                return None
-        sys.modules[_name].watching = _Blind
+        _watching = sys.modules[_name].watching
+        _watching.__enter__ = lambda self: None
+        _watching.__exit__ = lambda self, *exc: False
+        _watching.report = lambda self: None
 
 
 def sigmoid(x):
