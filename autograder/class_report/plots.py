@@ -28,8 +28,11 @@ def _text(key: str, language: str, **params) -> str:
     return Message(key, params).render(language)
 
 
+def _figure(width: float, height: float) -> Figure:
+    return Figure(figsize=(width, height), layout="constrained")   # makes room for outside legends
+
+
 def _png(figure: Figure) -> bytes:
-    figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI)
     return buffer.getvalue()
@@ -37,7 +40,7 @@ def _png(figure: Figure) -> bytes:
 
 def outcome_bars(module: str, summaries, language: str) -> bytes:
     """One horizontal bar per exercise, split into the share of students of each outcome."""
-    figure = Figure(figsize=(7.5, 0.45 * len(summaries) + 1.6))
+    figure = _figure(7.5, 0.4 * len(summaries) + 1.4)
     axes = figure.add_subplot()
     names = [s.name.split(".", 1)[-1] for s in summaries][::-1]
     left = [0.0] * len(names)
@@ -48,12 +51,12 @@ def outcome_bars(module: str, summaries, language: str) -> bytes:
     axes.set_xlim(0, 1)
     axes.set_xlabel(_text("class_axis_share", language))
     axes.set_title(_text("class_plot_outcomes", language, module=module))
-    axes.legend(ncol=5, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.35 if len(names) < 5 else -0.12))
+    axes.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return _png(figure)
 
 
 def totals_histogram(total, language: str) -> bytes:
-    figure = Figure(figsize=(7.5, 3.2))
+    figure = _figure(7.5, 3.2)
     axes = figure.add_subplot()
     bins = max(1, min(20, int(total.max_score) or 1))
     axes.hist(total.points, bins=bins, range=(0, total.max_score or 1), color=TOTALS_COLOUR, edgecolor="white")
@@ -66,7 +69,7 @@ def totals_histogram(total, language: str) -> bytes:
 def mistake_bars(mistakes, labels: list[str], language: str) -> bytes:
     """The most frequent diagnosed mistakes; `labels` the rendered text of each."""
     shown = list(zip(mistakes, labels))[:MAX_MISTAKE_BARS][::-1]
-    figure = Figure(figsize=(11, 0.5 * len(shown) + 1.2))
+    figure = _figure(11, 0.5 * len(shown) + 1.2)
     axes = figure.add_subplot()
     names = [textwrap.fill(textwrap.shorten(f"{m.exercise.split('.', 1)[-1]}: {label}", 110), 60) for m, label in shown]
     bars = axes.barh(range(len(shown)), [m.students for m, _ in shown], color=MISTAKES_COLOUR)
@@ -79,12 +82,12 @@ def mistake_bars(mistakes, labels: list[str], language: str) -> bytes:
 
 def metric_histogram(metric, language: str) -> bytes:
     """The class's values of one metric, with the full-credit and no-credit thresholds."""
-    figure = Figure(figsize=(7.5, 3.2))
+    figure = _figure(7.5, 3.2)
     axes = figure.add_subplot()
     axes.hist(metric.values, bins=20, color=METRIC_COLOUR, edgecolor="white")
     for value, colour, key in ((metric.full, FULL_LINE, "class_line_full"), (metric.zero, ZERO_LINE, "class_line_zero")):
         if value is not None:
-            axes.axvline(value, color=colour, linestyle="--", linewidth=1.5, label=f"{_text(key, language)} ({value:g})")
+            axes.axvline(value, color=colour, linestyle="--", linewidth=2.5, label=f"{_text(key, language)} ({value:g})")
     axes.set(title=_text("class_plot_metric", language, exercise=metric.exercise, metric=metric.metric),
              xlabel=metric.metric, ylabel=_text("class_axis_students", language))
     axes.legend(fontsize=8)
@@ -92,7 +95,7 @@ def metric_histogram(metric, language: str) -> bytes:
 
 
 def training_histogram(metric, language: str) -> bytes:
-    figure = Figure(figsize=(7.5, 3.0))
+    figure = _figure(7.5, 3.0)
     axes = figure.add_subplot()
     axes.hist(metric.training_seconds, bins=20, color=TRAINING_COLOUR, edgecolor="white")
     axes.set(title=_text("class_plot_training", language, exercise=metric.exercise),
@@ -103,10 +106,10 @@ def training_histogram(metric, language: str) -> bytes:
 def similarity_scatter(overlaps: dict[str, list[tuple[float, int]]], settings: dict, language: str) -> bytes:
     """Each pair of students that shares code: shared tokens against similarity, both thresholds
     drawn; the flagged pairs lie above and right of them."""
-    figure = Figure(figsize=(11, 3.6))
+    figure = _figure(11, 3.6)
     axes = figure.add_subplot()
     for index, (module, points) in enumerate(item for item in overlaps.items() if item[1]):
-        axes.scatter([max(p[1], 1) for p in points], [p[0] for p in points], s=18, alpha=0.7, label=module,
+        axes.scatter([max(p[1], 1) for p in points], [p[0] for p in points], s=36, alpha=0.7, label=module,
                      color=SIMILARITY_PALETTE[index % len(SIMILARITY_PALETTE)])
     axes.set_xscale("log")
     axes.axhline(settings["threshold"], color=THRESHOLD_LINE, linestyle="--", linewidth=1,

@@ -13,6 +13,7 @@ from .stats import Summary, flag_counts
 POINTS_COLUMNS = ("class_col_exercise", "class_col_max", "class_col_mean", "class_col_median", "class_col_full",
                   "class_col_not_attempted", "class_col_failed_runs", "class_col_distribution")
 
+DISTINCT_VALUES_SHOWN = 6
 PAIR_COLUMNS = ("class_col_module", "class_col_pair", "class_col_similarity", "class_col_shares", "class_col_shared")
 
 
@@ -25,7 +26,15 @@ def _percent(share: float) -> str:
 
 
 def _distribution(summary: Summary) -> str:
-    return " · ".join(f"{points:g}: {count}" for points, count in summary.distribution())
+    """Students per points value, or per quarter of the range when there are many values."""
+    counts = summary.distribution()
+    if len(counts) <= DISTINCT_VALUES_SHOWN:
+        return " · ".join(f"{points:g}: {count}" for points, count in counts)
+    edges = [summary.max_score * q / 4 for q in range(5)]
+    bins = [sum(c for p, c in counts if low <= p < high or (high == edges[-1] and p == high))
+            for low, high in zip(edges, edges[1:])]
+    return " · ".join(f"[{low:g}, {high:g}{']' if high == edges[-1] else ')'}: {n}"
+                      for low, high, n in zip(edges, edges[1:], bins))
 
 
 def points_row(summary: Summary, name: str) -> list[str]:
