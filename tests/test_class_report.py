@@ -21,8 +21,8 @@ from autograder.gradebook import write_gradebook
 from autograder.messages import Message
 from autograder.policy import load_policy
 from conftest import ASSIGNMENTS, POLICY, ROOT, SOLUTIONS
-from insight_class import (ANA, BRUNO_RENAMES, CARLA, COPIED, FITTED, INDEPENDENT, MODULE, PLANTED, STUBS,
-                           build_insight_class, mistake_key, near_copy)
+from copied_code import ANA, BRUNO_RENAMES, CARLA, near_copy
+from insight_class import COPIED, FITTED, INDEPENDENT, MODULE, PLANTED, STUBS, build_insight_class, mistake_key
 from synthetic_class import class_policy
 
 SETTINGS = load_policy(POLICY).similarity
