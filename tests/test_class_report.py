@@ -277,7 +277,8 @@ def test_shortcuts_metrics_and_failures_are_reported(practical_results):
     accuracy = [json.loads((practical_results / f"student {n:02d}" / "report.json").read_text())["exercises"][2]
                 ["messages"][0]["params"]["value"] for n in range(12)]
     assert f"12 students; mean {statistics.fmean(accuracy):.3f}, median {statistics.median(accuracy):.3f}" in metrics
-    assert "full credit at 0.5, none at 0.25" in metrics and "mse_ratio" in metrics and "training time: median" in metrics
+    assert "full credit at 0.5, none at 0.25" in metrics and "MSE / persistence MSE" in metrics
+    assert "training time: median" in metrics
     mistakes = md_table(markdown, "Diagnosed mistakes, most frequent first")
     assert mistakes == [["rnn_basics.rnn_step", Message("diag_missing_bias", {"bias": "b_h"}).render("en"), "4", "33 %"]]
     pairs = md_table(markdown, "Code that looks copied")
@@ -292,9 +293,9 @@ def test_the_html_is_self_contained_with_every_plot(practical_results):
     titles = [title for title, _ in images]
     assert titles == ["Distribuição das notas", "rnn_basics: resultado por exercício",
                       "name_classifier: resultado por exercício", "forecast: resultado por exercício",
-                      "Enganos mais frequentes", "name_classifier.train_name_classifier: accuracy",
+                      "Enganos mais frequentes", "name_classifier.train_name_classifier: acurácia",
                       "name_classifier.train_name_classifier: tempo de treino",
-                      "forecast.train_forecaster: mse_ratio", "forecast.train_forecaster: tempo de treino",
+                      "forecast.train_forecaster: MSE / MSE da persistência", "forecast.train_forecaster: tempo de treino",
                       "Pares de alunos com código em comum"]
     assert all(base64.b64decode(data).startswith(PNG_MAGIC) for _, data in images)
     assert not re.search(r'(src|href)="(?!data:)', page)
@@ -319,3 +320,24 @@ def test_headless_chromium_shows_every_plot(practical_results):
         assert pixels_of(colour) > 500, colour
     assert pixels_of(plots.SIMILARITY_COLOUR, tolerance=40) > 20              # the one pair that shares code
     assert pixels_of(plots.FULL_LINE, 30) > 50 and pixels_of(plots.ZERO_LINE, 30) > 50      # the thresholds drawn
+
+
+HOSTILE = [
+    ("timeout", "timeout", {"key": "timeout", "params": {"name": "rnn_step", "seconds": 3}}),
+    ("crash", "error", {"key": "crash", "params": {"name": "rnn_step", "module": MODULE, "detail": "SIGSEGV"}}),
+    ("memory", "error", {"key": "memory", "params": {"name": "rnn_step", "limit_mb": 3072}}),
+    ("forbidden", "error", {"key": "raised", "params": {"name": "rnn_step", "exc_type": "OSError",
+                                                        "message": "[Errno 30] Read-only file system: '/etc/x'"}}),
+    ("forbidden", "error", {"key": "raised", "params": {"name": "rnn_step", "exc_type": "PermissionError", "message": ""}}),
+]
+
+
+@pytest.mark.parametrize("kind, status, message", HOSTILE, ids=[f"{h[0]}-{h[2]['key']}" for h in HOSTILE])
+def test_hostile_behaviour_is_flagged_by_kind(tmp_path, kind, status, message):
+    from autograder.class_report.results import read_results
+    from autograder.class_report.stats import flags
+    ordinary = {"key": "raised", "params": {"name": "rnn_step", "exc_type": "ValueError", "message": "shapes differ"}}
+    reports = {"mallory": report_of([exercise("rnn_basics.rnn_step", 0, 2, status, message)]),
+               "honest mistake": report_of([exercise("rnn_basics.rnn_step", 0, 2, "error", ordinary)])}
+    found = flags(read_results(write_results(tmp_path / "results", reports, {}, {})))
+    assert [(f.student, f.kind, f.exercise) for f in found] == [("mallory", kind, "rnn_basics.rnn_step")]

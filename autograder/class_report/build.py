@@ -59,7 +59,7 @@ def _figures(report: ClassReport, language: str) -> list[Figure]:
         labels = [mistake_text(m, language) for m in report.mistakes]
         figures.append(Figure(text("class_plot_mistakes"), plots.mistake_bars(report.mistakes, labels, language), wide=True))
     for metric in report.metrics:
-        figures.append(Figure(text("class_plot_metric", exercise=metric.exercise, metric=metric.metric),
+        figures.append(Figure(text("class_plot_metric", exercise=metric.exercise, metric=metric.label(language)),
                               plots.metric_histogram(metric, language)))
         if metric.training_seconds:
             figures.append(Figure(text("class_plot_training", exercise=metric.exercise),

@@ -88,8 +88,8 @@ def metric_histogram(metric, language: str) -> bytes:
     for value, colour, key in ((metric.full, FULL_LINE, "class_line_full"), (metric.zero, ZERO_LINE, "class_line_zero")):
         if value is not None:
             axes.axvline(value, color=colour, linestyle="--", linewidth=2.5, label=f"{_text(key, language)} ({value:g})")
-    axes.set(title=_text("class_plot_metric", language, exercise=metric.exercise, metric=metric.metric),
-             xlabel=metric.metric, ylabel=_text("class_axis_students", language))
+    axes.set(title=_text("class_plot_metric", language, exercise=metric.exercise, metric=metric.label(language)),
+             xlabel=metric.label(language), ylabel=_text("class_axis_students", language))
     axes.legend(fontsize=8)
     return _png(figure)
 

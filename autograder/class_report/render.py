@@ -70,7 +70,7 @@ def metric_lines(report: ClassReport, language: str) -> list[str]:
         if metric.training_seconds:
             text += "; " + _t("class_training_row", language, median=statistics.median(metric.training_seconds),
                               high=max(metric.training_seconds))
-        lines.append(f"{metric.exercise} — {metric.metric}: {text}")
+        lines.append(f"{metric.exercise} — {metric.label(language)}: {text}")
     return lines
 
 

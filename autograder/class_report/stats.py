@@ -10,6 +10,7 @@ import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from ..messages import Message, catalog
 from .results import ClassResults
 
 # The from-scratch enforcement records a forbidden shortcut as a message with this key (and the
@@ -87,6 +88,10 @@ class Metric:
     full: float | None = None
     zero: float | None = None
     training_seconds: list[float] = field(default_factory=list)
+
+    def label(self, language: str) -> str:
+        key = f"class_metric_{self.metric}"
+        return Message(key).render(language) if key in catalog() else self.metric
 
 
 @dataclass(frozen=True)
