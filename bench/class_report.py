@@ -1,5 +1,6 @@
-"""`class-report` on the results of a 100-student run: wall time and peak memory, and where the
-time goes (reading, statistics, similarity, plots, rendering).
+"""`class-report` on the results of a 100-student run: wall time, CPU time and peak memory,
+cold (no tokenized-code cache: as at the end of `grade-all`) and warm (`class-report` on results
+that already have it), and where a cold build's time goes.
 
 The 100 students' results are synthesized, not graded: three real submissions are graded once
 with all six modules (the reference, the stubs, the reference with two rnn_basics mistakes);
@@ -14,7 +15,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -109,7 +113,21 @@ def synthetic_results(folder: Path, sources: dict[str, dict], students: int, see
     return folder
 
 
-def stage_seconds(results: Path) -> dict[str, float]:
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measured_run(results: Path, cold: bool) -> tuple[float, float, float]:
+    """(wall s, CPU s, peak MiB) of one `class-report` process."""
+    if cold:
+        shutil.rmtree(results / ".class-cache", ignore_errors=True)
+    before = cpu_seconds()
+    wall, peak = timed(grader("class-report", results))
+    return wall, cpu_seconds() - before, peak
+
+
+def stage_seconds(results: Path, cold: bool) -> dict[str, float]:
     """In this process: each stage of one class report, timed."""
     from autograder.class_report import build, render, stats
     from autograder.class_report.results import read_results
@@ -121,6 +139,8 @@ def stage_seconds(results: Path) -> dict[str, float]:
         now = time.perf_counter()
         seconds[name], started = now - started, now
 
+    if cold:
+        shutil.rmtree(results / ".class-cache", ignore_errors=True)
     class_results = read_results(results)
     lap("read")
     report = build.ClassReport(class_results, stats.exercise_summaries(class_results), stats.module_summaries(class_results),
@@ -148,16 +168,24 @@ def main() -> None:
         sources = graded_reports(scratch)
         print(f"graded the 3 source submissions (all six modules) in {time.perf_counter() - started:.1f} s")
         results = synthetic_results(scratch / "results", sources, args.students)
-        runs = [timed(grader("class-report", results)) for _ in range(args.repeat)]
-        walls = [wall for wall, _ in runs]
-        print(f"class-report on {args.students} students x {len(sources['reference']['modules'])} modules: "
-              f"median {statistics.median(walls):.2f} s over {args.repeat} runs (all: "
-              f"{', '.join(f'{w:.2f}' for w in walls)}), peak {max(p for _, p in runs):.0f} MiB, "
-              f"class.html {(results / 'class.html').stat().st_size / 1024:.0f} KiB")
-        stages = stage_seconds(results)
-        flagged = stages.pop("flagged pairs")
-        print("in-process stages: " + ", ".join(f"{name} {s:.2f} s" for name, s in stages.items())
-              + f"; flagged pairs: {flagged:g} (expected: student007 and student008 in rnn_basics)")
+        print(f"class-report on {args.students} students x {len(sources['reference']['modules'])} modules, "
+              f"{args.repeat} runs each, cold and warm interleaved:")
+        runs = {"cold": [], "warm": []}
+        for _ in range(args.repeat):
+            for kind in runs:
+                runs[kind].append(measured_run(results, kind == "cold"))
+        for kind, measured in runs.items():
+            walls, cpus = [m[0] for m in measured], [m[1] for m in measured]
+            print(f"  {kind}: wall median {statistics.median(walls):.2f} s (all {', '.join(f'{w:.2f}' for w in walls)}), "
+                  f"CPU median {statistics.median(cpus):.2f} s, peak {max(m[2] for m in measured):.0f} MiB")
+        cache = sum(p.stat().st_size for p in (results / ".class-cache").glob("*.json")) / 2**20
+        print(f"  class.html {(results / 'class.html').stat().st_size / 1024:.0f} KiB, cache {cache:.1f} MiB; "
+              f"load average {os.getloadavg()[0]:.1f}")
+        for kind in ("cold", "warm"):
+            stages = stage_seconds(results, kind == "cold")
+            flagged = stages.pop("flagged pairs")
+            print(f"{kind} build, in-process stages: " + ", ".join(f"{name} {s:.2f} s" for name, s in stages.items())
+                  + f"; flagged pairs: {flagged:g} (expected: student007 and student008 in rnn_basics)")
     print("goal: a few seconds for 100 students")
 
 

@@ -341,3 +341,24 @@ def test_hostile_behaviour_is_flagged_by_kind(tmp_path, kind, status, message):
                "honest mistake": report_of([exercise("rnn_basics.rnn_step", 0, 2, "error", ordinary)])}
     found = flags(read_results(write_results(tmp_path / "results", reports, {}, {})))
     assert [(f.student, f.kind, f.exercise) for f in found] == [("mallory", kind, "rnn_basics.rnn_step")]
+
+
+def test_tokenized_code_is_cached_and_gives_the_same_pairs(tmp_path, monkeypatch):
+    import copydetect.utils
+    from autograder.class_report.token_cache import TokenCache
+    reference, stub = _module_text(SOLUTIONS), _module_text(ASSIGNMENTS)
+    answers = {"ana": reference + ANA, "bruno": reference + near_copy(ANA, BRUNO_RENAMES), "carla": reference + CARLA}
+    uncached = compare_module(MODULE, answers, stub, **SETTINGS)
+    cache = TokenCache(tmp_path / "cache")
+    assert compare_module(MODULE, answers, stub, tokens=cache, **SETTINGS) == uncached
+    assert len(list((tmp_path / "cache").glob("*.json"))) == 4                   # three students and the stub
+
+    def no_lexing(*args, **kwargs):
+        raise AssertionError("lexed again")
+
+    monkeypatch.setattr(copydetect.utils, "filter_code", no_lexing)
+    assert compare_module(MODULE, answers, stub, tokens=TokenCache(tmp_path / "cache"), **SETTINGS) == uncached
+    fewer = TokenCache(tmp_path / "cache")
+    compare_module(MODULE, {k: answers[k] for k in ("ana", "bruno")}, stub, tokens=fewer, **SETTINGS)
+    fewer.prune()
+    assert len(list((tmp_path / "cache").glob("*.json"))) == 3                   # carla's entry was not used

@@ -8,6 +8,7 @@ from ..messages import Message
 from . import plots, stats
 from .results import ClassResults, read_answers, read_results
 from .similarity import ModuleSimilarity, compare_module
+from .token_cache import CACHE, TokenCache
 
 from . import STUBS
 
@@ -44,8 +45,11 @@ def _stub(stubs: Path, module: str) -> str | None:
 
 
 def _similarity(results: ClassResults, modules, settings: dict, stubs: Path) -> dict[str, ModuleSimilarity]:
-    return {module: compare_module(module, read_answers(results, module), _stub(stubs, module), **settings)
-            for module in modules}
+    tokens = TokenCache(results.folder / CACHE)
+    similarity = {module: compare_module(module, read_answers(results, module), _stub(stubs, module), tokens=tokens,
+                                         **settings) for module in modules}
+    tokens.prune()
+    return similarity
 
 
 def _figures(report: ClassReport, language: str) -> list[Figure]:

@@ -17,6 +17,8 @@ import itertools
 from collections import Counter
 from dataclasses import dataclass
 
+from .token_cache import TokenCache
+
 NOISE_TOKENS = 25          # copydetect's default k-gram length (noise threshold)
 WINDOW = 1                 # guarantee threshold = noise threshold: every k-gram is kept
 MAX_FRAGMENT_LINES = 80    # per student and pair in the report
@@ -33,13 +35,18 @@ class SimilarPair:
     fragments: tuple[str, str]  # each student's shared lines, in file order
 
 
-def _fingerprint(code: str, boilerplate, window: int = WINDOW):
+def _fingerprint(code: str, boilerplate, tokens: TokenCache, window: int = WINDOW):
+    """copydetect's fingerprint of `code`, from its tokenized form (cached); the same as
+    CodeFingerprint(…, filter=True) gives, which would lex the code again."""
     from copydetect import CodeFingerprint
-    return CodeFingerprint("answer.py", NOISE_TOKENS, window, boilerplate, language="python", fp=io.StringIO(code))
+    filtered, offsets = tokens.filtered(code)
+    fingerprint = CodeFingerprint("answer.py", NOISE_TOKENS, window, boilerplate, filter=False, fp=io.StringIO(filtered))
+    fingerprint.raw_code, fingerprint.offsets = code, offsets
+    return fingerprint
 
 
-def _stub_hashes(stub: str | None) -> list:
-    return sorted(_fingerprint(stub, None, window=1).hashes) if stub else []
+def _stub_hashes(stub: str | None, tokens: TokenCache) -> list:
+    return sorted(_fingerprint(stub, None, tokens, window=1).hashes) if stub else []
 
 
 def _shared_lines(code: str, slices) -> str:
@@ -77,11 +84,11 @@ def _without(fingerprint, ignored: set):
     return fingerprint
 
 
-def _fingerprints(answers: dict[str, str], stub: str | None, common_above: int) -> dict:
+def _fingerprints(answers: dict[str, str], stub: str | None, common_above: int, tokens: TokenCache) -> dict:
     """Each student's fingerprint without the stub's passages and the class's common ones
-    (code lexed once per distinct text: lexing is what takes the time)."""
-    stub_hashes = _stub_hashes(stub)
-    by_text = {code: _fingerprint(code, stub_hashes) for code in set(answers.values())}
+    (one per distinct text)."""
+    stub_hashes = _stub_hashes(stub, tokens)
+    by_text = {code: _fingerprint(code, stub_hashes, tokens) for code in set(answers.values())}
     counts = Counter(h for code in answers.values() for h in by_text[code].hashes)
     common = {h for h, count in counts.items() if count > common_above}
     by_text = {code: _without(fingerprint, common) for code, fingerprint in by_text.items()}
@@ -89,10 +96,10 @@ def _fingerprints(answers: dict[str, str], stub: str | None, common_above: int) 
 
 
 def compare_module(module: str, answers: dict[str, str], stub: str | None, *, threshold: float,
-                   min_shared_tokens: int, common_above: int) -> ModuleSimilarity:
+                   min_shared_tokens: int, common_above: int, tokens: TokenCache | None = None) -> ModuleSimilarity:
     """`answers`: student -> the module's source."""
     from copydetect import compare_files
-    fingerprints = _fingerprints(answers, stub, common_above)
+    fingerprints = _fingerprints(answers, stub, common_above, tokens or TokenCache())
     pairs, overlaps = [], []
     for first, second in itertools.combinations(sorted(fingerprints), 2):
         a, b = fingerprints[first], fingerprints[second]
