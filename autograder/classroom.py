@@ -8,8 +8,10 @@ are forked from a server that has already imported the grader (torch, pytest): e
 milliseconds instead of seconds, and starts from the same state. Results:
 
     RESULTS_DIR/<student>/report.json, report.md, report.html, grading.log
+    RESULTS_DIR/<student>/answers/<module>.py   the code as graded (for the class report)
     RESULTS_DIR/grades.csv       the gradebook (gradebook.py)
     RESULTS_DIR/manifest.json    per student: hash of the files, of the settings, status
+    RESULTS_DIR/class.md, class.html   the class report (class_report/), when the run finishes
 
 Every file is written atomically. A student whose files and settings (policy, grader code,
 options) have the same hashes as in the manifest is not graded again unless `force`; so an

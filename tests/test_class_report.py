@@ -135,6 +135,16 @@ def test_every_number_matches_grades_csv(graded):
 
 
 @pytest.mark.slow
+def test_not_attempted_and_timeouts_count_the_students_planted(graded):
+    rows = md_table(graded["markdown"], "Pontos por módulo e por exercício")
+    untouched, broken = len(STUBS) + 1, 1                 # the stubs and "missing module"; "broken import"
+    for name, *_, not_attempted, failed_runs, _ in rows[1:-1]:
+        hangs = name == "many_to_many_loss"
+        assert not_attempted == f"{100 * untouched / 32:.0f} %", name
+        assert failed_runs == f"{100 * (broken + hangs) / 32:.0f} %", name
+
+
+@pytest.mark.slow
 def test_students_flagged_and_nothing_hidden_shown(graded):
     rows = md_table(graded["markdown"], "Alunos sinalizados")
     assert ["hangs", "tempo esgotado", f"{MODULE}.many_to_many_loss"] in rows
