@@ -372,3 +372,14 @@ def test_tokenized_code_is_cached_and_gives_the_same_pairs(tmp_path, monkeypatch
     compare_module(MODULE, {k: answers[k] for k in ("ana", "bruno")}, stub, tokens=fewer, **SETTINGS)
     fewer.prune()
     assert len(list((tmp_path / "cache").glob("*.json"))) == 3                   # carla's entry was not used
+
+
+def test_every_class_report_text_has_both_languages_with_the_same_fields():
+    import string
+    import tomllib
+    texts = tomllib.loads((ROOT / "autograder" / "locale" / "class_report.toml").read_text(encoding="utf-8"))
+    assert len(texts) > 50
+    for key, templates in texts.items():
+        assert key.startswith("class_") and set(templates) == {"pt", "en"}, key
+        fields = [{name for _, name, _, _ in string.Formatter().parse(templates[lang]) if name} for lang in ("pt", "en")]
+        assert fields[0] == fields[1], key
