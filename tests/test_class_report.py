@@ -383,3 +383,18 @@ def test_every_class_report_text_has_both_languages_with_the_same_fields():
         assert key.startswith("class_") and set(templates) == {"pt", "en"}, key
         fields = [{name for _, name, _, _ in string.Formatter().parse(templates[lang]) if name} for lang in ("pt", "en")]
         assert fields[0] == fields[1], key
+
+
+def test_the_graded_code_is_kept_for_py_files_and_notebooks(tmp_path):
+    from autograder.class_report import snapshot_answers
+    (tmp_path / "ana").mkdir()
+    shutil.copy(SOLUTIONS / f"{MODULE}.py", tmp_path / "ana")
+    (tmp_path / "bruno").mkdir()
+    shutil.copy(ROOT / "source" / MODULE / f"{MODULE}.ipynb", tmp_path / "bruno")
+    (tmp_path / "results" / "bruno" / "answers").mkdir(parents=True)
+    (tmp_path / "results" / "bruno" / "answers" / "bptt.py").write_text("stale")          # from an older run
+    snapshot_answers([("ana", tmp_path / "ana"), ("bruno", tmp_path / "bruno")], tmp_path / "results", [MODULE, "bptt"])
+    assert (tmp_path / "results" / "ana" / "answers" / f"{MODULE}.py").read_text() == _module_text(SOLUTIONS)
+    notebook = (tmp_path / "results" / "bruno" / "answers" / f"{MODULE}.py").read_text()
+    assert notebook.startswith(f"# Extracted from {MODULE}.ipynb") and "def rnn_step(" in notebook
+    assert sorted(p.name for p in (tmp_path / "results").rglob("*.py")) == [f"{MODULE}.py", f"{MODULE}.py"]
