@@ -68,7 +68,7 @@ MISTAKES = [
             hs = _reference_forward(xs, h0, W_xh, W_hh, b_h)
             xs *= 0
             return hs
-     """, {"rnn_forward"}, "mutated"),
+     """, {"rnn_forward"}, "mutated_read_only"),
 ]
 
 

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from ..cases.rnn_basics import rnn_cell, torch_rnn
 from ..expect import CheckFailure, as_array, diagnose, expect_close, expect_not_mutated, fail
 from ..messages import Message
+from ..sandbox import StudentFailure
 
 
 def _sigmoid(z):
@@ -18,6 +19,18 @@ def _tensor(array, dtype=torch.float64):
     return torch.from_numpy(np.asarray(array)).to(dtype)
 
 
+def _overflows(student, x) -> bool:
+    """Whether sigmoid(x) overflows, seen from outside the student's process: with overflow
+    trapped, the child dies of SIGFPE (warnings silenced in the student's code still trap)."""
+    try:
+        student.sigmoid.trapping_overflow(x)
+    except StudentFailure as failure:
+        if failure.kind == "crash" and "SIGFPE" in failure.message:
+            return True
+        raise
+    return False
+
+
 def check_sigmoid(student, cases, tol):
     for case in cases:
         with case:
@@ -26,9 +39,11 @@ def check_sigmoid(student, cases, tol):
                 expect_close(got, case.y, "sigmoid(x)", tol)
                 if student.warnings:
                     fail("not_warning_free", name="sigmoid", detail=student.warnings[0], x="±1000")
+                if _overflows(student, case.x):  # the child's "no warnings" is not taken on trust
+                    fail("not_warning_free", name="sigmoid", detail="floating-point overflow (SIGFPE)", x="±1000")
             except CheckFailure as failure:
-                finite = isinstance(got, np.ndarray) and got.dtype.kind == "f" and np.isfinite(got).all()
-                overflow = bool(student.warnings) or not finite
+                not_finite = isinstance(got, np.ndarray) and got.dtype.kind == "f" and not np.isfinite(got).all()
+                overflow = bool(student.warnings) or not_finite or failure.messages[0].key == "not_warning_free"
                 raise (failure.adding(Message("diag_sigmoid_overflow")) if overflow else failure) from None
             expect_not_mutated(student, "sigmoid")
 
