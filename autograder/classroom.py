@@ -336,7 +336,8 @@ def grade_all(submissions, results, *, policy_path, only=None, jobs=None, force=
         summary.gradebook = write_gradebook(results / GRADEBOOK, gradebook_columns(policy, modules), reports)
         shutil.rmtree(results / WORK, ignore_errors=True)
         if not pending and not running:                 # finished, not interrupted
-            class_report.snapshot_answers([(s.name, s.folder) for s in students if s.folder.is_dir()], results, modules)
+            class_report.snapshot_answers([(s.name, s.folder) for s in students if s.folder.is_dir()], results, modules,
+                                          policy.sandbox)
             summary.class_report = class_report.write_class_report(results, policy.similarity, language)
         lock.close()
     summary.seconds = round(time.monotonic() - started, 1)

@@ -14,10 +14,10 @@ from pathlib import Path
 STUBS = Path(__file__).resolve().parent.parent.parent / "assignments"
 
 
-def snapshot_answers(students, results_folder, modules) -> None:
+def snapshot_answers(students, results_folder, modules, caps=None) -> None:
     """Keep each student's graded code in RESULTS_DIR/<student>/answers/ (see results.py)."""
     from .results import snapshot_answers as snapshot
-    snapshot(students, Path(results_folder), modules)
+    snapshot(students, Path(results_folder), modules, caps)
 
 
 def write_class_report(results_folder, similarity_settings: dict, language: str, stubs=STUBS) -> list[Path]:

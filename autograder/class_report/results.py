@@ -69,20 +69,17 @@ def read_results(folder: str | Path) -> ClassResults:
     return results
 
 
-def snapshot_answers(students, results_folder: Path, modules) -> None:
-    """Copy each student's graded code into RESULTS_DIR/<student>/answers/<module>.py (a notebook's
-    answer and setup cells, as graded), so the class report needs nothing but the results."""
+def snapshot_answers(students, results_folder: Path, modules, caps=None) -> None:
+    """Keep each student's graded code in RESULTS_DIR/<student>/answers/ (submission.py writes
+    each module there as graded: a .py file, or a notebook's answer and setup cells), so the
+    class report needs nothing but the results. `caps`: the policy's SandboxPolicy."""
     for name, folder in students:
         target = Path(results_folder) / name / ANSWERS
         shutil.rmtree(target, ignore_errors=True)
         try:
-            submission = load_submission(folder, modules, target)
+            load_submission(folder, modules, target, **({"caps": caps} if caps is not None else {}))
         except SubmissionError:
-            continue
-        for module, source in submission.modules.items():
-            if source.path is not None and source.path.parent != target:
-                target.mkdir(parents=True, exist_ok=True)
-                (target / f"{module}.py").write_bytes(source.path.read_bytes())
+            shutil.rmtree(target, ignore_errors=True)
 
 
 def read_answers(results: ClassResults, module: str) -> dict[str, str]:
