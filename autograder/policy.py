@@ -43,6 +43,9 @@ SANDBOX_SCHEMA = {"scratch_mb": COUNT, "shm_mb": COUNT, "max_processes": COUNT,
 PATH = ((str,), lambda v: True, 'a folder path (string; "" for none)')
 SERIES_NAME = ((str,), lambda v: v in ("co2", "sine"), '"co2" or "sine"')
 FRACTION = ((int, float), lambda v: 0 < v < 1, "a number between 0 and 1")
+# The class report's similarity check (autograder/class_report/similarity.py).
+SIMILARITY_SCHEMA = {"threshold": ((int, float), lambda v: 0 < v <= 1, "a number > 0 and <= 1"),
+                     "min_shared_tokens": COUNT, "common_above": COUNT}
 
 # Extra per-module tables (training budgets, thresholds) that later assignments declare:
 # module -> {table name -> {key -> spec}}.
@@ -100,6 +103,7 @@ class Policy:
     tolerances: dict[str, Tolerance]
     modules: dict[str, ModulePolicy]
     sandbox: SandboxPolicy = SandboxPolicy()
+    similarity: dict = field(default_factory=dict)
 
     def points(self, module: str, exercise: str) -> float:
         return self.modules[module].points[exercise]
@@ -170,7 +174,7 @@ def load_policy(path: str | Path = DEFAULT_POLICY) -> Policy:
         raise PolicyError(path, "(file)", f"cannot be read ({error})") from None
     except tomllib.TOMLDecodeError as error:
         raise PolicyError(path, "(syntax)", str(error)) from None
-    _require_tables(path, "", data, ("grader", "tolerances", "modules", "sandbox"))
+    _require_tables(path, "", data, ("grader", "tolerances", "modules", "sandbox", "similarity"))
     grader = _check_table(path, "grader", data["grader"], GRADER_SCHEMA)
     tolerances_table = data["tolerances"]
     _require_tables(path, "tolerances.", tolerances_table, ("float64", "float32"))
@@ -181,5 +185,7 @@ def load_policy(path: str | Path = DEFAULT_POLICY) -> Policy:
         raise PolicyError(path, "modules", "must be a table with at least one module")
     modules = {name: _module_policy(path, name, table) for name, table in modules_table.items()}
     sandbox = SandboxPolicy(**_check_table(path, "sandbox", data["sandbox"], SANDBOX_SCHEMA))
+    similarity = _check_table(path, "similarity", data["similarity"], SIMILARITY_SCHEMA)
     return Policy(path, grader["language"], grader["public_seed"], grader["hidden_seed"],
-                  grader["hidden_cases"], float(grader["import_limit_s"]), tolerances, modules, sandbox)
+                  grader["hidden_cases"], float(grader["import_limit_s"]), tolerances, modules, sandbox,
+                  similarity)
