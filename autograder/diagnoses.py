@@ -24,10 +24,21 @@ def _chained_norms(W_hh, factors, norm=2) -> np.ndarray:
     return norms
 
 
+def _reversed_chain_norms(W_hh, factors) -> np.ndarray:
+    """The product built the other way round: diag(f[k+1]) W_hh ... diag(f[T-1]) W_hh."""
+    T, H = factors.shape
+    product, norms = np.eye(H), np.ones(T)
+    for k in range(T - 2, -1, -1):
+        product = (factors[k + 1][:, None] * W_hh) @ product
+        norms[k] = np.linalg.norm(product, ord=2)
+    return norms
+
+
 def jacobian_mistakes(W_hh, derivative) -> list:
-    """Jacobian norms without tanh' and with tanh' taken one step off."""
+    """Jacobian norms without tanh', with tanh' taken one step off, and multiplied in reverse order."""
     return [(Message("diag_jacobian_no_tanh_grad"), _chained_norms(W_hh, np.ones_like(derivative))),
-            (Message("diag_jacobian_off_by_one"), _chained_norms(W_hh, np.roll(derivative, 1, axis=0)))]
+            (Message("diag_jacobian_off_by_one"), _chained_norms(W_hh, np.roll(derivative, 1, axis=0))),
+            (Message("diag_jacobian_order"), _reversed_chain_norms(W_hh, derivative))]
 
 
 def layered_lstm(case, x, state, *, order=LSTM_ORDER, flip_back=True):
