@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from autograder.policy import load_policy
+from autograder.cli import grade_pipeline
+from autograder.feedback import render_html
 from autograder.practical import series_task
 from mistakes import assert_lost_only_its_exercises_and_named, mistake
 from practical_helpers import POLICY, ROOT, budget, grade, graded_with_calls, params, variant
@@ -82,3 +84,29 @@ def test_a_mistake_loses_its_exercises_and_no_other_and_is_named(tmp_path, mista
     graded = grade(variant(tmp_path, MODULE, *mistake.patches, append=mistake.append), MODULE)
     lost = {name for name, score in graded.items() if score.score < score.max_score}
     assert_lost_only_its_exercises_and_named(mistake, lost, {name: score.messages for name, score in graded.items()})
+
+
+def _numbers(value) -> list[float]:
+    if isinstance(value, dict):
+        return [n for item in value.values() for n in _numbers(item)]
+    if isinstance(value, list):
+        return [n for item in value for n in _numbers(item)]
+    return [float(value)] if isinstance(value, (int, float)) and not isinstance(value, bool) else []
+
+
+@pytest.mark.slow
+def test_plots_show_the_public_stretch_and_only_aggregates_of_the_hidden_one(reference, tmp_path):
+    graded, _ = reference                                             # the hidden grading
+    hidden = graded["train_forecaster"].artifacts
+    assert set(hidden) == {"training", "error_by_step"} and len(hidden["error_by_step"]["series"]["model"]) == 4
+    task = series_task(load_policy(POLICY).modules[MODULE], hidden=True)
+    tail = {round(float(v), 6) for v in task.series[task.starts[0]:]}
+    assert not tail & {round(n, 6) for n in _numbers(hidden)}        # no value of the test stretch
+    _, report = grade_pipeline(ROOT / "solutions", policy_path=POLICY, only=MODULE, device="cpu", hidden=False)
+    public = next(e for e in report.exercises if e.exercise == "train_forecaster").artifacts
+    validation = series_task(load_policy(POLICY).modules[MODULE], hidden=False)
+    stretch = validation.series[validation.starts[0]:validation.starts[-1] + validation.horizon]
+    assert public["forecast"]["truth"] == pytest.approx(stretch.tolist())
+    assert len(public["forecast"]["persistence"]) == len(public["forecast"]["prediction"]) == len(public["forecast"]["truth"])
+    page = render_html(report.to_json("en"), "ana", "en")
+    assert page.count("data:image/png") == 2 and "Training loss" in page and "Forecast and truth" in page
