@@ -205,7 +205,8 @@ def test_plot_helper_writes_a_png(tmp_path):
     assert axes.get_yscale() == "log" and len(axes.get_lines()) == 3  # two radii and the line at 1
 
 
-@pytest.mark.parametrize("locale", ["bptt", "gated_units"])
+@pytest.mark.parametrize("locale", ["rnn_basics", "bptt", "gated_units", "name_classifier", "forecast", "pixel_gru",
+                                    "practical", "reports"])
 def test_every_message_formats_in_both_languages_with_the_same_fields(locale):
     import string
     import tomllib
@@ -215,4 +216,4 @@ def test_every_message_formats_in_both_languages_with_the_same_fields(locale):
                   for lang in ("pt", "en")}
         assert fields["pt"] == fields["en"], key
         for lang in ("pt", "en"):
-            templates[lang].format(**{name: "x" for name in fields[lang]})  # raises on a stray brace
+            templates[lang].format(**{name: 1 for name in fields[lang]})  # raises on a stray brace
