@@ -104,6 +104,8 @@ CORPUS = [
             (GRU_STEP, 'return (1.0 - gates["z"]) * h_prev + gates["z"] * gates["h_tilde"]')),
     mistake("GRU step: no 1 - z on the candidate", "gru_step", "diag_gru_missing_one_minus_z",
             (GRU_STEP, 'return gates["z"] * h_prev + gates["h_tilde"]')),
+    mistake("GRU step: r in place of z", "gru_step", "diag_gate_swapped",
+            (GRU_STEP, 'return gates["r"] * h_prev + (1.0 - gates["r"]) * gates["h_tilde"]')),
     mistake("LSTM: sigmoid candidate", "lstm_gates", "diag_lstm_candidate_sigmoid",
             ('"c_tilde": np.tanh(pre("c"))', '"c_tilde": sigmoid(pre("c"))'), also=LSTM_USERS),
     mistake("LSTM: f and i swapped", "lstm_gates", "diag_gate_swapped",

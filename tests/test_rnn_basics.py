@@ -95,6 +95,8 @@ CORPUS = [
              "h = cell(x if t == 0 else outputs[-1], h)\n        outputs.append(readout(h))")),
     mistake("one-to-many gives x at every step", "one_to_many_forward", "diag_input_repeated",
             ("h = cell(x if t == 0 else torch.zeros_like(x), h)", "h = cell(x, h)")),
+    mistake("one-to-many does not carry the state", "one_to_many_forward", "diag_state_not_carried",
+            ("h = cell(x if t == 0 else torch.zeros_like(x), h)", "h = cell(x if t == 0 else torch.zeros_like(x))")),
 ]
 
 

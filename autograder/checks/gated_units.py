@@ -109,7 +109,8 @@ def _gru_mistakes(cell, x, h) -> list:
     return [(Message("diag_gru_z_swapped"), z * right["n"] + (1 - z) * h),
             (Message("diag_gru_reset_before_matmul"), (1 - z) * paper["n"] + z * h),
             (Message("diag_gru_reset_bias_outside"), (1 - z) * outside["n"] + z * h),
-            (Message("diag_gru_missing_one_minus_z"), right["n"] + z * h)]
+            (Message("diag_gru_missing_one_minus_z"), right["n"] + z * h),
+            (Message("diag_gate_swapped", {"gate": "z", "other": "r"}), (1 - right["r"]) * right["n"] + right["r"] * h)]
 
 
 def check_gru_step(student, cases, tol):

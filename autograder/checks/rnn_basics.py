@@ -228,7 +228,8 @@ def check_one_to_many_forward(student, cases, tol):
                 expect_close(got, case.ys, "outputs", tol, kind="tensor", time_axis=0)
             except CheckFailure as failure:
                 raise diagnose(failure, got, [(Message("diag_feedback_output"), case.ys_fed_back),
-                                              (Message("diag_input_repeated"), _input_repeated(case))], tol) from None
+                                              (Message("diag_input_repeated"), _input_repeated(case)),
+                                              (Message("diag_state_not_carried"), _state_dropped(case))], tol) from None
             expect_not_mutated(student, "one_to_many_forward")
 
 
@@ -236,4 +237,13 @@ def _input_repeated(case) -> np.ndarray:
     """One-to-many with x given at every step instead of only at step 0 (a mistake)."""
     inputs = np.repeat(case.x[None], int(case.steps), axis=0)
     hs, _ = torch_rnn(inputs, None, case.weight_ih, case.weight_hh, case.bias_ih, case.bias_hh)
+    return hs @ case.W_out.T + case.b_out
+
+
+def _state_dropped(case) -> np.ndarray:
+    """One-to-many with every step from a zero state: steps 1.. read zeros from zero (a mistake)."""
+    inputs = np.zeros((int(case.steps), *case.x.shape))
+    inputs[0] = case.x
+    weights = (case.weight_ih, case.weight_hh, case.bias_ih, case.bias_hh)
+    hs = np.concatenate([torch_rnn(x[None], None, *weights)[0] for x in inputs])
     return hs @ case.W_out.T + case.b_out
