@@ -127,6 +127,8 @@ CORPUS = [
             ("(1.0 - hs[k + 1] ** 2)", "(1.0 - hs[k] ** 2)")),
     mistake("Jacobian multiplied in reverse order", "jacobian_norms", "diag_jacobian_order",
             (JACOBIAN_PRODUCT, "product = ((1.0 - hs[k + 1] ** 2)[:, None] * W_hh) @ product")),
+    mistake("BPTT loop run forwards in time", "rnn_backward", None,    # caught, not named
+            ("for t in reversed(range(T)):", "for t in range(T):"), also={"loss_and_gradients"}),
 ]
 
 

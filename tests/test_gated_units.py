@@ -161,6 +161,8 @@ CORPUS = [
             ("output = xs.transpose(0, 1) if lstm.batch_first else xs", "output = xs")),
     mistake("stacked LSTM: initial state ignored", "stacked_lstm_forward", "diag_lstm_state_ignored",
             ("    if state is None:\n        zeros = xs.new_zeros", "    if True:\n        zeros = xs.new_zeros")),
+    mistake("LSTM: o computed with U_f (copy-paste)", "lstm_gates", None,    # caught, not named
+            ('"o": sigmoid(pre("o"))', '"o": sigmoid(x @ p["W_o"].T + h_prev @ p["U_f"].T + p["b_o"])'), also=LSTM_USERS),
 ]
 
 

@@ -97,6 +97,8 @@ CORPUS = [
             ("h = cell(x if t == 0 else torch.zeros_like(x), h)", "h = cell(x, h)")),
     mistake("one-to-many does not carry the state", "one_to_many_forward", "diag_state_not_carried",
             ("h = cell(x if t == 0 else torch.zeros_like(x), h)", "h = cell(x if t == 0 else torch.zeros_like(x))")),
+    mistake("many-to-one averages every class", "many_to_one_loss", None,    # caught, not named
+            (TO_ONE, "return -log_probs[-1].mean()")),
 ]
 
 
