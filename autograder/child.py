@@ -3,10 +3,15 @@
 Runs with `python -I` in a private working directory, with only this package's copy of
 `wire`, `modules` and `child` on its path besides the student's folder. It reads requests
 from fd IN and writes replies to fd OUT; the student's own stdout/stderr go elsewhere.
-Nothing here is trusted by the grader: replies are decoded as data and checked there.
+Nothing here is trusted by the grader: replies are decoded as data and checked there, and
+the grader itself compares the arguments' digests with what it sent. The functions below
+take what they rely on as default arguments, bound when this module is imported, before any
+student code: replacing a name in this module, in `warnings` or in numpy changes nothing here.
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib.util
 import os
 import sys
@@ -36,44 +41,46 @@ def _resolve(ident, type_name: str = ""):
     return getattr(_modules[module] if module else _module, name)
 
 
-def _snapshot(values):
-    """Copies of the arrays/tensors among `values`, to spot in-place modification."""
+def _thawed(value):
+    """A writable copy of the arrays in `value` (an attribute the student's object will own)."""
     import numpy as np
-    copies = {}
-    for key, value in values:
-        if isinstance(value, np.ndarray):
-            copies[key] = value.copy()
-        elif type(value).__name__ in ("Tensor", "Parameter") and type(value).__module__.startswith("torch"):
-            copies[key] = value.detach().clone()
-    return copies
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_thawed(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _thawed(item) for key, item in value.items()}
+    return value
 
 
-def _flatten(labelled, depth: int = 0):
-    """(label, value) pairs, looking inside dicts, lists and tuples (a dict of arrays is one argument)."""
-    for key, value in labelled:
-        if isinstance(value, dict) and depth < 3:
-            yield from _flatten([(f"{key}[{k!r}]", v) for k, v in value.items()], depth + 1)
-        elif isinstance(value, (list, tuple)) and depth < 3:
-            yield from _flatten([(f"{key}[{i}]", v) for i, v in enumerate(value)], depth + 1)
-        else:
-            yield key, value
+@functools.cache
+def _overflow_trap():
+    return _OverflowTrap()
 
 
-def _mutated(values, copies) -> list:
-    import numpy as np
-    changed = []
-    for key, value in values:
-        if key not in copies:
-            continue
-        before = copies[key]
-        if isinstance(value, np.ndarray):
-            same = value.shape == before.shape and np.array_equal(value, before, equal_nan=True)
-        else:
-            same = value.shape == before.shape and bool((value.detach() == before).all() |
-                                                        (value.detach().isnan() & before.isnan()).all())
-        if not same:
-            changed.append(key)
-    return changed
+class _OverflowTrap:
+    """Floating-point overflow raises SIGFPE while active (glibc on Linux; elsewhere a no-op):
+    an overflow the student's code hides from numpy's warnings still kills the child."""
+    FE_OVERFLOW = {"x86_64": 0x08, "i686": 0x08, "aarch64": 0x04}
+
+    def __init__(self):
+        import ctypes
+        import ctypes.util
+        import platform
+        self.flag = self.FE_OVERFLOW.get(platform.machine())
+        name = ctypes.util.find_library("m") if sys.platform == "linux" else None
+        self.libm = ctypes.CDLL(name) if name and self.flag else None
+
+    def __enter__(self):
+        if self.libm is not None:
+            self.libm.feclearexcept(self.flag)
+            self.libm.feenableexcept(self.flag)
+        return self
+
+    def __exit__(self, *exc):
+        if self.libm is not None:
+            self.libm.fedisableexcept(self.flag)
+        return False
 
 
 def _load(path: str, name: str):
@@ -88,30 +95,33 @@ def _load(path: str, name: str):
     return sorted(n for n in vars(module) if not n.startswith("_"))
 
 
-def _call(request: dict):
-    func = _resolve(request["target"])
+def _call(request: dict, *, resolve=_resolve, digests=wire.digests, labelled=wire.labelled,
+          catch_warnings=warnings.catch_warnings, simplefilter=warnings.simplefilter, trap=_overflow_trap):
+    """The student's function on the arguments; then what the grader needs to judge the call
+    (it compares the digests with what it sent): the warnings and the arguments' digests."""
+    func = resolve(request["target"])
     args, kwargs = request.get("args", []), request.get("kwargs", {})
-    labelled = list(_flatten(list(enumerate(args)) + list(kwargs.items())))
-    copies = _snapshot(labelled)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        value = func(*args, **kwargs)
+    trapped = trap() if request.get("trap") == "overflow" else contextlib.nullcontext()
+    with catch_warnings(record=True) as caught:
+        simplefilter("always")
+        with trapped:
+            value = func(*args, **kwargs)
     seen = sorted({f"{w.category.__name__}: {w.message}"[:200] for w in caught})
-    return value, _mutated(labelled, copies), seen
+    return value, digests(labelled(args, kwargs)), seen
 
 
-def _serve(request: dict):
+def _serve(request: dict, *, call=_call, load=_load, thawed=_thawed):
     op = request["op"]
     if op == "load":
-        return {"names": _load(request["path"], request["module"])}
+        return {"names": load(request["path"], request["module"])}
     if op == "call":
-        value, mutated, seen = _call(request)
-        return {"value": value, "mutated": mutated, "warnings": seen}
+        value, digests, seen = call(request)
+        return {"value": value, "digests": digests, "warnings": seen}
     if op == "getattr":  # an attribute of a handle, or (name None) the handle's own value
         owner = _module if request["target"] is None else _resolve(request["target"])
         return {"value": owner if request["name"] is None else getattr(owner, request["name"])}
     if op == "setattr":
-        setattr(_resolve(request["target"]), request["name"], request["value"])
+        setattr(_resolve(request["target"]), request["name"], thawed(request["value"]))
         return {"value": None}
     if op == "warmup":  # imports done before student code, outside its time budget
         import numpy  # noqa: F401
@@ -142,35 +152,38 @@ def attach(module) -> None:
     _module = module
 
 
-def decode_request(data: bytes):
-    return wire.decode(data, resolve_handle=_resolve, build_modules=True)
+def decode_request(data: bytes, *, decode=wire.decode):
+    """A request; its arrays are read-only (numpy itself refuses an in-place change)."""
+    return decode(data, resolve_handle=_resolve, build_modules=True, frozen=True)
 
 
-def answer(request: dict) -> bytes:
+def answer(request: dict, *, serve=_serve, error_reply=_error_reply, encode=wire.encode,
+           clock=time.perf_counter) -> bytes:
     """The encoded reply to one request: its result, or the student's exception as data.
     A call's reply says how many seconds it ran (the student's compute, for the benchmarks)."""
-    started = time.perf_counter()
+    started = clock()
     try:
-        reply = {"ok": True, **_serve(request)}
+        reply = {"ok": True, **serve(request)}
     except BaseException as error:
         if isinstance(error, (SystemExit, KeyboardInterrupt)):
             error = RuntimeError(f"{type(error).__name__} raised by the submission")
-        reply = _error_reply(error)
+        reply = error_reply(error)
     if request.get("op") == "call":
-        reply["seconds"] = time.perf_counter() - started
+        reply["seconds"] = clock() - started
     try:
-        return wire.encode(reply, handles=_keep)
+        return encode(reply, handles=_keep)
     except BaseException as error:  # a value that cannot travel as data
-        return wire.encode(_error_reply(error))
+        return encode(error_reply(error))
 
 
 def main(fd_in: int, fd_out: int, limits: dict) -> None:
     _limit_resources(limits)
     channel_in = os.fdopen(fd_in, "rb", buffering=0)
     channel_out = os.fdopen(fd_out, "wb", buffering=0)
+    serve, decode, read, write = answer, decode_request, wire.read_frame, wire.write_frame  # before student code
     while True:
         try:
-            request = decode_request(wire.read_frame(channel_in))
+            request = decode(read(channel_in))
         except EOFError:
             return
-        wire.write_frame(channel_out, answer(request))
+        write(channel_out, serve(request))

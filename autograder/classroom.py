@@ -216,10 +216,11 @@ class _Worker:
             self.process.join()
 
 
-def _worker_command(student: Student, report: Path, *, policy_path, only, device, language) -> list[str]:
+def _worker_command(student: Student, report: Path, *, policy_path, only, device, language,
+                    unconfined=False) -> list[str]:
     command = ["--policy", str(policy_path), "grade", str(student.folder.resolve()), "--out", str(report),
                "--device", device, "--lang", language]
-    return command + (["--only", only] if only else [])
+    return command + (["--only", only] if only else []) + (["--unconfined"] if unconfined else [])
 
 
 def _install(worker: _Worker, results: Path, language: str) -> dict | None:
@@ -244,11 +245,13 @@ def _last_line(text: str) -> str:
 
 
 def grade_all(submissions, results, *, policy_path, only=None, jobs=None, force=False, device="cpu",
-              language=None, assignment=None, timeout=None, show_progress=True) -> Summary:
+              language=None, assignment=None, timeout=None, show_progress=True, unconfined=False) -> Summary:
     from .cli import selected_modules
+    from .runner import confinement
     started = time.monotonic()
     submissions, results = Path(submissions), Path(results)
     policy = load_policy(policy_path)
+    confinement(hidden=True, unconfined=unconfined)   # refused for the whole class, before any student
     modules = selected_modules(only, policy)
     language = language or policy.language
     jobs = max(1, jobs or os.cpu_count() or 1)
@@ -264,7 +267,7 @@ def grade_all(submissions, results, *, policy_path, only=None, jobs=None, force=
     shutil.rmtree(results / WORK, ignore_errors=True)   # left by a killed run
     (results / WORK).mkdir()
     settings = settings_hash(policy.path, {"only": modules, "device": device, "language": language,
-                                           "assignment": assignment})
+                                           "assignment": assignment, "unconfined": unconfined})
     manifest = Manifest(results / MANIFEST)
     summary = Summary(identical=identical_groups(students))
     pending = deque()
@@ -309,7 +312,8 @@ def grade_all(submissions, results, *, policy_path, only=None, jobs=None, force=
                 student = pending.popleft()
                 workdir = Path(tempfile.mkdtemp(dir=results / WORK))
                 command = _worker_command(student, workdir / "report.json", policy_path=policy.path,
-                                          only=",".join(modules), device=device, language=language)
+                                          only=",".join(modules), device=device, language=language,
+                                          unconfined=unconfined)
                 running.append(_Worker(student, command, workdir, server))
             time.sleep(0.05)
             for worker in list(running):
@@ -338,7 +342,7 @@ def cmd_grade_all(args) -> int:
     try:
         summary = grade_all(args.submissions, args.out, policy_path=args.policy, only=args.only, jobs=args.jobs,
                             force=args.force, device=resolve_device(args.device), language=args.lang,
-                            assignment=args.assignment, timeout=args.timeout)
+                            assignment=args.assignment, timeout=args.timeout, unconfined=args.unconfined)
     except KeyboardInterrupt:
         print("interrupted: the students graded so far are kept; run the same command to continue",
               file=sys.stderr)
@@ -364,4 +368,6 @@ def add_command(commands) -> None:
     parser.add_argument("--lang", choices=("pt", "en"), help="feedback language (default: the policy's)")
     parser.add_argument("--assignment", help="nbgrader layout: grade <student>/<ASSIGNMENT>/")
     parser.add_argument("--timeout", type=float, help="wall seconds per student (default: from the policy)")
+    from .cli import add_unconfined_option
+    add_unconfined_option(parser)
     parser.set_defaults(run=cmd_grade_all)

@@ -15,7 +15,7 @@ from rich.console import Console
 from . import classroom, contract, gradescope
 from .policy import DEFAULT_POLICY, PolicyError, load_policy
 from .report import gradescope_json, print_report, write_json_atomically
-from .runner import run_checks, write_outcomes
+from .runner import UnconfinedRefused, confinement, run_checks, write_outcomes
 from .scoring import score
 from .submission import SubmissionError, load_submission
 
@@ -46,16 +46,21 @@ def selected_modules(only: str | None, policy) -> list[str]:
     return names
 
 
-def grade_pipeline(directory, *, policy_path=DEFAULT_POLICY, only=None, device="cpu", hidden=True, stages=None):
-    """Run the five stages; with `stages`, write each stage's output there as a plain file."""
+def grade_pipeline(directory, *, policy_path=DEFAULT_POLICY, only=None, device="cpu", hidden=True, stages=None,
+                   unconfined=False):
+    """Run the five stages; with `stages`, write each stage's output there as a plain file.
+    `unconfined`: the instructor allows hidden checks where student code cannot be confined."""
     policy = load_policy(policy_path)
+    sandbox = confinement(hidden=hidden, unconfined=unconfined)
     if stages:
         Path(stages).mkdir(parents=True, exist_ok=True)
     staging = Path(stages) / "modules" if stages else None
-    submission = load_submission(directory, selected_modules(only, policy), staging)
+    submission = load_submission(directory, selected_modules(only, policy), staging, policy.sandbox)
     timings: dict = {}
-    outcomes = run_checks(policy, submission, hidden=hidden, device=device, timings=timings)
+    outcomes = run_checks(policy, submission, hidden=hidden, device=device, timings=timings,
+                          confine=sandbox["confined"])
     report = score(outcomes, policy)
+    report.sandbox = sandbox
     if stages:
         stages = Path(stages)
         submission.write(stages / "1-submission.json")
@@ -69,7 +74,7 @@ def cmd_grade(args) -> int:
     device = resolve_device(args.device)
     started = time.monotonic()
     policy, report = grade_pipeline(args.submission, policy_path=args.policy, only=args.only,
-                                    device=device, stages=args.stages)
+                                    device=device, stages=args.stages, unconfined=args.unconfined)
     language = args.lang or policy.language
     title = f"{Path(args.submission).name or args.submission} — {report.score:g}/{report.max_score:g}"
     print_report(report, language, title)
@@ -96,6 +101,12 @@ def cmd_check(args) -> int:
     console.print({"pt": "Todos os testes públicos passam. Os testes ocultos usam outros dados.",
                    "en": "All public checks pass. The hidden checks use other data."}[language])
     return 0
+
+
+def add_unconfined_option(parser) -> None:
+    parser.add_argument("--unconfined", action="store_true",
+                        help="grade even where student code cannot be confined (not root, no namespaces); "
+                             "the report records it")
 
 
 def instructor_module(name: str):
@@ -151,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     grade.add_argument("--lang", choices=("pt", "en"), help="feedback language (default: the policy's)")
     grade.add_argument("--stages", help="write each pipeline stage's output (JSON) into this folder")
+    add_unconfined_option(grade)
     grade.set_defaults(run=cmd_grade)
 
     check = commands.add_parser("check", help="for students: run the public checks on your work")
@@ -175,6 +187,6 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (PolicyError, SubmissionError, UsageError, classroom.ClassroomError) as error:
+    except (PolicyError, SubmissionError, UsageError, UnconfinedRefused, classroom.ClassroomError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

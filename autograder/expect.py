@@ -46,8 +46,11 @@ def _is_tensor(value) -> bool:
     return type(value).__module__.startswith("torch") and type(value).__name__ in ("Tensor", "Parameter")
 
 
-def as_array(got, what: str, kind: str) -> np.ndarray:
-    """`got` as a float64 array, insisting on the container the contract names."""
+def as_array(got, what: str, kind: str, shape: tuple | None = None) -> np.ndarray:
+    """`got` as a float64 array, insisting on the container the contract names (and on
+    `shape`, checked before any conversion: a huge wrong answer is never copied)."""
+    if shape is not None and (isinstance(got, np.ndarray) or _is_tensor(got)) and tuple(got.shape) != tuple(shape):
+        fail("wrong_shape", what=what, expected=tuple(shape), got=tuple(got.shape))
     if kind == "ndarray" and isinstance(got, np.ndarray) and got.dtype.kind in "fiub":
         return got.astype(np.float64)
     if kind == "ndarray" and isinstance(got, (float, np.floating)):
@@ -76,8 +79,22 @@ def compare(got: np.ndarray, expected: np.ndarray, tol) -> tuple[bool, dict]:
                    "rtol": tol.rtol, "atol": tol.atol, "bad": bad}
 
 
+def _shape_of(value) -> tuple | None:
+    """The shape of an array, tensor, number or nested list; None for anything else."""
+    if isinstance(value, np.ndarray) or _is_tensor(value):
+        return tuple(value.shape)
+    if isinstance(value, (list, tuple, int, float, np.generic)):
+        try:
+            return np.shape(value)
+        except ValueError:  # ragged
+            return None
+    return None
+
+
 def close(got, expected: np.ndarray, tol) -> bool:
     """Quiet version for diagnoses: does `got` (any container) match `expected`?"""
+    if _shape_of(got) != np.shape(expected):  # before any conversion
+        return False
     try:
         array = got.detach().double().numpy() if _is_tensor(got) else np.asarray(got, dtype=np.float64)
     except (TypeError, ValueError):
@@ -92,7 +109,7 @@ def expect_close(got, expected, what: str, tol, kind: str = "ndarray", time_axis
     With `time_axis`, a mismatch also says from which time step on the values go wrong.
     """
     expected = np.asarray(expected, dtype=np.float64)
-    array = as_array(got, what, kind)
+    array = as_array(got, what, kind, expected.shape)
     if array.shape != expected.shape:
         fail("wrong_shape", what=what, expected=tuple(expected.shape), got=tuple(array.shape))
     finite = np.isfinite(array)

@@ -42,8 +42,9 @@ class LocalPeer(Peer):
     def names_of(self, module: str | None) -> list[str]:
         return self.names
 
-    def request(self, message: dict):
-        return self.interpret(child.answer(child.decode_request(wire.encode(message))))
+    def request(self, message: dict, sent: dict | None = None):
+        message = {key: value for key, value in message.items() if key != "trap"}  # a trap would kill the kernel
+        return self.interpret(child.answer(child.decode_request(wire.encode(message))), sent)
 
 
 class ExerciseFailed(AssertionError):
@@ -97,7 +98,7 @@ def run_check(module: str, exercise: str, namespace: dict, *, hidden: bool, devi
     fixtures = {  # built only when the check asks (a practical task's training check has no cases)
         "student": lambda: RemoteModule(LocalPeer(namespace)), "tol": lambda: policy.tolerance("float64"),
         "cases": lambda: cases_for(module, exercise, hidden_seed=policy.hidden_seed if hidden else None,
-                                   hidden_cases=policy.hidden_cases),
+                                   hidden_cases=policy.hidden_cases, cached=False),  # student code shares this kernel
         "tol32": lambda: policy.tolerance("float32"), "device": lambda: device, "hidden": lambda: hidden,
         "module_policy": lambda: section, "request": lambda: _request(hidden), "artifacts": lambda: artifacts}
     import torch

@@ -38,6 +38,8 @@ GRADER_SCHEMA = {"language": LANGUAGE, "public_seed": SEED, "hidden_seed": SEED,
                  "hidden_cases": COUNT, "import_limit_s": POSITIVE}
 TOLERANCE_SCHEMA = {"rtol": NUMBER, "atol": NUMBER}
 MODULE_SCHEMA = {"time_limit_s": POSITIVE, "memory_limit_mb": COUNT}
+SANDBOX_SCHEMA = {"scratch_mb": COUNT, "shm_mb": COUNT, "max_processes": COUNT,
+                  "max_file_kb": COUNT, "max_notebook_kb": COUNT, "max_submission_kb": COUNT}
 PATH = ((str,), lambda v: True, 'a folder path (string; "" for none)')
 SERIES_NAME = ((str,), lambda v: v in ("co2", "sine"), '"co2" or "sine"')
 FRACTION = ((int, float), lambda v: 0 < v < 1, "a number between 0 and 1")
@@ -68,6 +70,17 @@ class Tolerance:
 
 
 @dataclass(frozen=True)
+class SandboxPolicy:
+    """What a child may use besides time and memory, and what a submission may weigh."""
+    scratch_mb: int = 256          # its home and its /tmp, each (tmpfs)
+    shm_mb: int = 64               # its /dev/shm
+    max_processes: int = 128       # processes and threads (cgroup pids.max, RLIMIT_NPROC)
+    max_file_kb: int = 1024        # one .py file of the submission
+    max_notebook_kb: int = 20480   # one notebook (outputs included)
+    max_submission_kb: int = 4096  # all the .py code that is graded, helpers included
+
+
+@dataclass(frozen=True)
 class ModulePolicy:
     name: str
     time_limit_s: float
@@ -86,6 +99,7 @@ class Policy:
     import_limit_s: float
     tolerances: dict[str, Tolerance]
     modules: dict[str, ModulePolicy]
+    sandbox: SandboxPolicy = SandboxPolicy()
 
     def points(self, module: str, exercise: str) -> float:
         return self.modules[module].points[exercise]
@@ -156,7 +170,7 @@ def load_policy(path: str | Path = DEFAULT_POLICY) -> Policy:
         raise PolicyError(path, "(file)", f"cannot be read ({error})") from None
     except tomllib.TOMLDecodeError as error:
         raise PolicyError(path, "(syntax)", str(error)) from None
-    _require_tables(path, "", data, ("grader", "tolerances", "modules"))
+    _require_tables(path, "", data, ("grader", "tolerances", "modules", "sandbox"))
     grader = _check_table(path, "grader", data["grader"], GRADER_SCHEMA)
     tolerances_table = data["tolerances"]
     _require_tables(path, "tolerances.", tolerances_table, ("float64", "float32"))
@@ -166,5 +180,6 @@ def load_policy(path: str | Path = DEFAULT_POLICY) -> Policy:
     if not isinstance(modules_table, dict) or not modules_table:
         raise PolicyError(path, "modules", "must be a table with at least one module")
     modules = {name: _module_policy(path, name, table) for name, table in modules_table.items()}
+    sandbox = SandboxPolicy(**_check_table(path, "sandbox", data["sandbox"], SANDBOX_SCHEMA))
     return Policy(path, grader["language"], grader["public_seed"], grader["hidden_seed"],
-                  grader["hidden_cases"], float(grader["import_limit_s"]), tolerances, modules)
+                  grader["hidden_cases"], float(grader["import_limit_s"]), tolerances, modules, sandbox)

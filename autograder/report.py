@@ -16,6 +16,10 @@ STATUS_TEXT = {
     "en": {"passed": "passed", "failed": "failed", "error": "error", "timeout": "timeout", "missing": "missing"},
 }
 STATUS_STYLE = {"passed": "green", "failed": "red", "error": "red", "timeout": "yellow", "missing": "dim"}
+UNCONFINED = {
+    "pt": "Atenção: o código do aluno rodou sem confinamento ({reason}).",
+    "en": "Note: student code ran without confinement ({reason}).",
+}
 HEADINGS = {
     "pt": ("Exercício", "Pontos", "Situação", "Mensagem", "Total", "Nota de"),
     "en": ("Exercise", "Points", "Status", "Message", "Total", "Score of"),
@@ -55,6 +59,15 @@ def score_table(report: Report, language: str, title: str) -> Table:
 def print_report(report: Report, language: str, title: str, console: Console | None = None) -> None:
     console = console or Console()
     console.print(score_table(report, language, title))
+    if unconfined_note(report, language):
+        console.print(f"[yellow]{escape(unconfined_note(report, language))}[/yellow]")
+
+
+def unconfined_note(report: Report, language: str) -> str:
+    """A line saying the grading ran unconfined (empty when it was confined)."""
+    if not report.sandbox or report.sandbox.get("confined", True):
+        return ""
+    return UNCONFINED[language].format(reason=report.sandbox.get("reason") or "?")
 
 
 def gradescope_json(report: Report, language: str) -> dict:
@@ -65,7 +78,10 @@ def gradescope_json(report: Report, language: str) -> dict:
                       "status": "passed" if e.status == "passed" else "failed",
                       "output": render_all(e.messages, language) or STATUS_TEXT[language][e.status],
                       "visibility": "visible"})
-    return {"score": report.score, "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
+    results = {"score": report.score, "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
+    if unconfined_note(report, language):
+        results["output"] = unconfined_note(report, language)
+    return results
 
 
 def write_text_atomically(text: str, path: Path) -> None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import io
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +26,7 @@ from .contract import exercise_id
 from .expect import CheckFailure, PartialCredit
 from .messages import Message
 from .policy import Policy
-from . import isolation
+from . import cgroups, isolation
 from .sandbox import Limits, RemoteModule, StudentFailure, StudentProcess
 from .submission import Submission
 
@@ -73,12 +75,14 @@ def failure_outcome(module: str, exercise: str, failure: StudentFailure, limits:
         return Outcome(module, exercise, "error", 0.0, [Message("internal", {"detail": failure.message})])
     if failure.kind == "crash":
         return Outcome(module, exercise, "error", 0.0, [Message("crash", {"name": name, "module": module, "detail": failure.message})])
+    if failure.kind == "memory" or failure.exc_type == "MemoryError":
+        return Outcome(module, exercise, "error", 0.0, [Message("memory", {"name": name, "limit_mb": limits.memory_mb})])
+    if failure.exc_type == "ValueError" and "read-only" in failure.message:  # numpy refused an in-place change
+        return Outcome(module, exercise, "failed", 0.0, [Message("mutated_read_only", {"name": name})])
     if failure.kind == "protocol":
         return Outcome(module, exercise, "error", 0.0, [Message("protocol", {"name": name, "detail": failure.message})])
     if failure.exc_type == "NotImplementedError":
         return Outcome(module, exercise, "failed", 0.0, [Message("not_implemented", {"name": name, "hint": failure.message})])
-    if failure.exc_type == "MemoryError":
-        return Outcome(module, exercise, "error", 0.0, [Message("memory", {"name": name, "limit_mb": limits.memory_mb})])
     detail = failure.message.strip().splitlines()[-1][:300] if failure.message.strip() else ""
     return Outcome(module, exercise, "error", 0.0, [Message("raised", {"name": name, "exc_type": failure.exc_type, "message": detail})])
 
@@ -101,9 +105,10 @@ def outcome_of(module: str, exercise: str, error: BaseException | None, limits: 
 class GradingPlugin:
     """Gives checks their fixtures and records each exercise's outcome."""
 
-    def __init__(self, policy: Policy, submission: Submission, *, hidden: bool, device: str):
+    def __init__(self, policy: Policy, submission: Submission, *, hidden: bool, device: str, confine: bool = True):
         # (not self.device / self.hidden: those names are fixtures below)
         self.policy, self.submission, self.grading_hidden, self.grading_device = policy, submission, hidden, device
+        self.confine = confine
         self.processes: dict[int, StudentProcess] = {}   # by memory limit
         self.outcomes: dict[str, Outcome] = {}
         self._started: dict[str, float] = {}
@@ -117,7 +122,8 @@ class GradingPlugin:
 
     def limits(self, module: str) -> Limits:
         policy = self.policy.modules[module]
-        return Limits(policy.time_limit_s, policy.memory_limit_mb, self.grading_device, self.policy.import_limit_s)
+        return Limits(policy.time_limit_s, policy.memory_limit_mb, self.grading_device, self.policy.import_limit_s,
+                      self.policy.sandbox)
 
     def process(self, module: str) -> StudentProcess:
         memory = self.policy.modules[module].memory_limit_mb
@@ -128,7 +134,8 @@ class GradingPlugin:
                 {m: self.submission.modules[m].path for m in served},
                 dataclasses.replace(self.limits(module), time_s=max(time_limits.values())),
                 time_limits=time_limits,
-                warm_optimizer=any("training" in self.policy.modules[m].tables for m in served))
+                warm_optimizer=any("training" in self.policy.modules[m].tables for m in served),
+                helpers=self.submission.helpers, confine=self.confine)
         return self.processes[memory]
 
     def launch(self) -> None:
@@ -238,15 +245,39 @@ class GradingPlugin:
             process.close()
 
 
-def run_checks(policy: Policy, submission: Submission, *, hidden: bool = True, device: str = "cpu",
-               timings: dict | None = None) -> list[Outcome]:
-    """Run every graded exercise of the submission's modules; one Outcome per exercise.
-    `timings`, when given, receives where the time went (see `GradingPlugin.timings`)."""
-    modules = [m for m in submission.modules if m in policy.modules]
+class UnconfinedRefused(RuntimeError):
+    """Hidden checks would run student code unconfined, and the instructor did not allow it."""
+
+
+@functools.cache
+def _warn_once(text: str) -> None:
+    print(f"warning: {text}", file=sys.stderr)
+
+
+def confinement(*, hidden: bool, unconfined: bool = False) -> dict:
+    """How student code will run here, for the report: confined or not (and why), with
+    cgroup limits or not. Hidden checks refuse to run unconfined unless `unconfined`."""
     reason = isolation.unavailable_reason()
+    if reason is not None and hidden and not unconfined:
+        raise UnconfinedRefused(f"student code cannot be confined here ({reason}); the hidden checks do not run "
+                                "unconfined unless you pass --unconfined (the report then records it)")
     if reason is not None:
-        isolation.warn_once(reason)
-    plugin = GradingPlugin(policy, submission, hidden=hidden, device=device)
+        _warn_once(f"student code is not isolated from the file system and network here: {reason}; "
+                   "only process limits apply")
+        return {"confined": False, "reason": reason, "cgroups": False}
+    cgroup_reason = cgroups.unavailable_reason()
+    if cgroup_reason is not None:
+        _warn_once(f"no cgroup limits for student code here: {cgroup_reason}; per-process limits only")
+    return {"confined": True, "reason": None, "cgroups": cgroup_reason is None}
+
+
+def run_checks(policy: Policy, submission: Submission, *, hidden: bool = True, device: str = "cpu",
+               timings: dict | None = None, confine: bool = True) -> list[Outcome]:
+    """Run every graded exercise of the submission's modules; one Outcome per exercise.
+    `timings`, when given, receives where the time went (see `GradingPlugin.timings`);
+    `confine` False runs student code without the confinement (see `confinement`)."""
+    modules = [m for m in submission.modules if m in policy.modules]
+    plugin = GradingPlugin(policy, submission, hidden=hidden, device=device, confine=confine)
     args = ["-c", str(PYTEST_INI), "-p", "no:cacheprovider", "-q", "--pyargs",
             *[f"{CHECKS_PACKAGE}.{module}" for module in modules]]
     threads = None

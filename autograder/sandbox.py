@@ -12,21 +12,24 @@ from __future__ import annotations
 
 import contextlib
 import os
-import selectors
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import cases, datasets, isolation, wire
+from . import cases, cgroups, datasets, isolation, wire
+from .channel import Channel, ChannelError
+from .policy import SandboxPolicy
 
 RUNTIME_FILES = ("wire.py", "modules.py", "child.py")
 RUNTIME_PACKAGE = "gradechild"
-MAX_REPLY_BYTES = 512 << 20
+MAX_REPLY_BYTES = 128 << 20    # one reply; a larger one costs the exercise (the grader stays small)
+MAX_TEXT = 2000                # characters kept of any text the child sends (messages, warnings)
+LIBRARIES_MB = 768             # resident libraries (numpy, torch) on top of the memory cap, for the cgroup
 
 
 WARMUP_S = 120.0  # importing numpy and torch in a new child (our code, not the student's)
@@ -38,6 +41,13 @@ class Limits:
     memory_mb: int         # the child's data segment and private memory (RLIMIT_DATA)
     device: str = "cpu"
     import_s: float = 30.0  # wall seconds to import the student's module
+    sandbox: SandboxPolicy = field(default_factory=SandboxPolicy)
+
+    @property
+    def cgroup_memory_bytes(self) -> int:
+        """The whole child in its cgroup: its data, shared memory, scratch tmpfs and libraries."""
+        box = self.sandbox
+        return (self.memory_mb + 2 * box.scratch_mb + box.shm_mb + LIBRARIES_MB) << 20
 
 
 class StudentFailure(Exception):
@@ -70,24 +80,44 @@ class Peer:
     def close(self) -> None:
         pass
 
-    def interpret(self, raw: bytes) -> dict:
-        """Decode a reply: its value (student objects become RemoteObjects), or StudentFailure."""
+    def interpret(self, raw: bytes, sent: dict | None = None) -> dict:
+        """Decode a reply: its value (student objects become RemoteObjects), or StudentFailure.
+
+        For a call, `sent` holds the digests of the array arguments as the grader sent them:
+        the grader, not the child, decides which of them came back changed (or not at all).
+        """
         try:
-            reply = wire.decode(raw, resolve_handle=lambda i, t: RemoteObject(self, i, t))
+            reply = wire.decode(raw, resolve_handle=lambda i, t: RemoteObject(self, i, t), limits=wire.REPLY)
         except wire.WireError as error:
             self.close()
-            raise StudentFailure("protocol", message=str(error)) from None
-        if not isinstance(reply, dict) or "ok" not in reply:
+            raise StudentFailure("protocol", message=str(error)[:MAX_TEXT]) from None
+        if not isinstance(reply, dict) or not isinstance(reply.get("ok"), bool):
             raise StudentFailure("protocol", message="malformed reply")
         if isinstance(reply.get("seconds"), float):
             self.student_seconds += reply["seconds"]
         if not reply["ok"]:
-            error = reply.get("error") or {}
-            raise StudentFailure("exception", str(error.get("type", "Exception")),
-                                 str(error.get("message", "")), str(error.get("traceback", "")))
-        self.last_mutated = list(reply.get("mutated", []))
-        self.last_warnings = [str(w) for w in reply.get("warnings", [])]
+            error = reply.get("error") if isinstance(reply.get("error"), dict) else {}
+            raise StudentFailure("exception", *(_text(error.get(key, default)) for key, default in
+                                                (("type", "Exception"), ("message", ""), ("traceback", ""))))
+        if sent is not None:
+            returned = reply.get("digests") if isinstance(reply.get("digests"), dict) else {}
+            self.last_mutated = [label for label, digest in sent.items() if returned.get(label) != digest]
+            warnings = reply.get("warnings") if isinstance(reply.get("warnings"), list) else []
+            self.last_warnings = sorted({_text(w, 200) for w in warnings})[:20]
         return reply
+
+    def call(self, target, args: list, kwargs: dict, trap_overflow: bool = False):
+        """Call a function in the child; its value. `trap_overflow`: a floating-point overflow
+        inside the call kills the child (SIGFPE), which the grader sees from outside."""
+        message = {"op": "call", "target": target, "args": list(args), "kwargs": kwargs}
+        if trap_overflow:
+            message["trap"] = "overflow"
+        sent = wire.digests(wire.labelled(message["args"], kwargs))
+        return self.request(message, sent)["value"]
+
+
+def _text(value, limit: int = MAX_TEXT) -> str:
+    return str(value)[:limit]
 
 
 class StudentProcess(Peer):
@@ -99,8 +129,10 @@ class StudentProcess(Peer):
     """
 
     def __init__(self, sources: dict[str, Path], limits: Limits, *, time_limits: dict[str, float] | None = None,
-                 warm_optimizer: bool = True):
+                 warm_optimizer: bool = True, helpers: dict[str, Path] | None = None, confine: bool = True):
         self.sources = {module: Path(path) for module, path in sources.items()}
+        self.helpers = {name: Path(path) for name, path in (helpers or {}).items()}
+        self.confine = confine   # False: the instructor allowed grading without confinement
         self.limits, self.time_limits, self.warm_optimizer = limits, dict(time_limits or {}), warm_optimizer
         self.proc: subprocess.Popen | None = None
         self.workdir: Path | None = None
@@ -108,6 +140,8 @@ class StudentProcess(Peer):
         self.loaded: dict[str, list[str]] = {}
         self.load_failures: dict[str, StudentFailure] = {}
         self.confined = False
+        self.cgroup: cgroups.ChildGroup | None = None
+        self.channel: Channel | None = None
         self._warming = False
         self.start_seconds = 0.0     # starting children and their warm-up (our imports)
         self.import_seconds: dict[str, float] = {}
@@ -144,6 +178,7 @@ class StudentProcess(Peer):
         if self.alive():
             return
         self._started_at = time.monotonic()
+        self.deadline, self._budget = self._started_at + WARMUP_S, WARMUP_S
         self._spawn()
         self._send({"op": "warmup", "optimizer": self.warm_optimizer})
         self._warming = True
@@ -171,42 +206,58 @@ class StudentProcess(Peer):
         self.generation += 1
         self.loaded = {}
         self.workdir = Path(tempfile.mkdtemp(prefix="grade-"))
-        runtime = self.workdir / "runtime" / RUNTIME_PACKAGE
-        runtime.mkdir(parents=True)
-        (runtime / "__init__.py").write_text("")
-        for name in RUNTIME_FILES:
-            shutil.copy(Path(__file__).with_name(name), runtime / name)
-        submission = self.workdir / "submission"
-        submission.mkdir()
-        for module, source in self.sources.items():
-            shutil.copy(source, submission / f"{module}.py")
-        for source in self.sources.values():
-            for helper in source.parent.glob("*.py"):  # students may add helper modules
-                if not (submission / helper.name).exists():
-                    shutil.copy(helper, submission / helper.name)
+        self._write_files()
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
+        self.confined = self.confine and isolation.unavailable_reason() is None
         bootstrap = (f"import sys; sys.path.insert(0, {str(self.workdir / 'runtime')!r}); "
                      f"from {RUNTIME_PACKAGE}.child import main; "
                      f"main({to_child_r}, {from_child_w}, {self._rlimits()!r})")
         command = [sys.executable, "-I", "-c", bootstrap]
-        self.confined = isolation.unavailable_reason() is None
         if self.confined:
-            cache = cases.cache_folder_to_mask()  # expected outputs of hidden cases
-            command = isolation.confine(command, self.workdir,
-                                        masked=(*datasets.source_paths(), *([cache] if cache else [])))
-        self.proc = subprocess.Popen(
-            isolation.die_with_parent(command), cwd=self.workdir, env=self._child_env(),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            pass_fds=(to_child_r, from_child_w), start_new_session=True, close_fds=True)
-        os.close(to_child_r)
-        os.close(from_child_w)
-        self._to_child = os.fdopen(to_child_w, "wb", buffering=0)
-        self._from_child = from_child_r
+            command = isolation.confine(command, self.workdir, self._jail())
+        try:
+            self.proc = subprocess.Popen(
+                isolation.die_with_parent(command), cwd=self.workdir, env=self._child_env(),
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                pass_fds=(to_child_r, from_child_w), start_new_session=True, close_fds=True)
+        finally:
+            os.close(to_child_r)
+            os.close(from_child_w)
+        self.channel = Channel(to_child_w, from_child_r, MAX_REPLY_BYTES)
+
+    def _write_files(self) -> None:
+        """The runtime and the submission, readable by the child's user and writable by root only."""
+        isolation.prepare_workdir(self.workdir)
+        runtime = self.workdir / "runtime" / RUNTIME_PACKAGE
+        runtime.mkdir(parents=True)
+        (runtime / "__init__.py").write_text("")
+        for name in RUNTIME_FILES:
+            shutil.copyfile(Path(__file__).with_name(name), runtime / name)
+        submission = self.workdir / "submission"
+        submission.mkdir()
+        files = {**{helper: path for helper, path in self.helpers.items()},
+                 **{f"{module}.py": path for module, path in self.sources.items()}}
+        for name, path in files.items():
+            shutil.copyfile(path, submission / name, follow_symlinks=False)
+        for folder in (self.workdir / "runtime", runtime, submission):
+            folder.chmod(0o755)
+        for path in [*runtime.iterdir(), *submission.iterdir()]:
+            path.chmod(0o644)
+
+    def _jail(self) -> isolation.Jail:
+        box = self.limits.sandbox
+        self.cgroup = cgroups.create(self.limits.cgroup_memory_bytes, box.max_processes)
+        cache = cases.cache_folder_to_mask()  # expected outputs of hidden cases
+        return isolation.Jail(
+            uid=isolation.new_uid(), scratch_mb=box.scratch_mb, shm_mb=box.shm_mb,
+            masked=(*datasets.source_paths(), *([cache] if cache else [])),
+            cgroup_procs=self.cgroup.procs_files if self.cgroup else (),
+            devices=isolation.gpu_devices() if self.limits.device == "cuda" else ())
 
     def _child_env(self) -> dict:
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.workdir),
-               "TMPDIR": str(self.workdir), "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
+        home = str(isolation.home_of(self.workdir))
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "TMPDIR": home, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
                "MPLBACKEND": "Agg", "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1"}
         if self.limits.device == "cpu":
             env["CUDA_VISIBLE_DEVICES"] = ""
@@ -224,7 +275,9 @@ class StudentProcess(Peer):
                 # a backstop for the child's whole life; the wall-time deadlines come first
                 "RLIMIT_CPU": int((WARMUP_S + len(self.sources) * (self.limits.import_s + 20 * self.limits.time_s))
                                   * (os.cpu_count() or 1)),
-                "RLIMIT_FSIZE": 256 << 20, "RLIMIT_CORE": 0}
+                "RLIMIT_FSIZE": 256 << 20, "RLIMIT_CORE": 0,
+                # per user: the confined child's uid is its own (unconfined, it would be the grader's)
+                **({"RLIMIT_NPROC": self.limits.sandbox.max_processes} if self.confined else {})}
 
     def _namespace_init(self) -> int | None:
         """The confined child's host pid: the init of its PID namespace (unshare's only child)."""
@@ -252,9 +305,11 @@ class StudentProcess(Peer):
             except (ProcessLookupError, PermissionError):
                 pass
             self.proc.wait()
-            self._to_child.close()
-            os.close(self._from_child)
+            self.channel.close()
             self.proc = None
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
         self._warming = False
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
@@ -262,64 +317,60 @@ class StudentProcess(Peer):
             self.workdir = None
 
     # -- requests ---------------------------------------------------------------------
-    def request(self, message: dict):
+    def request(self, message: dict, sent: dict | None = None):
         """A check's request (its round trip counts in `request_seconds`; our own do not)."""
         if not self.alive():
             raise StudentFailure("crash", message="the student's process is no longer running")
         started = time.monotonic()
         try:
-            return self._request(message)
+            return self._request(message, sent)
         finally:
             self.request_seconds += time.monotonic() - started
 
-    def _request(self, message: dict):
+    def _request(self, message: dict, sent: dict | None = None):
         self._send(message)
-        return self.interpret(self._read_reply())
+        return self.interpret(self._read_reply(), sent)
 
     def _send(self, message: dict) -> None:
         try:
-            self._to_child.write(self._frame(wire.encode(message)))
-        except (BrokenPipeError, OSError):
-            raise self._died() from None
-
-    @staticmethod
-    def _frame(payload: bytes) -> bytes:
-        return len(payload).to_bytes(8, "big") + payload
+            self.channel.send(wire.encode(message), self.deadline)
+        except ChannelError as error:
+            raise self._channel_failure(error) from None
 
     def _read_reply(self) -> bytes:
-        head = self._read_exact(8)
-        size = int.from_bytes(head, "big")
-        if size > MAX_REPLY_BYTES:
-            self.close()
-            raise StudentFailure("protocol", message=f"reply of {size} bytes is too large")
-        return self._read_exact(size)
+        try:
+            return self.channel.receive(self.deadline)
+        except ChannelError as error:
+            raise self._channel_failure(error) from None
 
-    def _read_exact(self, size: int) -> bytes:
-        chunks, remaining = [], size
-        with selectors.DefaultSelector() as selector:
-            selector.register(self._from_child, selectors.EVENT_READ)
-            while remaining:
-                timeout = self.deadline - time.monotonic()
-                if timeout <= 0 or not selector.select(timeout):
-                    self.close()
-                    raise StudentFailure("timeout", message=f"{self._budget:g}")
-                chunk = os.read(self._from_child, min(remaining, 1 << 20))
-                if not chunk:
-                    raise self._died()
-                chunks.append(chunk)
-                remaining -= len(chunk)
-        return b"".join(chunks)
+    def _channel_failure(self, error: ChannelError) -> StudentFailure:
+        if error.kind == "closed":
+            return self._died()
+        self.close()
+        if error.kind == "too_large":
+            return StudentFailure("protocol", message=f"reply of {error.size} bytes is too large")
+        return StudentFailure("timeout", message=f"{self._budget:g}")
 
     def _died(self) -> StudentFailure:
-        code = self.proc.wait() if self.proc is not None else None
+        """Why the child is gone. It is given a moment to finish dying (so that its own exit
+        status is seen), then killed: a child that only closed its pipe never blocks the grader."""
+        code = None
+        if self.proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                code = self.proc.wait(timeout=2)
+        out_of_memory = self.cgroup is not None and self.cgroup.oom_killed()
         self.close()
         if self.confined and code == isolation.SETUP_FAILED and not self.loaded:
             return StudentFailure("internal", message="the child's confinement could not be set up")
+        if out_of_memory:
+            return StudentFailure("memory", message="over the memory limit of its cgroup")
         if code is not None and code < 0:
             name = signal.Signals(-code).name
             if name in ("SIGXCPU",):
                 return StudentFailure("timeout", message=f"{self.limits.time_s:g}")
             return StudentFailure("crash", message=f"killed by {name}")
+        if code is None:
+            return StudentFailure("crash", message="closed its channel to the grader")
         return StudentFailure("crash", message=f"exited with code {code}")
 
 
@@ -338,8 +389,12 @@ class RemoteObject:
 
     def __call__(self, *args, **kwargs):
         self._check_alive()
-        return self._process.request({"op": "call", "target": self._ident,
-                                      "args": list(args), "kwargs": kwargs})["value"]
+        return self._process.call(self._ident, list(args), kwargs)
+
+    def trapping_overflow(self, *args, **kwargs):
+        """The call, with floating-point overflow trapped (see `Peer.call`)."""
+        self._check_alive()
+        return self._process.call(self._ident, list(args), kwargs, trap_overflow=True)
 
     def __getattr__(self, name):
         if name.startswith("__"):

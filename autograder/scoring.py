@@ -29,6 +29,7 @@ class ExerciseScore:
 @dataclass
 class Report:
     exercises: list[ExerciseScore]
+    sandbox: dict = field(default_factory=dict)   # how student code ran (runner.confinement)
 
     @property
     def score(self) -> float:
@@ -48,7 +49,8 @@ class Report:
     def to_json(self, language: str) -> dict:
         return {"score": self.score, "max_score": self.max_score, "language": language,
                 "modules": {m: {"score": s, "max_score": t} for m, (s, t) in self.modules().items()},
-                "exercises": [e.to_json(language) for e in self.exercises]}
+                "exercises": [e.to_json(language) for e in self.exercises],
+                **({"sandbox": self.sandbox} if self.sandbox else {})}
 
 
 def score(outcomes: list[Outcome], policy: Policy) -> Report:

@@ -1,20 +1,26 @@
 """Stage 2 — load a submission: find each module of the contract in a student's folder.
 
 A submission is a folder holding any of the six modules as `<module>.py`, or the released
-notebooks as `<module>.ipynb` (also nbgrader's `<module>/<module>.ipynb`). From a notebook
-only the answer cells and the read-only setup cells are taken (students' exploratory cells
-are not), written as a plain `.py` file in a staging folder, and graded like a module.
+notebooks as `<module>.ipynb` (also nbgrader's `<module>/<module>.ipynb`), and any helper
+modules (other `.py` files beside them). From a notebook only the answer cells and the
+read-only setup cells are taken (students' exploratory cells are not). Every file is read
+once, as a regular file only (never through a link, never a folder or a device) and within
+the policy's size caps, and what is graded is written to a staging folder: later stages
+never open the student's folder again.
 """
 from __future__ import annotations
 
 import atexit
 import json
+import os
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .messages import Message
+from .policy import SandboxPolicy
 
 
 class SubmissionError(ValueError):
@@ -38,9 +44,12 @@ class ModuleSource:
 class Submission:
     root: Path
     modules: dict[str, ModuleSource] = field(default_factory=dict)
+    helpers: dict[str, Path] = field(default_factory=dict)       # file name -> its staged copy
+    ignored: dict[str, str] = field(default_factory=dict)        # file name -> why it was left out
 
     def to_json(self) -> dict:
-        return {"root": str(self.root), "modules": [m.to_json() for m in self.modules.values()]}
+        return {"root": str(self.root), "modules": [m.to_json() for m in self.modules.values()],
+                "helpers": {name: str(path) for name, path in self.helpers.items()}, "ignored": self.ignored}
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_json(), indent=2, ensure_ascii=False), encoding="utf-8")
@@ -61,13 +70,47 @@ def _cell_code(cell: dict) -> str:
     return "\n".join("# " + line if line.lstrip().startswith(("%", "!")) else line for line in text.splitlines())
 
 
-def notebook_code(path: Path, module: str) -> tuple[str | None, Message | None]:
+class FileRefused(Exception):
+    """A file that is not read: `reason` is a message key, `params` its parameters."""
+
+    def __init__(self, reason: str, **params):
+        super().__init__(reason)
+        self.reason, self.params = reason, params
+
+
+def read_regular_file(path: Path, limit_kb: int) -> bytes:
+    """The bytes of `path` if it is a regular file (not a link, folder, pipe or device) of at
+    most `limit_kb` KiB; checked on the open file itself, so a swap after the check is caught."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as error:  # ELOOP: a symbolic link
+        kind = "a symbolic link" if path.is_symlink() else (error.strerror or "unreadable")
+        raise FileRefused("file_not_regular", kind=kind) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            raise FileRefused("file_not_regular", kind=kind)
+        if info.st_size > limit_kb << 10:
+            raise FileRefused("file_too_large", size_kb=-(-info.st_size // 1024), limit_kb=limit_kb)
+        with os.fdopen(fd, "rb", closefd=False) as file:
+            data = file.read((limit_kb << 10) + 1)
+        if len(data) > limit_kb << 10:
+            raise FileRefused("file_too_large", size_kb=-(-len(data) // 1024), limit_kb=limit_kb)
+        return data
+    finally:
+        os.close(fd)
+
+
+def notebook_code(path: Path, module: str, limit_kb: int = SandboxPolicy.max_notebook_kb) -> tuple[str | None, Message | None]:
     """The module source made of a notebook's graded code cells, or why there is none."""
     try:
-        notebook = json.loads(path.read_text(encoding="utf-8"))
+        notebook = json.loads(read_regular_file(path, limit_kb).decode("utf-8"))
         cells = notebook["cells"]
         if not isinstance(cells, list):
             raise TypeError("cells is not a list")
+    except FileRefused as refused:
+        return None, Message(refused.reason, {"file": path.name, **refused.params})
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
         return None, Message("notebook_invalid", {"module": module, "detail": f"{type(error).__name__}: {error}"[:200]})
     code = [_cell_code(cell) for cell in cells if isinstance(cell, dict) and _is_graded_code(cell)]
@@ -82,28 +125,69 @@ def _staging_folder() -> Path:
     return folder
 
 
-def load_submission(root: str | Path, modules, staging: Path | None = None) -> Submission:
-    """Locate each module; notebooks are extracted into `staging` (a temporary folder if None)."""
+def _exists(path: Path) -> bool:
+    return path.exists() or path.is_symlink()
+
+
+def _module_code(root: Path, module: str, caps: SandboxPolicy) -> tuple[str | bytes | None, Message | None, Path | None]:
+    """A module's code (from its .py file, else its notebook), or why not, and the notebook."""
+    script = root / f"{module}.py"
+    if _exists(script):
+        try:
+            return read_regular_file(script, caps.max_file_kb), None, None
+        except FileRefused as refused:
+            return None, Message(refused.reason, {"file": script.name, **refused.params}), None
+    for notebook in (root / f"{module}.ipynb", root / module / f"{module}.ipynb"):
+        if _exists(notebook):
+            code, problem = notebook_code(notebook, module, caps.max_notebook_kb)
+            return code, problem, notebook.absolute()
+    return None, Message("missing_module", {"module": module}), None
+
+
+def _helpers(root: Path, modules, caps: SandboxPolicy) -> tuple[dict[str, bytes], dict[str, str]]:
+    """The other .py files beside the modules (students may add helper modules)."""
+    helpers, ignored = {}, {}
+    for path in sorted(root.glob("*.py")):
+        if path.stem in modules:
+            continue
+        try:
+            helpers[path.name] = read_regular_file(path, caps.max_file_kb)
+        except FileRefused as refused:
+            ignored[path.name] = refused.reason
+        except OSError as error:
+            ignored[path.name] = error.strerror or "unreadable"
+    return helpers, ignored
+
+
+def load_submission(root: str | Path, modules, staging: Path | None = None,
+                    caps: SandboxPolicy = SandboxPolicy()) -> Submission:
+    """Read each module and the helpers, within `caps`; write what is graded into `staging`
+    (a temporary folder if None)."""
     root = Path(root)
     if not root.exists():
         raise SubmissionError(f"{root}: submission folder does not exist")
     if not root.is_dir():
         raise SubmissionError(f"{root}: not a folder (a submission is a folder of .py modules or notebooks)")
+    staging = staging or _staging_folder()
+    staging.mkdir(parents=True, exist_ok=True)
+    codes = {module: _module_code(root, module, caps) for module in modules}
+    helpers, ignored = _helpers(root, modules, caps)
+    total = sum(len(code) for code, _, _ in codes.values() if code is not None) + sum(map(len, helpers.values()))
+    if total > caps.max_submission_kb << 10:
+        too_large = Message("submission_too_large", {"size_kb": -(-total // 1024), "limit_kb": caps.max_submission_kb})
+        codes = {module: (None, too_large if code is not None else problem, origin)
+                 for module, (code, problem, origin) in codes.items()}
+        ignored.update({name: "submission_too_large" for name in helpers})
+        helpers = {}
     found = {}
-    for module in modules:
-        script = root / f"{module}.py"
-        notebooks = [p for p in (root / f"{module}.ipynb", root / module / f"{module}.ipynb") if p.is_file()]
-        if script.is_file():
-            found[module] = ModuleSource(module, script.resolve())
-        elif notebooks:
-            code, problem = notebook_code(notebooks[0], module)
-            path = None
-            if code is not None:
-                staging = staging or _staging_folder()
-                staging.mkdir(parents=True, exist_ok=True)
-                path = staging / f"{module}.py"
-                path.write_text(code, encoding="utf-8")
-            found[module] = ModuleSource(module, path, problem, notebooks[0].resolve())
-        else:
-            found[module] = ModuleSource(module, None, Message("missing_module", {"module": module}))
-    return Submission(root.resolve(), found)
+    for module, (code, problem, origin) in codes.items():
+        path = None
+        if code is not None:
+            path = staging / f"{module}.py"
+            path.write_bytes(code.encode("utf-8") if isinstance(code, str) else code)
+        found[module] = ModuleSource(module, path, problem, origin)
+    staged = {}
+    for name, code in helpers.items():
+        staged[name] = staging / name
+        staged[name].write_bytes(code)
+    return Submission(root.resolve(), found, staged, ignored)

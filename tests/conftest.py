@@ -6,12 +6,18 @@ import shutil
 import textwrap
 from pathlib import Path
 
+import os
+
 import pytest
 
+from autograder import isolation
 from autograder.cli import grade_pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS, ASSIGNMENTS, POLICY = ROOT / "solutions", ROOT / "assignments", ROOT / "grading.toml"
+# Skipped only where namespaces cannot work (not root); as root (as in CI) a broken confinement fails.
+needs_namespaces = pytest.mark.skipif(isolation.unavailable_reason() is not None and os.geteuid() != 0,
+                                      reason=f"no namespaces here: {isolation.unavailable_reason()}")
 
 
 def submission(folder: Path, module: str, *, source: Path = SOLUTIONS, append: str = "", replace: str | None = None) -> Path:
@@ -32,10 +38,26 @@ def policy_with(folder: Path, old: str, new: str) -> Path:
     return path
 
 
-def grade(folder, *, only=None, policy=POLICY, hidden=True):
+def grade(folder, *, only=None, policy=POLICY, hidden=True, unconfined=False):
     """Grade `folder` in-process; returns {exercise_id: ExerciseScore} and the report."""
-    _, report = grade_pipeline(folder, policy_path=policy, only=only, device="cpu", hidden=hidden)
+    _, report = grade_pipeline(folder, policy_path=policy, only=only, device="cpu", hidden=hidden,
+                               unconfined=unconfined)
     return {e.id: e for e in report.exercises}, report
+
+
+def graded_probe(folder: Path, body: str, *, module: str = "rnn_basics", policy=POLICY):
+    """Grade the reference of `module` whose rnn_step first runs `body` (indented for the function;
+    it may set `found`), then returns `found` as its answer when it is not None (so a probe
+    that finds what it should not find fails the exercise). Returns {exercise: ExerciseScore}."""
+    code = f"""
+        _reference_step = rnn_step
+        def rnn_step(x, h_prev, W_xh, W_hh, b_h):
+            found = None
+{body}
+            return found if found is not None else _reference_step(x, h_prev, W_xh, W_hh, b_h)
+    """
+    scores, _ = grade(submission(folder, module, append=code), only=module, policy=policy)
+    return {id_.split(".")[1]: e for id_, e in scores.items()}
 
 
 def load_module(path: Path):

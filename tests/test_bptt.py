@@ -142,7 +142,7 @@ def test_a_mistake_loses_its_exercises_and_no_other_and_is_named(tmp_path, mista
 def test_clipping_in_place_is_named(tmp_path):
     scores, _ = grade(submission(tmp_path / "sub", MODULE, append=CLIP_IN_PLACE), only=MODULE)
     lost = {id_.split(".")[1] for id_ in IDS if scores[id_].score < scores[id_].max_score}
-    assert lost == {"clip_gradients"} and "mutated" in [m.key for m in scores[f"{MODULE}.clip_gradients"].messages]
+    assert lost == {"clip_gradients"} and "mutated_read_only" in [m.key for m in scores[f"{MODULE}.clip_gradients"].messages]
 
 
 def test_results_right_up_to_floating_point_noise_pass_without_a_diagnosis(tmp_path):

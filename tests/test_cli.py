@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -51,7 +52,9 @@ def test_grade_writes_gradescope_results(graded_reference):
 def test_grade_writes_each_stage_as_a_plain_file(graded_reference):
     _, folder = graded_reference
     names = sorted(p.name for p in (folder / "stages").iterdir())
-    assert names == ["1-submission.json", "2-outcomes.json", "3-report.json", "timings.json"]
+    assert names == ["1-submission.json", "2-outcomes.json", "3-report.json", "modules", "timings.json"]
+    staged = json.loads((folder / "stages" / "1-submission.json").read_text())["modules"]
+    assert all(Path(m["path"]).parent == folder / "stages" / "modules" for m in staged)  # what was graded
     outcomes = json.loads((folder / "stages" / "2-outcomes.json").read_text())
     assert all(o["status"] == "passed" and o["fraction"] == 1.0 for o in outcomes)
     timings = json.loads((folder / "stages" / "timings.json").read_text())

@@ -12,25 +12,14 @@ from pathlib import Path
 import pytest
 
 from autograder import cases, isolation
-from conftest import ROOT, grade, submission
+from conftest import ROOT, grade, graded_probe, needs_namespaces, submission
 
 MODULE = "rnn_basics"
-needs_namespaces = pytest.mark.skipif(isolation.unavailable_reason() is not None,
-                                reason=f"no namespaces here: {isolation.unavailable_reason()}")
 
 
-def graded_probe(tmp_path, body: str):
-    """Grade a reference whose rnn_step first runs `body` (which sets `found`), then returns `found`
-    as its answer when truthy; returns rnn_step's scored exercise."""
-    code = f"""
-        _reference_step = rnn_step
-        def rnn_step(x, h_prev, W_xh, W_hh, b_h):
-            found = None
-{body}
-            return found if found is not None else _reference_step(x, h_prev, W_xh, W_hh, b_h)
-    """
-    scores, _ = grade(submission(tmp_path / "sub", MODULE, append=code), only=MODULE)
-    return scores[f"{MODULE}.rnn_step"]
+def probe(tmp_path, body: str):
+    """rnn_step's scored exercise after `body` ran in it (see conftest.graded_probe)."""
+    return graded_probe(tmp_path / "sub", body)["rnn_step"]
 
 
 @needs_namespaces
@@ -56,7 +45,7 @@ if _stolen:
 @needs_namespaces
 @pytest.mark.parametrize("path", [ROOT / "grading.toml", ROOT / "solutions", ROOT / "autograder" / "checks"])
 def test_repository_paths_do_not_exist_for_the_child(tmp_path, path):
-    exercise = graded_probe(tmp_path, f"""
+    exercise = probe(tmp_path, f"""
             import os
             if os.path.exists({str(path)!r}):
                 raise RuntimeError("visible")
@@ -66,7 +55,7 @@ def test_repository_paths_do_not_exist_for_the_child(tmp_path, path):
 
 @needs_namespaces
 def test_no_network(tmp_path):
-    exercise = graded_probe(tmp_path, """
+    exercise = probe(tmp_path, """
             import socket
             socket.create_connection(("127.0.0.1", 22), timeout=3)
     """)
@@ -77,7 +66,7 @@ def test_no_network(tmp_path):
 
 @needs_namespaces
 def test_limits_cannot_be_raised(tmp_path):
-    exercise = graded_probe(tmp_path, """
+    exercise = probe(tmp_path, """
             import resource
             resource.setrlimit(resource.RLIMIT_DATA, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
     """)
@@ -87,7 +76,7 @@ def test_limits_cannot_be_raised(tmp_path):
 @needs_namespaces
 def test_background_processes_do_not_survive(tmp_path):
     marker = f"{uuid.uuid4().int % 10**9}"
-    exercise = graded_probe(tmp_path, f"""
+    exercise = probe(tmp_path, f"""
             import subprocess
             subprocess.Popen(["sleep", "{marker}"], start_new_session=True)
             subprocess.Popen(["sh", "-c", "nohup sleep {marker} &"], start_new_session=True)
@@ -105,7 +94,7 @@ def test_the_cache_of_hidden_cases_is_shown_empty_even_inside_a_visible_folder(t
     try:
         cases.cases_for(MODULE, "rnn_step", hidden_seed=1, hidden_cases=1)
         assert any(cache.iterdir())
-        exercise = graded_probe(tmp_path, f"""
+        exercise = probe(tmp_path, f"""
             import os
             seen = os.listdir({str(cache)!r}) if os.path.isdir({str(cache)!r}) else []
             found = np.zeros(1) if seen else None
@@ -145,9 +134,22 @@ def _running(pattern: str) -> bool:
     return subprocess.run(["pgrep", "-f", pattern], capture_output=True).returncode == 0
 
 
-def test_without_namespaces_the_grader_warns_once_and_still_limits(tmp_path, monkeypatch, capfd):
+def test_without_namespaces_hidden_grading_is_refused_unless_allowed(tmp_path, monkeypatch, capfd):
     from autograder import sandbox
+    from autograder.cli import main
+    from autograder.runner import UnconfinedRefused
     monkeypatch.setattr(sandbox.isolation, "unavailable_reason", lambda: "simulated platform")
+    folder = submission(tmp_path / "sub", MODULE)
+    with pytest.raises(UnconfinedRefused, match="--unconfined"):
+        grade(folder, only=MODULE)
+    assert main(["grade", str(folder), "--only", MODULE, "--device", "cpu"]) == 2
+    assert "simulated platform" in capfd.readouterr().err
+
+
+def test_allowed_unconfined_the_grader_warns_once_still_limits_and_records_it(tmp_path, monkeypatch, capfd):
+    from autograder import runner, sandbox
+    monkeypatch.setattr(sandbox.isolation, "unavailable_reason", lambda: "simulated platform")
+    runner._warn_once.cache_clear()
     code = """
         import resource as _resource
         _reference_step = rnn_step
@@ -155,10 +157,24 @@ def test_without_namespaces_the_grader_warns_once_and_still_limits(tmp_path, mon
             assert _resource.getrlimit(_resource.RLIMIT_DATA)[0] > 0
             return _reference_step(x, h_prev, W_xh, W_hh, b_h)
     """
-    scores, report = grade(submission(tmp_path / "sub", MODULE, append=code), only=MODULE)
+    scores, report = grade(submission(tmp_path / "sub", MODULE, append=code), only=MODULE, unconfined=True)
     assert report.score == report.max_score
+    assert report.to_json("en")["sandbox"] == {"confined": False, "reason": "simulated platform", "cgroups": False}
     warnings = [line for line in capfd.readouterr().err.splitlines() if "simulated platform" in line]
     assert len(warnings) == 1 and warnings[0].startswith("warning: ")
+
+
+def test_students_check_runs_unconfined_without_the_flag(tmp_path, monkeypatch):
+    from autograder import sandbox
+    monkeypatch.setattr(sandbox.isolation, "unavailable_reason", lambda: "simulated platform")
+    scores, report = grade(submission(tmp_path / "sub", MODULE), only=MODULE, hidden=False)
+    assert report.score == report.max_score and report.sandbox["confined"] is False
+
+
+@needs_namespaces
+def test_a_confined_report_says_so(tmp_path):
+    _, report = grade(submission(tmp_path / "sub", MODULE), only=MODULE)
+    assert report.to_json("en")["sandbox"]["confined"] is True
 
 
 @needs_namespaces
@@ -166,7 +182,7 @@ def test_the_datasets_raw_files_are_hidden_from_student_code(tmp_path):
     from autograder.datasets import source_paths
     paths = [str(path) for path in source_paths()]
     assert len(paths) == 3
-    exercise = graded_probe(tmp_path, f"""
+    exercise = probe(tmp_path, f"""
             import os
             for path in {paths!r}:
                 if os.path.isdir(path) and os.listdir(path):

@@ -140,7 +140,8 @@ def test_paths_with_spaces_and_accents(tmp_path):
     assert report.score == report.max_score
 
 
-def test_a_module_that_is_a_folder_is_reported_missing(tmp_path):
+def test_a_module_that_is_a_folder_is_that_modules_error(tmp_path):
     (tmp_path / "sub" / f"{BROKEN}.py").mkdir(parents=True)
     scores, report = grade(tmp_path / "sub", only=BROKEN)
-    assert {e.status for e in scores.values()} == {"missing"}
+    assert {e.status for e in scores.values()} == {"error"}
+    assert {(e.messages[0].key, e.messages[0].params["kind"]) for e in scores.values()} == {("file_not_regular", "a folder")}

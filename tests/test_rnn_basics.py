@@ -180,7 +180,7 @@ def test_modifying_an_argument_in_place_is_named(tmp_path):
     """
     scores, _ = grade(submission(tmp_path / "sub", MODULE, append=code), only=MODULE)
     lost = {id_.split(".")[1] for id_ in IDS if scores[id_].score < scores[id_].max_score}
-    assert lost == {"rnn_forward"} and "mutated" in [m.key for m in scores[f"{MODULE}.rnn_forward"].messages]
+    assert lost == {"rnn_forward"} and "mutated_read_only" in [m.key for m in scores[f"{MODULE}.rnn_forward"].messages]
 
 
 def test_feedback_names_shape_and_time_step(tmp_path):

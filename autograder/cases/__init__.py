@@ -6,15 +6,22 @@ public seed and are stored in `autograder/fixtures/<module>.npz` (students run t
 `check`); hidden cases are generated at grading time from the hidden seed, and kept in the
 grader's cache (`$AUTOGRADER_CACHE`, else `~/.cache/autograder`; empty: no cache) under a
 key made of the seed, the count, this package's code and the libraries' versions, so a
-class is graded without recomputing the oracles for every student.
+class is graded without recomputing the oracles for every student. Each cached file carries
+a keyed hash (HMAC-SHA256) of its name and contents, with a key that lives in the cache
+folder (readable by its owner only, never shown to a confined child): a file written by
+anyone else is not believed, but made again. Notebook grading (in nbgrader's kernel, where
+student code runs) never reads or writes the cache.
 """
 from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import importlib
 import importlib.metadata
+import io
 import os
+import secrets
 import tempfile
 import zipfile
 import zlib
@@ -149,35 +156,76 @@ def _code_key() -> str:
     return digest.hexdigest()[:16]
 
 
+KEY_FILE = "key"
+MAC_BYTES = 32
+
+
+def _cache_key(folder: Path) -> bytes:
+    """The cache's secret (made on first use, readable by its owner only)."""
+    path = folder / KEY_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        key = path.read_bytes()
+        if len(key) != 32:
+            raise OSError(f"{path}: not a cache key") from None
+        return key
+    key = secrets.token_bytes(32)
+    with os.fdopen(fd, "wb") as file:
+        file.write(key)
+    return key
+
+
+def _mac(key: bytes, name: str, payload: bytes) -> bytes:
+    return hmac.new(key, name.encode() + b"\0" + payload, hashlib.sha256).digest()
+
+
 def _store(arrays: dict[str, np.ndarray], path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as scratch:
-            np.savez(scratch, **arrays)
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        payload = buffer.getvalue()
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as scratch:
+            scratch.write(_mac(_cache_key(path.parent), path.name, payload) + payload)
         os.replace(scratch.name, path)
     except OSError:  # a read-only home: grade without the cache
         pass
 
 
+def _load_signed(path: Path) -> dict[str, list[dict]] | None:
+    """The cached cases, if the file is the grader's own (its keyed hash matches), else None."""
+    try:
+        data = path.read_bytes()
+        expected = _mac(_cache_key(path.parent), path.name, data[MAC_BYTES:])
+        if not hmac.compare_digest(data[:MAC_BYTES], expected):
+            return None
+        with np.load(io.BytesIO(data[MAC_BYTES:]), allow_pickle=False) as stored:
+            return _unpack_arrays({key: stored[key] for key in stored.files})
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None  # unreadable, torn or not ours: make it again
+
+
 @functools.cache
-def _hidden_cases(module: str, seed: int, count: int) -> dict[str, list[dict]]:
-    folder = cache_folder()
+def _hidden_cases(module: str, seed: int, count: int, cached: bool = True) -> dict[str, list[dict]]:
+    folder = cache_folder() if cached else None
     path = folder / f"hidden-{module}-{seed}-{count}-{_code_key()}.npz" if folder else None
     if path is not None and path.is_file():
-        try:
-            return _unpack(path)
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-            pass  # unreadable or torn: make it again
+        found = _load_signed(path)
+        if found is not None:
+            return found
     arrays = build_cases(module, seed, count)
     if path is not None:
         _store(arrays, path)
     return _unpack_arrays(arrays)
 
 
-def cases_for(module: str, exercise: str, *, hidden_seed: int | None, hidden_cases: int) -> list[Case]:
-    """The public cases and, when `hidden_seed` is given, that many hidden ones (from the cache)."""
+def cases_for(module: str, exercise: str, *, hidden_seed: int | None, hidden_cases: int,
+              cached: bool = True) -> list[Case]:
+    """The public cases and, when `hidden_seed` is given, that many hidden ones (from the cache
+    unless `cached` is False)."""
     cases = [Case("public", i + 1, data) for i, data in enumerate(load_public_cases(module, exercise))]
     if hidden_seed is not None and hidden_cases:
-        hidden = _copies(_hidden_cases(module, hidden_seed, hidden_cases).get(exercise, []))
+        hidden = _copies(_hidden_cases(module, hidden_seed, hidden_cases, cached).get(exercise, []))
         cases += [Case("hidden", i + 1, data) for i, data in enumerate(hidden)]
     return cases

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from ..cases.rnn_basics import rnn_cell, torch_rnn
 from ..expect import CheckFailure, as_array, diagnose, expect_close, expect_not_mutated, fail
 from ..messages import Message
+from ..sandbox import StudentFailure
 
 
 def _sigmoid(z):
@@ -18,10 +19,16 @@ def _tensor(array, dtype=torch.float64):
     return torch.from_numpy(np.asarray(array)).to(dtype)
 
 
-def overflowed(student, got) -> bool:
-    """The last call warned (an overflow in exp) or returned something not finite."""
-    finite = isinstance(got, np.ndarray) and got.dtype.kind == "f" and np.isfinite(got).all()
-    return bool(student.warnings) or not finite
+def _overflows(student, x) -> bool:
+    """Whether sigmoid(x) overflows, seen from outside the student's process: with overflow
+    trapped, the child dies of SIGFPE (warnings silenced in the student's code still trap)."""
+    try:
+        student.sigmoid.trapping_overflow(x)
+    except StudentFailure as failure:
+        if failure.kind == "crash" and "SIGFPE" in failure.message:
+            return True
+        raise
+    return False
 
 
 def sigmoid_mistakes(case) -> list:
@@ -38,8 +45,12 @@ def check_sigmoid(student, cases, tol):
                 expect_close(got, case.y, "sigmoid(x)", tol)
                 if student.warnings:
                     fail("not_warning_free", name="sigmoid", detail=student.warnings[0], x="±1000")
+                if _overflows(student, case.x):  # the child's "no warnings" is not taken on trust
+                    fail("not_warning_free", name="sigmoid", detail="floating-point overflow (SIGFPE)", x="±1000")
             except CheckFailure as failure:
-                if overflowed(student, got):
+                not_finite = isinstance(got, np.ndarray) and got.dtype.kind == "f" and not np.isfinite(got).all()
+                overflow = bool(student.warnings) or not_finite or failure.messages[0].key == "not_warning_free"
+                if overflow:
                     raise failure.adding(Message("diag_sigmoid_overflow")) from None
                 raise diagnose(failure, got, sigmoid_mistakes(case), tol) from None
             expect_not_mutated(student, "sigmoid")
