@@ -36,6 +36,7 @@ def softmax_readout_loss(hs, W_hy, b_y, targets):
     """Softmax readout and many-to-many cross-entropy, with its gradients.
 
     logits = hs W_hy^T + b_y; loss = sum over t of the batch-mean cross-entropy at step t.
+    Finite and warning-free for logits of any size (the cases include logits near 1000).
     hs: (T, B, H), W_hy: (C, H), b_y: (C,), targets: (T, B) class indices
     -> (loss (float), dhs (T, B, H), dW_hy (C, H), db_y (C,))
     """

@@ -45,6 +45,7 @@ def train_forecaster(series, *, window, horizon, time_budget_s, device):
 
     The model learns the *change* from each window's last value, divided by `scale` (the
     spread of one step's change), and keeps `scale` so that `predict_next` can undo it.
+    Optional: a list of each epoch's mean loss in `model.loss_history` is drawn in the feedback.
     """
     raise NotImplementedError('Dica: escale como (janela - último valor) / escala e o alvo idem; guarde a escala no modelo (register_buffer); Adam e F.mse_loss por algumas épocas, parando antes de time_budget_s.')
 

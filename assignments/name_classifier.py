@@ -59,7 +59,8 @@ SEED = 0   # torch.manual_seed(SEED) when training starts makes runs repeatable
 def train_name_classifier(names, labels, n_classes, *, time_budget_s, device):
     """Train a classifier of `names` (list of str) into `labels` (ints in [0, n_classes)).
 
-    Stops before `time_budget_s` seconds; returns the trained model (on `device`).
+    Stops before `time_budget_s` seconds; returns the trained model (on `device`). Optional:
+    a list of each epoch's mean loss in `model.loss_history` is drawn in the feedback.
     """
     raise NotImplementedError('Dica: NameRNN(len(ALPHABET), 128, n_classes), Adam, mini-batches (nomes de tamanhos parecidos juntos poupam passos), F.nll_loss e clip_grad_norm_; pare antes de time_budget_s.')
 

@@ -32,7 +32,8 @@ SEED = 0   # torch.manual_seed(SEED) when training starts makes runs repeatable
 def train_pixel_gru(images, labels, *, time_budget_s, device):
     """Train a PixelGRU on `images` (N, H, W) float32 in [0, 1] and `labels` (N,) int64.
 
-    Stops before `time_budget_s` seconds; returns the trained model (on `device`).
+    Stops before `time_budget_s` seconds; returns the trained model (on `device`). Optional:
+    a list of each epoch's mean loss in `model.loss_history` is drawn in the feedback.
     """
     raise NotImplementedError('Dica: PixelGRU(input_size=W, hidden_size=64), Adam, mini-batches e F.cross_entropy; pare antes de time_budget_s.')
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 MOUNT = Path("/sys/fs/cgroup")
 PREFIX = "gradechild"
+CPU_PERIOD_US = 100_000
 _counter = itertools.count()
 
 
@@ -88,12 +89,13 @@ class ChildGroup:
                 (memory / "memory.memsw.limit_in_bytes").write_text(str(memory_bytes))
         (pids / "pids.max").write_text(str(max_processes))
         cpu = self.folders.get("cpu")
-        if cpu is not None:  # half the grader's weight: the grader stays responsive
+        if cpu is not None:  # one core at most, as its OMP_NUM_THREADS=1 intends: no student takes a class's cores
             with contextlib.suppress(OSError):
                 if self.layout.version == 2:
-                    (cpu / "cpu.weight").write_text("50")
+                    (cpu / "cpu.max").write_text(f"{CPU_PERIOD_US} {CPU_PERIOD_US}")
                 else:
-                    (cpu / "cpu.shares").write_text("512")
+                    (cpu / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
+                    (cpu / "cpu.cfs_quota_us").write_text(str(CPU_PERIOD_US))
 
     @property
     def procs_files(self) -> tuple[str, ...]:

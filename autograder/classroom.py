@@ -8,8 +8,10 @@ are forked from a server that has already imported the grader (torch, pytest): e
 milliseconds instead of seconds, and starts from the same state. Results:
 
     RESULTS_DIR/<student>/report.json, report.md, report.html, grading.log
+    RESULTS_DIR/<student>/answers/<module>.py   the code as graded (for the class report)
     RESULTS_DIR/grades.csv       the gradebook (gradebook.py)
     RESULTS_DIR/manifest.json    per student: hash of the files, of the settings, status
+    RESULTS_DIR/class.md, class.html   the class report (class_report/), when the run finishes
 
 Every file is written atomically. A student whose files and settings (policy, grader code,
 options) have the same hashes as in the manifest is not graded again unless `force`; so an
@@ -34,7 +36,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import contract
+from . import class_report, contract
 from .feedback import write_feedback
 from .gradebook import gradebook_columns, read_report, write_gradebook
 from .policy import load_policy
@@ -110,6 +112,7 @@ class Summary:
     identical: list[list[str]] = field(default_factory=list)
     seconds: float = 0.0
     gradebook: Path | None = None
+    class_report: list[Path] = field(default_factory=list)
 
 
 def _hash_files(paths, root: Path) -> str:
@@ -332,6 +335,10 @@ def grade_all(submissions, results, *, policy_path, only=None, jobs=None, force=
                    if manifest.is_current(s, settings, results) else None for s in students}
         summary.gradebook = write_gradebook(results / GRADEBOOK, gradebook_columns(policy, modules), reports)
         shutil.rmtree(results / WORK, ignore_errors=True)
+        if not pending and not running:                 # finished, not interrupted
+            class_report.snapshot_answers([(s.name, s.folder) for s in students if s.folder.is_dir()], results, modules,
+                                          policy.sandbox)
+            summary.class_report = class_report.write_class_report(results, policy.similarity, language)
         lock.close()
     summary.seconds = round(time.monotonic() - started, 1)
     return summary
@@ -349,6 +356,7 @@ def cmd_grade_all(args) -> int:
         return 130
     print(f"graded {len(summary.graded)}, unchanged {len(summary.skipped)}, failed {len(summary.failed)} "
           f"in {summary.seconds:g} s; gradebook: {summary.gradebook}")
+    print(f"class report: {', '.join(map(str, summary.class_report))}")
     for names in summary.identical:
         print(f"identical submissions: {', '.join(names)}")
     if summary.failed:

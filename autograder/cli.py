@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from . import classroom, contract, gradescope
+from . import class_report, classroom, contract, gradescope
 from .policy import DEFAULT_POLICY, PolicyError, load_policy
 from .report import gradescope_json, print_report, write_json_atomically
 from .runner import UnconfinedRefused, confinement, run_checks, write_outcomes
@@ -179,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
                         ).set_defaults(run=cmd_notebooks)
     commands.add_parser("fixtures", help="regenerate the public checks' stored fixtures").set_defaults(run=cmd_fixtures)
     classroom.add_command(commands)
+    class_report.add_command(commands)
     gradescope.add_command(commands)
     return parser
 

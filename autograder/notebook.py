@@ -5,8 +5,9 @@ with the same fixtures. Student code runs in the kernel (nbgrader's model): a `L
 serves the proxies in-process through the same data-only messages as the child process,
 so arguments are copies, in-place changes and warnings are noticed, and results are what
 `python -m autograder grade` would see. A test cell passes (full points), raises
-`ExerciseFailed` (zero), or ends with the points earned (nbgrader's partial credit). It never
-writes to stderr: nbgrader scores a test cell with any stderr output as zero.
+`ExerciseFailed` (zero), or ends with the points earned (nbgrader's partial credit); the plots
+the check attached are drawn under the cell. It never writes to stderr: nbgrader scores a test
+cell with any stderr output as zero.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from . import child, tracing, wire
+from .artifacts import plain_data, problem
 from .cases import cases_for
 from .messages import render_all
 from .policy import DEFAULT_POLICY, load_policy
@@ -97,13 +99,14 @@ def run_check(module: str, exercise: str, namespace: dict, *, hidden: bool, devi
     policy = load_policy(find_policy())
     section = policy.modules[module]
     check = getattr(importlib.import_module(f"autograder.checks.{module}"), f"check_{exercise}")
+    artifacts: dict = {}
     fixtures = {  # built only when the check asks (a practical task's training check has no cases)
         "student": lambda: RemoteModule(LocalPeer(namespace, watch_for(policy, module, exercise))),
         "tol": lambda: policy.tolerance("float64"),
         "cases": lambda: cases_for(module, exercise, hidden_seed=policy.hidden_seed if hidden else None,
                                    hidden_cases=policy.hidden_cases, cached=False),  # student code shares this kernel
         "tol32": lambda: policy.tolerance("float32"), "device": lambda: device, "hidden": lambda: hidden,
-        "module_policy": lambda: section, "request": lambda: _request(hidden), "artifacts": dict}
+        "module_policy": lambda: section, "request": lambda: _request(hidden), "artifacts": lambda: artifacts}
     import torch
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as in the child process (OMP_NUM_THREADS=1): same speed, same points
@@ -116,12 +119,40 @@ def run_check(module: str, exercise: str, namespace: dict, *, hidden: bool, devi
         finally:
             torch.set_num_threads(threads)
     limits = Limits(section.time_limit_s, section.memory_limit_mb, device, policy.import_limit_s)
-    return outcome_of(module, exercise, error, limits), policy.points(module, exercise), policy.language
+    outcome = outcome_of(module, exercise, error, limits)
+    outcome.artifacts = plain_data(artifacts)
+    return outcome, policy.points(module, exercise), policy.language
+
+
+def _notebook_display():
+    """IPython's `display` when running in a kernel, else None."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        return None
+    return display if get_ipython() is not None else None
+
+
+def show_plots(artifacts: dict, language: str) -> int:
+    """Draw the check's plots (autograder/artifacts.py) under the test cell; how many were shown."""
+    display = _notebook_display()
+    if display is None or not artifacts:
+        return 0
+    from IPython.display import Image
+    from .report_plots import render_png
+    drawable = [artifact for artifact in artifacts.values() if problem(artifact) is None]
+    with _silenced():
+        images = [Image(data=render_png(artifact, language), format="png") for artifact in drawable]
+    for image in images:
+        display(image)
+    return len(images)
 
 
 def grade_cell(module: str, exercise: str, namespace: dict, *, hidden: bool = False, device: str = "cpu"):
     """The body of an nbgrader test cell. Returns the points when only part of them is earned."""
     outcome, points, language = run_check(module, exercise, namespace, hidden=hidden, device=device)
+    show_plots(outcome.artifacts, language)
     earned = round(points * outcome.fraction, 4)
     feedback = render_all(outcome.messages, language)
     if outcome.status == "passed":

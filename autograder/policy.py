@@ -44,6 +44,9 @@ SANDBOX_SCHEMA = {"scratch_mb": COUNT, "shm_mb": COUNT, "max_processes": COUNT,
 PATH = ((str,), lambda v: True, 'a folder path (string; "" for none)')
 SERIES_NAME = ((str,), lambda v: v in ("co2", "sine"), '"co2" or "sine"')
 FRACTION = ((int, float), lambda v: 0 < v < 1, "a number between 0 and 1")
+# The class report's similarity check (autograder/class_report/similarity.py).
+SIMILARITY_SCHEMA = {"threshold": ((int, float), lambda v: 0 < v <= 1, "a number > 0 and <= 1"),
+                     "min_shared_tokens": COUNT, "common_above": COUNT}
 
 # Extra per-module tables (training budgets, thresholds) that later assignments declare:
 # module -> {table name -> {key -> spec}}.
@@ -102,6 +105,7 @@ class Policy:
     tolerances: dict[str, Tolerance]
     modules: dict[str, ModulePolicy]
     sandbox: SandboxPolicy = SandboxPolicy()
+    similarity: dict = field(default_factory=dict)
     forbid: dict[str, tuple[str, ...]] = field(default_factory=dict)  # [from_scratch.forbid]: list -> routines
 
     def points(self, module: str, exercise: str) -> float:
@@ -220,7 +224,7 @@ def load_policy(path: str | Path = DEFAULT_POLICY) -> Policy:
     except tomllib.TOMLDecodeError as error:
         raise PolicyError(path, "(syntax)", str(error)) from None
     _require_tables(path, "", {k: v for k, v in data.items() if k != "from_scratch"},
-                    ("grader", "tolerances", "modules", "sandbox"))
+                    ("grader", "tolerances", "modules", "sandbox", "similarity"))
     forbid = forbid_lists(path, data.get("from_scratch", {"forbid": {}}))
     grader = _check_table(path, "grader", data["grader"], GRADER_SCHEMA)
     tolerances_table = data["tolerances"]
@@ -232,5 +236,7 @@ def load_policy(path: str | Path = DEFAULT_POLICY) -> Policy:
         raise PolicyError(path, "modules", "must be a table with at least one module")
     modules = {name: _module_policy(path, name, table, forbid) for name, table in modules_table.items()}
     sandbox = SandboxPolicy(**_check_table(path, "sandbox", data["sandbox"], SANDBOX_SCHEMA))
+    similarity = _check_table(path, "similarity", data["similarity"], SIMILARITY_SCHEMA)
     return Policy(path, grader["language"], grader["public_seed"], grader["hidden_seed"],
-                  grader["hidden_cases"], float(grader["import_limit_s"]), tolerances, modules, sandbox, forbid)
+                  grader["hidden_cases"], float(grader["import_limit_s"]), tolerances, modules, sandbox,
+                  similarity, forbid)

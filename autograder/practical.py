@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from . import datasets
-from .expect import PartialCredit, fail
+from .expect import CheckFailure, PartialCredit, fail
 from .messages import Message
 from .sandbox import StudentFailure
 
@@ -149,15 +149,18 @@ def trained_model(request, module: str, train_name: str):
     return model
 
 
-def award(metric: str, value: float, thresholds: dict, *extra: Message, **params):
-    """Raise PartialCredit, linear between the thresholds' zero and full; the message gives the value."""
+def award(metric: str, value: float, thresholds: dict, *diagnoses: Message, **params):
+    """Raise PartialCredit, linear between the thresholds' zero and full; the message gives the value.
+
+    `diagnoses` (what may explain a shortfall) are reported only when some points are lost.
+    """
     full, zero = thresholds[metric]
     fraction = (value - zero) / (full - zero) if full != zero else float(value >= full)
     fraction = float(np.clip(fraction, 0.0, 1.0))
     messages = [Message(f"score_{metric}", {"value": float(value), "full": full, "zero": zero, **params})]
     if fraction <= 0.0:
         messages.append(Message("no_credit"))
-    raise PartialCredit(fraction, *messages, *extra)
+    raise PartialCredit(fraction, *messages, *(diagnoses if fraction < 1.0 else ()))
 
 
 # -- predictions -------------------------------------------------------------------------------
@@ -167,15 +170,29 @@ def class_predictions(got, count: int, n_classes: int, what: str) -> np.ndarray:
         got = got.numpy()
     if isinstance(got, (list, tuple)) and all(isinstance(v, int) and not isinstance(v, bool) for v in got):
         got = np.array(got, dtype=np.int64)
+    elif isinstance(got, (list, tuple)) and got and all(isinstance(v, (list, tuple)) for v in got):
+        got = _numbers(got)
     if not isinstance(got, np.ndarray) or got.dtype.kind not in "iu":
         kind = f"{type(got).__name__}[{got.dtype}]" if isinstance(got, np.ndarray) else type(got).__name__
-        fail("wrong_type", what=what, expected="class indices (ints)", got=kind)
+        scores = isinstance(got, np.ndarray) and got.dtype.kind == "f" and got.shape == (count, n_classes)
+        raise CheckFailure(Message("wrong_type", {"what": what, "expected": "class indices (ints)", "got": kind}),
+                           *([Message("diag_returns_scores")] if scores else []))
     if got.shape != (count,):
-        fail("wrong_shape", what=what, expected=(count,), got=tuple(got.shape))
+        axis = got.shape == (n_classes,) and count != n_classes
+        raise CheckFailure(Message("wrong_shape", {"what": what, "expected": (count,), "got": tuple(got.shape)}),
+                           *([Message("diag_argmax_axis")] if axis else []))
     outside = (got < 0) | (got >= n_classes)
     if outside.any():
         fail("class_out_of_range", what=what, value=int(got[outside][0]), n_classes=n_classes)
     return got.astype(np.int64)
+
+
+def _numbers(rows):
+    """Rows of numbers as a float array (to recognise scores returned in place of classes), else as they are."""
+    try:
+        return np.asarray(rows, dtype=np.float64)
+    except (TypeError, ValueError):
+        return rows
 
 
 def accuracy(labels: np.ndarray, predictions: np.ndarray) -> float:

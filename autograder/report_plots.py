@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import numpy as np  # noqa: E402
 
-from .messages import Message  # noqa: E402
+from .messages import Message, catalog  # noqa: E402
 
 FIGURE_INCHES = (6.0, 3.6)
 DPI = 90
@@ -21,11 +21,16 @@ def _label(key: str, language: str) -> str:
     return Message(key).render(language)
 
 
+def _maybe_key(text: str, language: str) -> str:
+    """`text` rendered when it is a message key, else as it is."""
+    return _label(text, language) if text in catalog() else text
+
+
 def _curve(axes, artifact, language):
     for name, values in artifact["series"].items():
         values = [math.nan if v is None else v for v in values]
         axes.plot(range(1, len(values) + 1), values, marker="." if len(values) < 40 else None, label=name)
-    axes.set_xlabel(artifact.get("x_label") or _label("plot_epoch", language))
+    axes.set_xlabel(_maybe_key(artifact.get("x_label") or "plot_epoch", language))
     if artifact.get("y_label"):
         axes.set_ylabel(artifact["y_label"])
     if artifact.get("log_y"):
@@ -60,6 +65,9 @@ def _forecast(axes, artifact, language):
     axes.plot(steps, artifact["truth"], color="black", label=_label("plot_truth", language))
     axes.plot(range(start, start + len(artifact["prediction"])), artifact["prediction"], color="tab:orange",
               linestyle="--", label=_label("plot_prediction", language))
+    if artifact.get("persistence"):
+        axes.plot(range(start, start + len(artifact["persistence"])), artifact["persistence"], color="tab:green",
+                  linestyle=":", label=_label("plot_persistence", language))
     axes.set_xlabel(artifact.get("x_label") or _label("plot_time_step", language))
     axes.grid(alpha=0.3)
     axes.legend()

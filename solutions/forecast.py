@@ -59,6 +59,7 @@ def train_forecaster(series, *, window, horizon, time_budget_s, device):
 
     The model learns the *change* from each window's last value, divided by `scale` (the
     spread of one step's change), and keeps `scale` so that `predict_next` can undo it.
+    Optional: a list of each epoch's mean loss in `model.loss_history` is drawn in the feedback.
     """
     # Dica: escale como (janela - último valor) / escala e o alvo idem; guarde a escala no modelo (register_buffer); Adam e F.mse_loss por algumas épocas, parando antes de time_budget_s.
     ### BEGIN SOLUTION
@@ -71,10 +72,12 @@ def train_forecaster(series, *, window, horizon, time_budget_s, device):
     model = Forecaster(64, horizon=horizon)
     model.register_buffer("scale", torch.tensor(scale))      # saved with the model, moved with it
     model = model.to(device)
+    model.loss_history = []                                   # each epoch's mean loss
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     batch_size, epochs = 64, 6
     step, steps = 0, epochs * ((len(inputs) + batch_size - 1) // batch_size)
     for epoch in range(epochs):
+        losses = []
         for batch in torch.randperm(len(inputs), device=device).split(batch_size):
             done = max(step / steps, (time.monotonic() - start) / (0.9 * time_budget_s))
             if done >= 1:
@@ -85,7 +88,9 @@ def train_forecaster(series, *, window, horizon, time_budget_s, device):
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            losses.append(loss.item())
             step += 1
+        model.loss_history.append(sum(losses) / len(losses))
     return model.eval()
     ### END SOLUTION
 

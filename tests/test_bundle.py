@@ -1,6 +1,7 @@
 """The student bundle: everything students need, nothing they must not see."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -55,6 +56,30 @@ def test_bundle_hides_the_reference_and_the_hidden_seed(bundle):
             text = "\n".join(line.strip() for line in data.decode().splitlines())
             leaked = [line for line in reference_lines if line in text]
             assert not leaked, (path, leaked[:3])
+
+
+def test_check_in_the_bundle_names_the_mistakes_public_cases_can_show(bundle, tmp_path):
+    """Without the instructor-only diagnoses.py, `check` still names what the public cases show."""
+    from autograder.messages import Message
+    from conftest import patched_source
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "rnn_basics.py").write_text(patched_source("rnn_basics", [(
+        "return np.tanh(x @ W_xh.T + h_prev @ W_hh.T + b_h)", "return sigmoid(x @ W_xh.T + h_prev @ W_hh.T + b_h)")]))
+    (work / "bptt.py").write_text(patched_source("bptt", [
+        ("shifted = logits - logits.max(axis=-1, keepdims=True)", "shifted = logits"),
+        ("product = product @ ((1.0 - hs[k + 1] ** 2)[:, None] * W_hh)",
+         "product = ((1.0 - hs[k + 1] ** 2)[:, None] * W_hh) @ product")]))
+    # this venv's editable install would resolve the bundle's missing modules from the project: drop it
+    bundle_only = ("import sys; sys.meta_path[:] = [f for f in sys.meta_path if not getattr(f, '__module__', '')"
+                   ".startswith('__editable__')]; from autograder.cli import main; sys.exit(main())")
+    result = subprocess.run([sys.executable, "-c", bundle_only, "check", str(work), "--only", "rnn_basics,bptt"],
+                            cwd=bundle, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "COLUMNS": "2000"})       # rich's table: one line per row
+    assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
+    for key in ("diag_rnn_step_sigmoid", "diag_softmax_overflow"):
+        assert Message(key).render("pt") in result.stdout, (key, result.stdout[-3000:])
+    assert Message("diag_jacobian_order").render("pt") not in result.stdout    # needs diagnoses.py
 
 
 def test_release_refuses_a_non_empty_folder(tmp_path):

@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 
 from autograder.policy import load_policy
+from autograder.cli import grade_pipeline
+from autograder.feedback import render_html
 from autograder.practical import series_task
-from practical_helpers import POLICY, ROOT, budget, grade, graded_with_calls, keys, params, variant
+from mistakes import assert_lost_only_its_exercises_and_named, mistake
+from practical_helpers import POLICY, ROOT, budget, grade, graded_with_calls, params, variant
 
 MODULE = "forecast"
-UNTRAINED = ("for epoch in range(epochs):", "for epoch in range(0):")
 
 
 @pytest.fixture(scope="module")
@@ -42,23 +44,69 @@ def test_each_forecast_is_made_before_its_targets_reach_the_child(reference):
     assert task.starts[-1] + task.horizon <= len(task.series)
 
 
-@pytest.mark.slow
-def test_forecasts_left_in_the_training_scale_lose_their_points(tmp_path):
-    scaled = ("return (last + change * model.scale).cpu().numpy().astype(np.float64)",
-              "return change.cpu().numpy().astype(np.float64)")
-    graded = grade(variant(tmp_path, MODULE, scaled, UNTRAINED), MODULE)
-    assert graded["train_forecaster"].score == 0
-    assert keys(graded["train_forecaster"]) == ["score_mse_ratio", "no_credit", "fc_not_raw_scale"]
-    assert graded["predict_next"].score == 0 and keys(graded["predict_next"]) == ["fc_not_raw_scale"]
+TRAINED = {"train_forecaster", "predict_next"}
+WINDOWS_RETURN = "return torch.from_numpy(X[:, :, None]), torch.from_numpy(Y)"
+HEAD = "return self.head(outputs[:, -1])"
+UNSCALE = "return (last + change * model.scale).cpu().numpy().astype(np.float64)"
+
+CORPUS = [
+    mistake("targets overlap the window", "make_windows", "diag_fc_target_overlaps",
+            ("Y = np.stack([series[m + window:m + window + horizon] for m in range(count)])",
+             "Y = np.stack([series[m + window - 1:m + window - 1 + horizon] for m in range(count)])")),
+    mistake("one window too few", "make_windows", "diag_fc_window_count",
+            ("count = len(series) - window - horizon + 1", "count = len(series) - window - horizon")),
+    mistake("no feature axis", "make_windows", "diag_fc_no_feature_dim",
+            (WINDOWS_RETURN, "return torch.from_numpy(X), torch.from_numpy(Y)"), also=TRAINED),
+    mistake("float64 windows", "make_windows", "diag_float64",
+            ("series = np.asarray(series, dtype=np.float32)", "series = np.asarray(series, dtype=np.float64)"),
+            also=TRAINED),
+    mistake("Forecaster reads the first step", "Forecaster", "diag_reads_first_step", (HEAD, "return self.head(outputs[:, 0])"),
+            also={"train_forecaster"}),
+    mistake("Forecaster without batch_first", "Forecaster", "diag_not_batch_first",
+            ("self.lstm = nn.LSTM(1, hidden_size, num_layers, batch_first=True)", "self.lstm = nn.LSTM(1, hidden_size, num_layers)"),
+            also={"train_forecaster"}),
+    mistake("Forecaster averages over time", "Forecaster", "diag_reads_mean", (HEAD, "return self.head(outputs.mean(dim=1))")),
+    mistake("Forecaster reads the batch's last row", "Forecaster", "diag_reads_batch_element",
+            (HEAD, "return self.head(outputs[-1])"), also=TRAINED),
+    mistake("forecasts left in the scaled units", "predict_next", "diag_fc_not_raw_scale",
+            (UNSCALE, "return change.cpu().numpy().astype(np.float64)"), also={"train_forecaster"}),
+    mistake("the last value not added back", "predict_next", "diag_fc_not_raw_scale",
+            (UNSCALE, "return (change * model.scale).cpu().numpy().astype(np.float64)"), also={"train_forecaster"}),
+    mistake("training returns after one step", "train_forecaster", "diag_training_short",
+            ("            optimizer.step()\n            losses.append(loss.item())",
+             "            optimizer.step()\n            return model.eval()")),
+]
 
 
 @pytest.mark.slow
-def test_overlapping_targets_the_first_step_and_no_training_each_lose_their_points(tmp_path):
-    overlap = ("Y = np.stack([series[m + window:m + window + horizon] for m in range(count)])",
-               "Y = np.stack([series[m + window - 1:m + window - 1 + horizon] for m in range(count)])")
-    first_step = ("return self.head(outputs[:, -1])", "return self.head(outputs[:, 0])")
-    graded = grade(variant(tmp_path, MODULE, overlap, first_step, UNTRAINED), MODULE)
-    assert graded["make_windows"].score == 0 and "fc_target_overlaps" in keys(graded["make_windows"])
-    assert graded["Forecaster"].score == 0 and "diag_reads_first_step" in keys(graded["Forecaster"])
-    assert graded["train_forecaster"].score == 0
-    assert keys(graded["train_forecaster"]) == ["score_mse_ratio", "no_credit"]
+@pytest.mark.parametrize("mistake", CORPUS, ids=[m.name for m in CORPUS])
+def test_a_mistake_loses_its_exercises_and_no_other_and_is_named(tmp_path, mistake):
+    graded = grade(variant(tmp_path, MODULE, *mistake.patches, append=mistake.append), MODULE)
+    lost = {name for name, score in graded.items() if score.score < score.max_score}
+    assert_lost_only_its_exercises_and_named(mistake, lost, {name: score.messages for name, score in graded.items()})
+
+
+def _numbers(value) -> list[float]:
+    if isinstance(value, dict):
+        return [n for item in value.values() for n in _numbers(item)]
+    if isinstance(value, list):
+        return [n for item in value for n in _numbers(item)]
+    return [float(value)] if isinstance(value, (int, float)) and not isinstance(value, bool) else []
+
+
+@pytest.mark.slow
+def test_plots_show_the_public_stretch_and_only_aggregates_of_the_hidden_one(reference, tmp_path):
+    graded, _ = reference                                             # the hidden grading
+    hidden = graded["train_forecaster"].artifacts
+    assert set(hidden) == {"training", "error_by_step"} and len(hidden["error_by_step"]["series"]["model"]) == 4
+    task = series_task(load_policy(POLICY).modules[MODULE], hidden=True)
+    tail = {round(float(v), 6) for v in task.series[task.starts[0]:]}
+    assert not tail & {round(n, 6) for n in _numbers(hidden)}        # no value of the test stretch
+    _, report = grade_pipeline(ROOT / "solutions", policy_path=POLICY, only=MODULE, device="cpu", hidden=False)
+    public = next(e for e in report.exercises if e.exercise == "train_forecaster").artifacts
+    validation = series_task(load_policy(POLICY).modules[MODULE], hidden=False)
+    stretch = validation.series[validation.starts[0]:validation.starts[-1] + validation.horizon]
+    assert public["forecast"]["truth"] == pytest.approx(stretch.tolist())
+    assert len(public["forecast"]["persistence"]) == len(public["forecast"]["prediction"]) == len(public["forecast"]["truth"])
+    page = render_html(report.to_json("en"), "ana", "en")
+    assert page.count("data:image/png") == 2 and "Training loss" in page and "Forecast and truth" in page

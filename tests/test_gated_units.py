@@ -10,6 +10,7 @@ import torch
 from autograder.cases import generate
 from autograder.contract import EXERCISES
 from conftest import ASSIGNMENTS, SOLUTIONS, grade, load_module, patched_source, submission
+from mistakes import assert_lost_only_its_exercises_and_named, mistake, mistake_source, noise_code
 
 MODULE = "gated_units"
 IDS = {f"{MODULE}.{name}" for name in EXERCISES[MODULE]}
@@ -82,61 +83,130 @@ def test_correct_code_in_another_style_scores_full_marks(tmp_path):
         assert scores[id_].score == scores[id_].max_score, (id_, scores[id_].messages)
 
 
-GRU_CHAIN, LSTM_CHAIN = {"gru_gates", "gru_step"}, {"lstm_gates", "lstm_step", "lstm_step_backward"}
-# (name, patches of the reference, {exercise: diagnosis}, every exercise that loses points,
-#  {exercise: fraction of its points kept}). Mistakes of one bundle sit in exercises that do not
-# call one another, so one grading tests several.
-BUNDLES = [
-    ("paper's reset, sigmoid candidate, gate orders z,r,n and i,f,o,g",
-     [('r * (h_prev @ p["U_h"].T + p["b_Uh"])', '(r * h_prev) @ p["U_h"].T + p["b_Uh"]'),
-      ('"c_tilde": np.tanh(pre("c"))', '"c_tilde": sigmoid(pre("c"))'),
-      ("i_r, i_z, i_n = (x @", "i_z, i_r, i_n = (x @"), ("h_r, h_z, h_n = (h @", "h_z, h_r, h_n = (h @"),
-      ("i, f, g, o = gates.chunk(4, dim=1)", "i, f, o, g = gates.chunk(4, dim=1)"),
-      ("i, f, g, o = (xs[t] @", "i, f, o, g = (xs[t] @")],
-     {"gru_gates": "diag_gru_reset_before_matmul", "lstm_gates": "diag_lstm_candidate_sigmoid",
-      "GRUCellScratch": "diag_gru_gate_order", "LSTMCellScratch": "diag_lstm_gate_order",
-      "stacked_lstm_forward": "diag_lstm_gate_order"},
-     GRU_CHAIN | LSTM_CHAIN | {"GRUCellScratch", "LSTMCellScratch", "stacked_lstm_forward"},
+LSTM_USERS = {"lstm_step", "lstm_step_backward"}           # call lstm_gates
+RESET = 'r * (h_prev @ p["U_h"].T + p["b_Uh"])'
+GRU_STEP = 'return gates["z"] * h_prev + (1.0 - gates["z"]) * gates["h_tilde"]'
+STEP_CELL = 'c = g["f"] * c_prev + g["i"] * g["c_tilde"]\n    return'
+DC_TOTAL = 'dc_total = dc + dh * g["o"] * (1.0 - tanh_c ** 2)'
+GRU_N = "n = torch.tanh(i_n + r * h_n)"
+LSTM_CHUNK = "i, f, g, o = gates.chunk(4, dim=1)"
+STACKED_RETURN = "    output = xs.transpose(0, 1) if lstm.batch_first else xs\n    return output, (torch.stack(h_n)"
+
+CORPUS = [
+    mistake("GRU: paper's reset before the product", "gru_gates", "diag_gru_reset_before_matmul",
+            (RESET, '(r * h_prev) @ p["U_h"].T + p["b_Uh"]'), also={"gru_step"}),
+    mistake("GRU: b_Uh outside the reset", "gru_gates", "diag_gru_reset_bias_outside",
+            (RESET, 'r * (h_prev @ p["U_h"].T) + p["b_Uh"]'), also={"gru_step"}),
+    mistake("GRU: z and r swapped", "gru_gates", "diag_gate_swapped",
+            ('return {"z": z, "r": r, "h_tilde": h_tilde}', 'return {"z": r, "r": z, "h_tilde": h_tilde}'),
+            also={"gru_step"}),
+    mistake("GRU step: z and 1 - z swapped", "gru_step", "diag_gru_z_swapped",
+            (GRU_STEP, 'return (1.0 - gates["z"]) * h_prev + gates["z"] * gates["h_tilde"]')),
+    mistake("GRU step: no 1 - z on the candidate", "gru_step", "diag_gru_missing_one_minus_z",
+            (GRU_STEP, 'return gates["z"] * h_prev + gates["h_tilde"]')),
+    mistake("GRU step: r in place of z", "gru_step", "diag_gate_swapped",
+            (GRU_STEP, 'return gates["r"] * h_prev + (1.0 - gates["r"]) * gates["h_tilde"]')),
+    mistake("LSTM: sigmoid candidate", "lstm_gates", "diag_lstm_candidate_sigmoid",
+            ('"c_tilde": np.tanh(pre("c"))', '"c_tilde": sigmoid(pre("c"))'), also=LSTM_USERS),
+    mistake("LSTM: f and i swapped", "lstm_gates", "diag_gate_swapped",
+            ('return {"f": sigmoid(pre("f")), "i": sigmoid(pre("i"))', 'return {"f": sigmoid(pre("i")), "i": sigmoid(pre("f"))'),
+            also=LSTM_USERS),
+    mistake("LSTM: forget bias + 1 (Keras)", "lstm_gates", "diag_lstm_forget_bias_plus_one",
+            ('"f": sigmoid(pre("f"))', '"f": sigmoid(pre("f") + 1.0)'), also=LSTM_USERS),
+    mistake("LSTM step: h without tanh", "lstm_step", "diag_lstm_h_without_tanh",
+            ('return g["o"] * np.tanh(c), c', 'return g["o"] * c, c')),
+    mistake("LSTM step: h from c_prev", "lstm_step", "diag_lstm_h_from_c_prev",
+            ('return g["o"] * np.tanh(c), c', 'return g["o"] * np.tanh(c_prev), c')),
+    mistake("LSTM step: no input gate", "lstm_step", "diag_lstm_no_input_gate",
+            (STEP_CELL, STEP_CELL.replace('g["i"] * g["c_tilde"]', 'g["c_tilde"]'))),
+    mistake("LSTM step: f and i swapped in c", "lstm_step", "diag_gate_swapped",
+            (STEP_CELL, 'c = g["i"] * c_prev + g["f"] * g["c_tilde"]\n    return')),
+    mistake("LSTM backward: dc ignored", "lstm_step_backward", "diag_lstm_dc_ignored",
+            (DC_TOTAL, 'dc_total = dh * g["o"] * (1.0 - tanh_c ** 2)')),
+    mistake("LSTM backward: dh does not reach c", "lstm_step_backward", "diag_lstm_dh_not_into_c",
+            (DC_TOTAL, "dc_total = dc")),
+    mistake("LSTM backward: no tanh' from h to c", "lstm_step_backward", "diag_lstm_no_tanh_grad",
+            (DC_TOTAL, 'dc_total = dc + dh * g["o"]')),
+    mistake("LSTM backward: dc_prev without f", "lstm_step_backward", "diag_lstm_dc_prev_without_f",
+            ('return dx, dh_prev, dc_total * g["f"], grads', "return dx, dh_prev, dc_total, grads")),
+    mistake("GRUCellScratch: gates read z, r, n", "GRUCellScratch", "diag_gru_gate_order",
+            ("i_r, i_z, i_n = (x @", "i_z, i_r, i_n = (x @"), ("h_r, h_z, h_n = (h @", "h_z, h_r, h_n = (h @")),
+    mistake("GRUCellScratch: z and 1 - z swapped", "GRUCellScratch", "diag_gru_z_swapped",
+            ("return (1 - z) * n + z * h", "return z * n + (1 - z) * h")),
+    mistake("GRUCellScratch: paper's reset", "GRUCellScratch", "diag_gru_reset_before_matmul",
+            (GRU_N, "n = torch.tanh(i_n + (r * h) @ self.weight_hh.chunk(3)[2].T + self.bias_hh.chunk(3)[2])")),
+    mistake("GRUCellScratch: b_hn outside the reset", "GRUCellScratch", "diag_gru_reset_bias_outside",
+            (GRU_N, "n = torch.tanh(i_n + r * (h @ self.weight_hh.chunk(3)[2].T) + self.bias_hh.chunk(3)[2])")),
+    mistake("GRUCellScratch: no bias_hh", "GRUCellScratch", "diag_missing_bias",
+            ("(h @ self.weight_hh.T + self.bias_hh).chunk(3, dim=1)", "(h @ self.weight_hh.T).chunk(3, dim=1)")),
+    mistake("LSTMCellScratch: gates read i, f, o, g", "LSTMCellScratch", "diag_lstm_gate_order",
+            (LSTM_CHUNK, "i, f, o, g = gates.chunk(4, dim=1)")),
+    mistake("LSTMCellScratch: gates read f, i, g, o", "LSTMCellScratch", "diag_lstm_gate_order",
+            (LSTM_CHUNK, "f, i, g, o = gates.chunk(4, dim=1)")),
+    mistake("LSTMCellScratch: no bias_hh", "LSTMCellScratch", "diag_missing_bias",
+            ("h @ self.weight_hh.T + self.bias_hh\n", "h @ self.weight_hh.T\n")),
+    mistake("LSTMCellScratch: h without tanh", "LSTMCellScratch", "diag_lstm_h_without_tanh",
+            ("return torch.sigmoid(o) * torch.tanh(c), c", "return torch.sigmoid(o) * c, c")),
+    mistake("stacked LSTM: gates read i, f, o, g", "stacked_lstm_forward", "diag_lstm_gate_order",
+            ("i, f, g, o = (xs[t] @", "i, f, o, g = (xs[t] @")),
+    mistake("stacked LSTM: reverse outputs not flipped back", "stacked_lstm_forward", "diag_lstm_reverse_not_flipped",
+            ("out[t] = h", "out[T - 1 - t if direction else t] = h")),
+    mistake("stacked LSTM: reverse direction reads forwards", "stacked_lstm_forward", "diag_lstm_reverse_reads_forward",
+            ("steps = range(T - 1, -1, -1) if direction else range(T)", "steps = range(T)")),
+    mistake("stacked LSTM: h_n stacked by direction", "stacked_lstm_forward", "diag_lstm_state_order",
+            (STACKED_RETURN, "    h_n, c_n = h_n[0::directions] + h_n[1::directions], c_n[0::directions] + c_n[1::directions]\n"
+                             + STACKED_RETURN)),
+    mistake("stacked LSTM: batch_first ignored", "stacked_lstm_forward", "diag_lstm_batch_first_ignored",
+            ("xs = x.transpose(0, 1) if lstm.batch_first else x", "xs = x"),
+            ("output = xs.transpose(0, 1) if lstm.batch_first else xs", "output = xs")),
+    mistake("stacked LSTM: initial state ignored", "stacked_lstm_forward", "diag_lstm_state_ignored",
+            ("    if state is None:\n        zeros = xs.new_zeros", "    if True:\n        zeros = xs.new_zeros")),
+    mistake("LSTM: o computed with U_f (copy-paste)", "lstm_gates", None,    # caught, not named
+            ('"o": sigmoid(pre("o"))', '"o": sigmoid(x @ p["W_o"].T + h_prev @ p["U_f"].T + p["b_o"])'), also=LSTM_USERS),
+]
+
+
+@pytest.mark.parametrize("mistake", CORPUS, ids=[m.name for m in CORPUS])
+def test_a_mistake_loses_its_exercises_and_no_other_and_is_named(tmp_path, mistake):
+    scores, _ = grade(submission(tmp_path / "sub", MODULE, replace=mistake_source(MODULE, mistake)), only=MODULE)
+    lost = {id_.split(".")[1] for id_ in IDS if scores[id_].score < scores[id_].max_score}
+    assert_lost_only_its_exercises_and_named(mistake, lost, {id_.split(".")[1]: scores[id_].messages for id_ in IDS})
+
+
+# (name, patches of the reference, {exercise: fraction of its points kept}): gates score one by one
+PARTIAL = [
+    ("paper's reset and a sigmoid candidate",
+     [(RESET, '(r * h_prev) @ p["U_h"].T + p["b_Uh"]'), ('"c_tilde": np.tanh(pre("c"))', '"c_tilde": sigmoid(pre("c"))')],
      {"gru_gates": 2 / 3, "lstm_gates": 3 / 4}),
-    ("z and 1-z swapped, h without tanh, dc ignored, order f,i,g,o, reverse outputs not flipped back",
-     [('return gates["z"] * h_prev + (1.0 - gates["z"]) * gates["h_tilde"]',
-       'return (1.0 - gates["z"]) * h_prev + gates["z"] * gates["h_tilde"]'),
-      ('return g["o"] * np.tanh(c), c', 'return g["o"] * c, c'),
-      ('dc_total = dc + dh * g["o"]', 'dc_total = dh * g["o"]'),
-      ("return (1 - z) * n + z * h", "return z * n + (1 - z) * h"),
-      ("i, f, g, o = gates.chunk(4, dim=1)", "f, i, g, o = gates.chunk(4, dim=1)"),
-      ("out[t] = h", "out[T - 1 - t if direction else t] = h")],
-     {"gru_step": "diag_gru_z_swapped", "lstm_step": "diag_lstm_h_without_tanh",
-      "lstm_step_backward": "diag_lstm_dc_ignored", "GRUCellScratch": "diag_gru_z_swapped",
-      "LSTMCellScratch": "diag_lstm_gate_order", "stacked_lstm_forward": "diag_lstm_reverse_not_flipped"},
-     {"gru_step", "lstm_step", "lstm_step_backward", "GRUCellScratch", "LSTMCellScratch", "stacked_lstm_forward"},
-     {}),
-    ("gates swapped, paper's reset in the module, initial state ignored",
-     [('return {"z": z, "r": r, "h_tilde": h_tilde}', 'return {"z": r, "r": z, "h_tilde": h_tilde}'),
-      ('return {"f": sigmoid(pre("f")), "i": sigmoid(pre("i"))', 'return {"f": sigmoid(pre("i")), "i": sigmoid(pre("f"))'),
-      ("n = torch.tanh(i_n + r * h_n)",
-       "n = torch.tanh(i_n + (r * h) @ self.weight_hh.chunk(3)[2].T + self.bias_hh.chunk(3)[2])"),
-      ("    if state is None:\n        zeros = xs.new_zeros", "    if True:\n        zeros = xs.new_zeros")],
-     {"gru_gates": "diag_gate_swapped", "lstm_gates": "diag_gate_swapped",
-      "GRUCellScratch": "diag_gru_reset_before_matmul", "stacked_lstm_forward": "diag_lstm_state_ignored"},
-     GRU_CHAIN | LSTM_CHAIN | {"GRUCellScratch", "stacked_lstm_forward"},
+    ("gates swapped", [('return {"z": z, "r": r, "h_tilde": h_tilde}', 'return {"z": r, "r": z, "h_tilde": h_tilde}'),
+                       ('return {"f": sigmoid(pre("f")), "i": sigmoid(pre("i"))',
+                        'return {"f": sigmoid(pre("i")), "i": sigmoid(pre("f"))')],
      {"gru_gates": 1 / 3, "lstm_gates": 2 / 4}),
 ]
 
 
-@pytest.mark.parametrize("name, patches, diagnoses, broken, kept", BUNDLES, ids=[b[0] for b in BUNDLES])
-def test_mistakes_lose_their_exercises_only_and_are_named(tmp_path, name, patches, diagnoses, broken, kept):
-    folder = submission(tmp_path / "sub", MODULE, replace=patched_source(MODULE, patches))
-    scores, _ = grade(folder, only=MODULE)
-    lost = {id_.split(".")[1] for id_ in IDS if scores[id_].score < scores[id_].max_score}
-    assert lost == broken, {id_: [m.key for m in scores[id_].messages] for id_ in IDS}
-    for exercise, diagnosis in diagnoses.items():
-        keys = [m.key for m in scores[f"{MODULE}.{exercise}"].messages]
-        assert diagnosis in keys, (exercise, keys)
+@pytest.mark.parametrize("name, patches, kept", PARTIAL, ids=[p[0] for p in PARTIAL])
+def test_a_wrong_gate_costs_only_its_share_of_the_points(tmp_path, name, patches, kept):
+    scores, _ = grade(submission(tmp_path / "sub", MODULE, replace=patched_source(MODULE, patches)), only=MODULE)
     for exercise, fraction in kept.items():
         score = scores[f"{MODULE}.{exercise}"]
         assert score.score == pytest.approx(fraction * score.max_score), (exercise, score.score)
         assert score.messages[0].key == "gates_partial"
+
+
+def test_results_right_up_to_floating_point_noise_pass_without_a_diagnosis(tmp_path):
+    functions = [name for name in EXERCISES[MODULE] if not name.endswith("Scratch")]
+    scores, _ = grade(submission(tmp_path / "sub", MODULE, append=noise_code(functions)), only=MODULE)
+    for id_ in IDS:
+        assert scores[id_].score == scores[id_].max_score and not scores[id_].messages, (id_, scores[id_].messages)
+
+
+def test_a_wrong_result_that_is_no_known_mistake_gets_no_diagnosis(tmp_path):
+    unknown = mistake("LSTM step: c scaled by 0.999", "lstm_step", None,
+                      (STEP_CELL, STEP_CELL.replace('g["c_tilde"]\n', 'g["c_tilde"] * 0.999\n')))
+    scores, _ = grade(submission(tmp_path / "sub", MODULE, replace=mistake_source(MODULE, unknown)), only=MODULE)
+    lost = {id_.split(".")[1] for id_ in IDS if scores[id_].score < scores[id_].max_score}
+    assert_lost_only_its_exercises_and_named(unknown, lost, {id_.split(".")[1]: scores[id_].messages for id_ in IDS})
 
 
 def test_given_converters_make_the_numpy_steps_equal_torch_cells():

@@ -9,6 +9,7 @@ import pytest
 
 from autograder.policy import load_policy
 from autograder.practical import name_task
+from mistakes import assert_lost_only_its_exercises_and_named, mistake
 from practical_helpers import POLICY, ROOT, budget, grade, graded_with_calls, keys, params, variant
 
 MODULE = "name_classifier"
@@ -107,23 +108,65 @@ def test_a_submission_searching_its_process_finds_no_test_name_or_label_while_tr
     assert found["predict"]["test_names"] == 30          # the search does find names once they are sent
 
 
+TRAINED = {"train_name_classifier", "predict_nationality"}   # both score the trained model's predictions
+ENCODE = "indices = [ALPHABET.index(char) if char in ALPHABET else unknown for char in name]"
+ONE_HOT = "tensor = torch.zeros(len(name), 1, len(ALPHABET))"
+READOUT = "return self.log_softmax(self.readout(last))"
+PREDICT = "return model(x.to(device), lengths).argmax(dim=1).tolist()"
+
+CORPUS = [
+    mistake("unknown characters mapped to index 0", "name_to_tensor", "diag_nc_unknown_char",
+            (ENCODE, ENCODE.replace("else unknown", "else 0"))),
+    mistake("names lower-cased", "name_to_tensor", "diag_nc_lowercased", (ENCODE, ENCODE.replace("in name]", "in name.lower()]")),
+            also=TRAINED),      # "İ".lower() has two characters: the training's batches no longer fit
+    mistake("no batch dimension", "name_to_tensor", "diag_nc_no_batch_dim",
+            ("tensor[torch.arange(len(name)), 0, indices] = 1.0\n    return tensor",
+             "tensor[torch.arange(len(name)), 0, indices] = 1.0\n    return tensor[:, 0]"), also=TRAINED),
+    mistake("float64 one-hot", "name_to_tensor", "diag_float64",
+            (ONE_HOT, ONE_HOT.replace("len(ALPHABET))", "len(ALPHABET), dtype=torch.float64)")), also=TRAINED),
+    mistake("NameRNN reads the padded last step", "NameRNN", "diag_nc_padded_last",
+            ("last = states[lengths.to(x.device) - 1, torch.arange(B, device=x.device)]", "last = states[-1]"),
+            also=TRAINED),
+    mistake("NameRNN without LogSoftmax", "NameRNN", "diag_nc_missing_log_softmax",
+            (READOUT, "return self.readout(last)"), also=TRAINED),
+    mistake("NameRNN with Softmax", "NameRNN", "diag_nc_softmax_not_log",
+            ("self.log_softmax = nn.LogSoftmax(dim=1)", "self.log_softmax = nn.Softmax(dim=1)"), also=TRAINED),
+    mistake("NameRNN's LogSoftmax over the batch", "NameRNN", "diag_nc_log_softmax_dim0",
+            ("self.log_softmax = nn.LogSoftmax(dim=1)", "self.log_softmax = nn.LogSoftmax(dim=0)"),
+            also={"predict_nationality"}),    # it still trains, but a name's prediction depends on its batch
+    mistake("NameRNN with nn.RNN", "NameRNN", "diag_nc_use_rnncell",
+            ("self.cell = nn.RNNCell(input_size, hidden_size)", "self.cell = nn.RNN(input_size, hidden_size)"),
+            also=TRAINED),
+    mistake("training returns after one step", "train_name_classifier", "diag_training_short",
+            ("            optimizer.step()\n            losses.append(loss.item())",
+             "            optimizer.step()\n            return model.eval()"), also={"predict_nationality"}),
+    mistake("labels shuffled apart from the names", "train_name_classifier", "diag_constant_predictions",
+            ("targets = torch.as_tensor(labels, dtype=torch.int64)",
+             "targets = torch.as_tensor(labels, dtype=torch.int64)[torch.randperm(len(labels))]"),
+            also={"predict_nationality"}),
+    mistake("predictions without lengths", "predict_nationality", "diag_nc_padding_read",
+            (PREDICT, "return model(x.to(device)).argmax(dim=1).tolist()"), also={"train_name_classifier"}),
+    mistake("predictions are the scores", "predict_nationality", "diag_returns_scores",
+            (PREDICT, "return model(x.to(device), lengths).tolist()"), also={"train_name_classifier"}),
+    mistake("argmax over the batch", "predict_nationality", "diag_argmax_axis",
+            (PREDICT, "return model(x.to(device), lengths).argmax(dim=0).tolist()"), also={"train_name_classifier"}),
+]
+
+
 @pytest.mark.slow
-def test_an_untrained_model_and_a_wrong_unknown_character_lose_their_points(tmp_path):
-    dropped = ("indices = [ALPHABET.index(char) if char in ALPHABET else unknown for char in name]",
-               "indices = [ALPHABET.index(char) if char in ALPHABET else 0 for char in name]")
-    graded = grade(variant(tmp_path, MODULE, dropped, UNTRAINED), MODULE)
-    assert graded["name_to_tensor"].score == 0 and "nc_unknown_char" in keys(graded["name_to_tensor"])
-    assert graded["NameRNN"].score == graded["NameRNN"].max_score
+@pytest.mark.parametrize("mistake", CORPUS, ids=[m.name for m in CORPUS])
+def test_a_mistake_loses_its_exercises_and_no_other_and_is_named(tmp_path, mistake):
+    graded = grade(variant(tmp_path, MODULE, *mistake.patches, append=mistake.append), MODULE)
+    lost = {name for name, score in graded.items() if score.score < score.max_score}
+    assert_lost_only_its_exercises_and_named(mistake, lost, {name: score.messages for name, score in graded.items()})
+
+
+@pytest.mark.slow
+def test_an_untrained_model_scores_nothing_and_is_named(tmp_path):
+    graded = grade(variant(tmp_path, MODULE, UNTRAINED, ("model.loss_history.append(sum(losses) / len(losses))", "")),
+                   MODULE)
+    assert graded["name_to_tensor"].score == 2 and graded["NameRNN"].score == graded["NameRNN"].max_score
     assert graded["train_name_classifier"].score == 0
-    assert keys(graded["train_name_classifier"]) == ["score_accuracy", "no_credit"]
-    assert keys(graded["predict_nationality"]) == ["score_balanced_accuracy", "no_credit"]
-
-
-@pytest.mark.slow
-def test_reading_the_padded_last_step_is_diagnosed(tmp_path):
-    padded = ("last = states[lengths.to(x.device) - 1, torch.arange(B, device=x.device)]", "last = states[-1]")
-    one_epoch = ("batch_size, epochs = 64, 3", "batch_size, epochs = 64, 1")
-    graded = grade(variant(tmp_path, MODULE, padded, one_epoch), MODULE)
-    assert graded["NameRNN"].score == 0 and "nc_padded_last" in keys(graded["NameRNN"])
-    assert graded["predict_nationality"].score == 0
-    assert keys(graded["predict_nationality"]) == ["predictions_depend_on_batch"]
+    assert keys(graded["train_name_classifier"])[:2] == ["score_accuracy", "no_credit"]
+    assert "diag_training_short" in keys(graded["train_name_classifier"])
+    assert keys(graded["predict_nationality"])[:2] == ["score_balanced_accuracy", "no_credit"]

@@ -124,3 +124,20 @@ def test_grade_cell_trains_then_predicts_with_the_same_model(capfd):
         for exercise in ("train_pixel_gru", "predict_digits"):
             grade_cell("pixel_gru", exercise, namespace, hidden=hidden)   # zero points raise ExerciseFailed
     assert capfd.readouterr().err == ""
+
+
+@pytest.mark.slow
+def test_a_practical_test_cell_draws_its_plots_under_the_cell(capfd, monkeypatch):
+    """check (public): the loss curve, the confusion matrix and misclassified digits; hidden: no images."""
+    import runpy
+    from conftest import SOLUTIONS
+    from autograder import notebook
+    shown = []
+    monkeypatch.setattr(notebook, "_notebook_display", lambda: shown.append)
+    namespace = runpy.run_path(str(SOLUTIONS / "pixel_gru.py"))
+    for hidden in (False, True):
+        outcome, _, _ = notebook.run_check("pixel_gru", "train_pixel_gru", namespace, hidden=hidden)
+        assert notebook.show_plots(outcome.artifacts, "pt") == len(outcome.artifacts)
+        assert set(outcome.artifacts) == ({"training", "confusion"} if hidden else {"training", "confusion", "misclassified"})
+    assert len(shown) == 5 and all(image.data.startswith(b"\x89PNG") for image in shown)
+    assert capfd.readouterr().err == ""

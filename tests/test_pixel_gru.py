@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 
+from mistakes import assert_lost_only_its_exercises_and_named, mistake
 from practical_helpers import POLICY, ROOT, budget, grade, keys, params, policy_with, variant
 
 MODULE = "pixel_gru"
@@ -27,14 +28,40 @@ def test_reference_scores_full_marks_within_its_budget(reference):
     assert params(reference["predict_digits"], "score_balanced_accuracy")["value"] >= trained["full"]
 
 
+TRAINED = {"train_pixel_gru", "predict_digits"}
+CLASSIFY = "return self.classifier(outputs[:, -1])"
+PREDICT = "return model(images).argmax(dim=1).cpu()"
+
+CORPUS = [
+    mistake("PixelGRU reads columns", "PixelGRU", "diag_pg_reads_columns",
+            ("outputs, _ = self.gru(images)  ", "outputs, _ = self.gru(images.transpose(1, 2))  ")),
+    mistake("PixelGRU classifies from the first row", "PixelGRU", "diag_reads_first_step",
+            (CLASSIFY, "return self.classifier(outputs[:, 0])"), also=TRAINED),
+    mistake("PixelGRU without batch_first", "PixelGRU", "diag_not_batch_first",
+            ("self.gru = nn.GRU(input_size, hidden_size, num_layers, batch_first=True)",
+             "self.gru = nn.GRU(input_size, hidden_size, num_layers)"),
+            also=TRAINED),
+    mistake("PixelGRU averages over the rows", "PixelGRU", "diag_reads_mean",
+            (CLASSIFY, "return self.classifier(outputs.mean(dim=1))")),
+    mistake("PixelGRU classifies the first layer's state", "PixelGRU", "diag_pg_first_layer_state",
+            ("outputs, _ = self.gru(images)  ", "outputs, h_n = self.gru(images)  "),
+            (CLASSIFY, "return self.classifier(h_n[0])")),
+    mistake("training returns after one step", "train_pixel_gru", "diag_training_short",
+            ("            optimizer.step()\n            losses.append(loss.item())",
+             "            optimizer.step()\n            return model.eval()"), also={"predict_digits"}),
+    mistake("predictions are the scores", "predict_digits", "diag_returns_scores",
+            (PREDICT, "return model(images).cpu()"), also={"train_pixel_gru"}),
+    mistake("argmax over the batch", "predict_digits", "diag_argmax_axis",
+            (PREDICT, "return model(images).argmax(dim=0).cpu()"), also={"train_pixel_gru"}),
+]
+
+
 @pytest.mark.slow
-def test_reading_columns_and_an_untrained_model_lose_their_points(tmp_path):
-    columns = ("outputs, _ = self.gru(images)  ", "outputs, _ = self.gru(images.transpose(1, 2))  ")
-    graded = grade(variant(tmp_path, MODULE, columns, UNTRAINED), MODULE)
-    assert graded["PixelGRU"].score == 0 and "pg_reads_columns" in keys(graded["PixelGRU"])
-    assert graded["train_pixel_gru"].score == 0
-    assert keys(graded["train_pixel_gru"]) == ["score_accuracy", "no_credit"]
-    assert params(graded["train_pixel_gru"], "score_accuracy")["value"] < 0.3
+@pytest.mark.parametrize("mistake", CORPUS, ids=[m.name for m in CORPUS])
+def test_a_mistake_loses_its_exercises_and_no_other_and_is_named(tmp_path, mistake):
+    graded = grade(variant(tmp_path, MODULE, *mistake.patches, append=mistake.append), MODULE)
+    lost = {name for name, score in graded.items() if score.score < score.max_score}
+    assert_lost_only_its_exercises_and_named(mistake, lost, {name: score.messages for name, score in graded.items()})
 
 
 @pytest.mark.slow

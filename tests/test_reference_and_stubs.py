@@ -18,6 +18,7 @@ def test_reference_scores_full_marks(reference_report, module):
         exercise = scores[f"{module}.{name}"]
         assert exercise.status == "passed", (name, exercise.messages)
         assert exercise.score == exercise.max_score > 0
+        assert not [m.key for m in exercise.messages if m.key.startswith("diag_")], (name, exercise.messages)
 
 
 @pytest.mark.parametrize("module", MODULES)
@@ -32,3 +33,4 @@ def test_stubs_score_zero_with_not_implemented(stubs_report, module):
             continue
         assert first.key == "not_implemented", (name, exercise.messages)
         assert first.params["hint"].startswith("Dica:")
+        assert not [m.key for m in exercise.messages if m.key.startswith("diag_")], (name, exercise.messages)

@@ -15,6 +15,7 @@ from . import generator
 
 MODULE = "bptt"
 GRAD_NAMES = ("W_xh", "W_hh", "b_h", "W_hy", "b_y")
+LARGE_LOGIT = 1000.0     # added to b_y in softmax_readout_loss's cases (as sigmoid is tested at x = ±1000)
 
 
 def _sizes(rng):
@@ -39,19 +40,22 @@ def unrolled_rnn_backward(dhs, xs, h0, W_xh, W_hh, b_h, *, carry=True):
 
     Each step uses its own leaf copy of the weights, so the weights' gradient of every step
     is available separately. carry=False cuts the path through h_{t-1} (a mistake).
-    Returns a dict: hs, dxs, dh0, and dW_xh, dW_hh, db_h each of shape (T, ...) per step.
+    Returns a dict: hs, dxs, dh0, da (T, B, H) the gradient of each step's pre-activation,
+    and dW_xh, dW_hh, db_h each of shape (T, ...) per step.
     """
     T = len(xs)
     xs_t, h0_t = _leaf(xs), _leaf(h0)
     copies = {name: [_leaf(w) for _ in range(T)] for name, w in (("W_xh", W_xh), ("W_hh", W_hh), ("b_h", b_h))}
-    h, hs = h0_t, []
+    h, hs, pre = h0_t, [], []
     for t in range(T):
         h_in = h if carry or t == 0 else h.detach()
-        h = torch.tanh(F.linear(xs_t[t], copies["W_xh"][t]) + F.linear(h_in, copies["W_hh"][t]) + copies["b_h"][t])
+        pre.append(F.linear(xs_t[t], copies["W_xh"][t]) + F.linear(h_in, copies["W_hh"][t]) + copies["b_h"][t])
+        pre[-1].retain_grad()
+        h = torch.tanh(pre[-1])
         hs.append(h)
     hs = torch.stack(hs)
     (hs * torch.from_numpy(np.asarray(dhs, dtype=np.float64))).sum().backward()
-    out = {"hs": hs.detach().numpy(), "dxs": _grad(xs_t), "dh0": _grad(h0_t)}
+    out = {"hs": hs.detach().numpy(), "dxs": _grad(xs_t), "dh0": _grad(h0_t), "da": np.stack([_grad(a) for a in pre])}
     for name, leaves in copies.items():
         out["d" + name if name != "b_h" else "db_h"] = np.stack([_grad(w) for w in leaves])
     return out
@@ -69,14 +73,20 @@ def preactivation_gradients(da, x, h_prev, W_xh, W_hh) -> tuple:
     return tuple(_grad(leaf) for leaf in leaves)
 
 
-def readout_loss_oracle(hs, W_hy, b_y, targets, *, time_reduction="sum", batch_reduction="mean"):
-    """Autograd of the many-to-many cross-entropy: (loss, dhs, dW_hy, db_y)."""
+def readout_loss_oracle(hs, W_hy, b_y, targets, *, time_reduction="sum", batch_reduction="mean",
+                        gradient_without_targets=False):
+    """Autograd of the many-to-many cross-entropy: (loss, dhs, dW_hy, db_y).
+
+    gradient_without_targets: the gradients of sum_t mean_b logsumexp(logits) instead, i.e. with
+    dlogits = p / B, the one-hot of the targets left out (a mistake); the loss stays right.
+    """
     hs_t, W, b = _leaf(hs), _leaf(W_hy), _leaf(b_y)
     logits = F.linear(hs_t, W, b)
     per_step = torch.stack([F.cross_entropy(step, torch.from_numpy(np.asarray(target)), reduction=batch_reduction)
                             for step, target in zip(logits, targets)])
     loss = per_step.sum() if time_reduction == "sum" else per_step.mean()
-    loss.backward()
+    objective = torch.logsumexp(logits, dim=-1).mean(dim=1).sum() if gradient_without_targets else loss
+    objective.backward()
     return loss.item(), _grad(hs_t), _grad(W), _grad(b)
 
 
@@ -95,15 +105,21 @@ def model_loss(xs, targets, h0, params) -> torch.Tensor:
     return sum(F.cross_entropy(step, torch.from_numpy(target)) for step, target in zip(logits, targets))
 
 
-def model_gradients(xs, targets, h0, params) -> tuple[float, dict]:
+def model_gradients(xs, targets, h0, params, *, time_reduction="sum", bias=True) -> tuple[float, dict]:
+    """(loss, grads) of the many-to-many model by autograd. time_reduction="mean" averages the
+    steps' losses, bias=False leaves b_h out of the forward pass (two mistakes)."""
     leaves = {name: _leaf(params[name]) for name in GRAD_NAMES}
     B = xs.shape[1]
     h = torch.zeros(B, params["W_hh"].shape[0], dtype=torch.float64) if h0 is None else torch.from_numpy(h0)
     loss = 0.0
+    b_h = leaves["b_h"] if bias else leaves["b_h"] - leaves["b_h"].detach()   # value 0, gradient still db_h
     for x, target in zip(torch.from_numpy(xs), targets):
-        h = torch.tanh(F.linear(x, leaves["W_xh"]) + F.linear(h, leaves["W_hh"]) + leaves["b_h"])
+        h = torch.tanh(F.linear(x, leaves["W_xh"]) + F.linear(h, leaves["W_hh"]) + b_h)
         loss = loss + F.cross_entropy(F.linear(h, leaves["W_hy"], leaves["b_y"]), torch.from_numpy(target))
+    loss = loss / len(xs) if time_reduction == "mean" else loss
     loss.backward()
+    if time_reduction != "sum" or not bias:
+        return loss.item(), {name: _grad(leaf) for name, leaf in leaves.items()}
     reference = model_loss(xs, targets, h0, params).item()  # torch.nn.RNN agrees with the unrolled graph
     if not np.isclose(reference, loss.item(), rtol=1e-12, atol=1e-12):
         raise AssertionError("oracle: unrolled loss differs from torch.nn.RNN's")
@@ -167,7 +183,8 @@ def rnn_backward_case(rng):
 def softmax_readout_loss_case(rng):
     T, B, _, H, C = _sizes(rng)
     B += 1
-    case = {"hs": np.tanh(_normal(rng, T, B, H)), "W_hy": _normal(rng, C, H), "b_y": _normal(rng, C),
+    # logits near LARGE_LOGIT: a softmax that exponentiates them unshifted overflows
+    case = {"hs": np.tanh(_normal(rng, T, B, H)), "W_hy": _normal(rng, C, H), "b_y": _normal(rng, C) + LARGE_LOGIT,
             "targets": rng.integers(0, C, (T, B))}
     case["loss"], case["dhs"], case["dW_hy"], case["db_y"] = readout_loss_oracle(
         case["hs"], case["W_hy"], case["b_y"], case["targets"])

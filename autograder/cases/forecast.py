@@ -28,8 +28,12 @@ def make_windows_case(rng):
             "X": X, "Y": Y, "Y_overlap": Y_overlap}
 
 
-def lstm_forecast(ref: dict, x: np.ndarray, batch_first: bool = True, step: int = -1) -> np.ndarray:
-    """The oracle: Linear(LSTM(x)[:, step]) with the reference's weights (float64)."""
+def lstm_forecast(ref: dict, x: np.ndarray, batch_first: bool = True, step: int | str = -1) -> np.ndarray:
+    """The oracle: Linear(LSTM(x)[:, step]) with the reference's weights (float64).
+
+    step="mean" reads the mean over time, step="last_row" the outputs of the batch's last row
+    (outputs[-1], what time-major code reads): two mistakes.
+    """
     hidden, layers = ref["lstm.weight_hh_l0"].shape[1], sum(k.startswith("lstm.weight_ih") for k in ref)
     lstm = torch.nn.LSTM(1, hidden, layers, batch_first=batch_first).double()
     head = torch.nn.Linear(hidden, ref["head.weight"].shape[0]).double()
@@ -37,7 +41,8 @@ def lstm_forecast(ref: dict, x: np.ndarray, batch_first: bool = True, step: int 
     head.load_state_dict({k.removeprefix("head."): _t(v) for k, v in ref.items() if k.startswith("head.")})
     with torch.no_grad():
         outputs, _ = lstm(_t(x))
-        return head(outputs[:, step]).numpy()
+        read = {"mean": lambda: outputs.mean(dim=1), "last_row": lambda: outputs[-1]}.get(step, lambda: outputs[:, step])
+        return head(read()).numpy()
 
 
 @generator(MODULE, "Forecaster")

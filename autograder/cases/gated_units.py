@@ -74,8 +74,9 @@ def cell_from_weights(kind: str, weights: dict, dtype=torch.float64):
     return cell
 
 
-def torch_gru_gates(cell, x, h, *, reset_before_matmul=False) -> dict:
-    """r, z, n of a GRUCell by torch's equations; reset_before_matmul is the paper's variant."""
+def torch_gru_gates(cell, x, h, *, reset_before_matmul=False, reset_bias_outside=False) -> dict:
+    """r, z, n of a GRUCell by torch's equations; reset_before_matmul is the paper's variant,
+    reset_bias_outside a mistake: r * (h W_hn^T) + b_hn, the reset not applied to b_hn."""
     x, h = _t(x), _t(h)
     w_ir, w_iz, w_in = cell.weight_ih.detach().chunk(3)
     w_hr, w_hz, w_hn = cell.weight_hh.detach().chunk(3)
@@ -84,8 +85,10 @@ def torch_gru_gates(cell, x, h, *, reset_before_matmul=False) -> dict:
     r = torch.sigmoid(F.linear(x, w_ir, b_ir) + F.linear(h, w_hr, b_hr))
     z = torch.sigmoid(F.linear(x, w_iz, b_iz) + F.linear(h, w_hz, b_hz))
     recurrent = F.linear(r * h, w_hn, b_hn) if reset_before_matmul else r * F.linear(h, w_hn, b_hn)
+    if reset_bias_outside:
+        recurrent = r * F.linear(h, w_hn) + b_hn
     n = torch.tanh(F.linear(x, w_in, b_in) + recurrent)
-    if not reset_before_matmul:
+    if not (reset_before_matmul or reset_bias_outside):
         with torch.no_grad():
             assert torch.allclose((1 - z) * n + z * h, cell(x, h), rtol=1e-12, atol=1e-12), "GRU gates disagree with GRUCell"
     return {"r": r.numpy(), "z": z.numpy(), "n": n.numpy()}
@@ -94,19 +97,20 @@ def torch_gru_gates(cell, x, h, *, reset_before_matmul=False) -> dict:
 def torch_lstm_gates(cell, x, h, c) -> dict:
     """i, f, g, o of an LSTMCell by torch's equations, checked against the cell's (h, c).
 
-    Also c_next, and g_as_sigmoid: the candidate with a sigmoid instead of tanh (a mistake).
+    Also c_next, and two mistakes: g_as_sigmoid, the candidate with a sigmoid instead of tanh,
+    and f_plus_one, the forget gate with an extra +1 in its bias (Keras' unit_forget_bias).
     """
     x, h, c = _t(x), _t(h), _t(c)
     with torch.no_grad():
         gates = F.linear(x, cell.weight_ih, cell.bias_ih) + F.linear(h, cell.weight_hh, cell.bias_hh)
-        i, f, g_pre, o = gates.chunk(4, dim=1)
-        i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g_pre), torch.sigmoid(o)
+        i, f_pre, g_pre, o = gates.chunk(4, dim=1)
+        i, f, g, o = torch.sigmoid(i), torch.sigmoid(f_pre), torch.tanh(g_pre), torch.sigmoid(o)
         c_next = f * c + i * g
         h_cell, c_cell = cell(x, (h, c))
     assert torch.allclose(o * torch.tanh(c_next), h_cell, rtol=1e-12, atol=1e-12), "LSTM gates disagree with LSTMCell"
     assert torch.allclose(c_next, c_cell, rtol=1e-12, atol=1e-12), "LSTM gates disagree with LSTMCell"
     return {"i": i.numpy(), "f": f.numpy(), "g": g.numpy(), "o": o.numpy(), "c_next": c_next.numpy(),
-            "g_as_sigmoid": torch.sigmoid(g_pre).numpy()}
+            "g_as_sigmoid": torch.sigmoid(g_pre).numpy(), "f_plus_one": torch.sigmoid(f_pre + 1).numpy()}
 
 
 def lstm_backward_oracle(p, x, h_prev, c_prev, dh, dc) -> tuple:
@@ -120,6 +124,28 @@ def lstm_backward_oracle(p, x, h_prev, c_prev, dh, dc) -> tuple:
                                       cell.weight_hh.grad.chunk(4), cell.bias_ih.grad.chunk(4)):
         grads.update({"W_" + gate: w_ih.numpy(), "U_" + gate: w_hh.numpy(), "b_" + gate: b_ih.numpy()})
     return (*(leaf.grad.numpy() for leaf in leaves), grads)
+
+
+LSTM_BACKWARD_MISTAKES = ("dh_not_into_c", "no_tanh_grad", "dc_prev_without_f")
+
+
+def lstm_backward_with_mistake(p, x, h_prev, c_prev, dh, dc, mistake: str) -> tuple:
+    """Autograd through an LSTM step built so that its gradients carry one of LSTM_BACKWARD_MISTAKES:
+    dh_not_into_c (h = o * tanh(c) passes nothing to c), no_tanh_grad (dh reaches c without
+    1 - tanh(c)^2), dc_prev_without_f (dc_prev = dc_total, the forget gate left out).
+    The forward values are the right ones. Returns (dx, dh_prev, dc_prev, grads keyed like p)."""
+    leaves = {k: torch.tensor(np.asarray(v, dtype=np.float64), requires_grad=True) for k, v in p.items()}
+    x_t, h_t, c_t = (torch.tensor(np.asarray(a, dtype=np.float64), requires_grad=True) for a in (x, h_prev, c_prev))
+
+    def pre(gate):
+        return F.linear(x_t, leaves["W_" + gate]) + F.linear(h_t, leaves["U_" + gate]) + leaves["b_" + gate]
+    f, i, g, o = torch.sigmoid(pre("f")), torch.sigmoid(pre("i")), torch.tanh(pre("c")), torch.sigmoid(pre("o"))
+    kept = f * c_t.detach() + (c_t - c_t.detach()) if mistake == "dc_prev_without_f" else f * c_t
+    c = kept + i * g
+    tanh_c = {"dh_not_into_c": torch.tanh(c).detach(),
+              "no_tanh_grad": torch.tanh(c).detach() + (c - c.detach())}.get(mistake, torch.tanh(c))
+    torch.autograd.backward((o * tanh_c, c), (_t(dh), _t(dc)))
+    return x_t.grad.numpy(), h_t.grad.numpy(), c_t.grad.numpy(), {k: v.grad.numpy() for k, v in leaves.items()}
 
 
 def _prefixed(prefix: str, values: dict) -> dict:

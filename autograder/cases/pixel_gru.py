@@ -17,17 +17,22 @@ def _t(array):
     return torch.from_numpy(np.asarray(array, dtype=np.float64))
 
 
-def gru_logits(ref: dict, images: np.ndarray, step: int = -1) -> np.ndarray:
-    """The oracle: Linear(GRU(images)[:, step]), one image row per time step (float64)."""
+def gru_logits(ref: dict, images: np.ndarray, step: int | str = -1, batch_first: bool = True) -> np.ndarray:
+    """The oracle: Linear(GRU(images)[:, step]), one image row per time step (float64).
+
+    Mistakes: step="mean" (the mean over time), step="first_layer" (h_n[0], the first layer's
+    last state), batch_first=False (the batch read as time).
+    """
     hidden, layers = ref["gru.weight_hh_l0"].shape[1], sum(k.startswith("gru.weight_ih") for k in ref)
-    gru = torch.nn.GRU(images.shape[2], hidden, layers, batch_first=True).double()
+    gru = torch.nn.GRU(images.shape[2], hidden, layers, batch_first=batch_first).double()
     classifier = torch.nn.Linear(hidden, ref["classifier.weight"].shape[0]).double()
     gru.load_state_dict({k.removeprefix("gru."): _t(v) for k, v in ref.items() if k.startswith("gru.")})
     classifier.load_state_dict({k.removeprefix("classifier."): _t(v) for k, v in ref.items()
                                 if k.startswith("classifier.")})
     with torch.no_grad():
-        outputs, _ = gru(_t(images))
-        return classifier(outputs[:, step]).numpy()
+        outputs, h_n = gru(_t(images))
+        read = {"mean": lambda: outputs.mean(dim=1), "first_layer": lambda: h_n[0]}.get(step, lambda: outputs[:, step])
+        return classifier(read()).numpy()
 
 
 @generator(MODULE, "PixelGRU")

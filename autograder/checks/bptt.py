@@ -48,16 +48,31 @@ def expect_dict(got, expected: dict, what: str):
 STEP_OUTPUTS = ("dx", "dh_prev", "dW_xh", "dW_hh", "db_h")
 
 
+def step_backward_mistakes(case) -> list:
+    """No tanh', tanh' of h_prev, db averaged over the batch, dW_hh from h instead of h_prev,
+    weight gradients transposed, dh_prev through W_hh.T: each as the five outputs it gives."""
+    weights = (case.x, case.h_prev, case.W_xh, case.W_hh)
+    right = [getattr(case, n) for n in STEP_OUTPUTS]
+    da = unrolled_rnn_backward(case.dh[None], case.x[None], case.h_prev, case.W_xh, case.W_hh, case.b_h)["da"][0]
+    square = case.W_xh.shape[0] == case.W_xh.shape[1]
+    return [(Message("diag_bptt_no_tanh_grad"), preactivation_gradients(case.dh, *weights)),
+            (Message("diag_bptt_tanh_grad_of_h_prev"),
+             preactivation_gradients(case.dh * (1 - case.h_prev ** 2), *weights)),
+            (Message("diag_bptt_bias_grad_mean"), [*right[:4], case.db_h / len(case.x)]),
+            (Message("diag_bptt_dW_hh_uses_h"),
+             [*right[:3], preactivation_gradients(da, case.x, case.h, case.W_xh, case.W_hh)[3], right[4]]),
+            (Message("diag_bptt_weight_grad_transposed"),
+             [*right[:2], case.dW_xh.T if square else right[2], case.dW_hh.T, right[4]]),
+            (Message("diag_transposed_weights"),
+             [right[0], preactivation_gradients(da, case.x, case.h_prev, case.W_xh, case.W_hh.T)[1], *right[2:]])]
+
+
 def check_rnn_step_backward(student, cases, tol):
     for case in cases:
         with case:
             got = student.rnn_step_backward(case.dh, case.x, case.h_prev, case.h, case.W_xh, case.W_hh)
-            weights = (case.x, case.h_prev, case.W_xh, case.W_hh)
-            variants = [(Message("diag_bptt_no_tanh_grad"), preactivation_gradients(case.dh, *weights)),
-                        (Message("diag_bptt_tanh_grad_of_h_prev"),
-                         preactivation_gradients(case.dh * (1 - case.h_prev ** 2), *weights))]
-            expect_outputs(got, STEP_OUTPUTS, [getattr(case, n) for n in STEP_OUTPUTS], tol, variants,
-                           what="rnn_step_backward(...)")
+            expect_outputs(got, STEP_OUTPUTS, [getattr(case, n) for n in STEP_OUTPUTS], tol,
+                           step_backward_mistakes(case), what="rnn_step_backward(...)")
             expect_not_mutated(student, "rnn_step_backward")
 
 
@@ -66,6 +81,10 @@ SEQUENCE_OUTPUTS = ("dxs", "dh0", "dW_xh", "dW_hh", "db_h")
 
 def _summed(grads: dict, steps=slice(None)) -> list:
     return [grads["dxs"], grads["dh0"], *(grads[n][steps].sum(0) for n in ("dW_xh", "dW_hh", "db_h"))]
+
+
+def _with_dW_hh(grads: dict, dW_hh) -> list:
+    return [*_summed(grads)[:3], dW_hh, grads["db_h"].sum(0)]
 
 
 def check_rnn_backward(student, cases, tol):
@@ -77,7 +96,11 @@ def check_rnn_backward(student, cases, tol):
             right = unrolled_rnn_backward(*inputs)
             variants = [(Message("diag_bptt_no_carry"), _summed(unrolled_rnn_backward(*inputs, carry=False))),
                         (Message("diag_bptt_weight_grads_not_summed"), _summed(right, slice(0, 1))),
-                        (Message("diag_bptt_weight_grads_not_summed"), _summed(right, slice(-1, None)))]
+                        (Message("diag_bptt_weight_grads_not_summed"), _summed(right, slice(-1, None))),
+                        (Message("diag_bptt_dW_hh_uses_h"), _with_dW_hh(right, np.einsum("tbh,tbk->hk", right["da"],
+                                                                                          right["hs"])))]
+            if case.h0_given:   # the first step's h_prev taken as zeros: its dW_hh term is lost
+                variants.append((Message("diag_h0_ignored"), _with_dW_hh(right, right["dW_hh"][1:].sum(0))))
             expect_outputs(got, SEQUENCE_OUTPUTS, [getattr(case, n) for n in SEQUENCE_OUTPUTS], tol, variants,
                            time_axes={"dxs": 0}, what="rnn_backward(...)")
             expect_not_mutated(student, "rnn_backward")
@@ -90,12 +113,35 @@ def check_softmax_readout_loss(student, cases, tol):
     for case in cases:
         with case:
             got = student.softmax_readout_loss(case.hs, case.W_hy, case.b_y, case.targets)
-            inputs = (case.hs, case.W_hy, case.b_y, case.targets)
-            variants = [(Message("diag_bptt_loss_time_mean"), readout_loss_oracle(*inputs, time_reduction="mean")),
-                        (Message("diag_bptt_loss_batch_sum"), readout_loss_oracle(*inputs, batch_reduction="sum"))]
-            expect_outputs(got, READOUT_OUTPUTS, [case.loss, case.dhs, case.dW_hy, case.db_y], tol, variants,
-                           time_axes={"dhs": 0}, what="softmax_readout_loss(...)")
+            try:
+                expect_outputs(got, READOUT_OUTPUTS, [case.loss, case.dhs, case.dW_hy, case.db_y], tol,
+                               readout_mistakes(case), time_axes={"dhs": 0}, what="softmax_readout_loss(...)")
+            except CheckFailure as failure:
+                overflow = bool(student.warnings) or not _all_finite(got)
+                raise failure.adding(Message("diag_softmax_overflow")) if overflow else failure from None
             expect_not_mutated(student, "softmax_readout_loss")
+
+
+def _all_finite(values) -> bool:
+    try:
+        return all(np.isfinite(np.asarray(value, dtype=np.float64)).all() for value in values)
+    except (TypeError, ValueError):
+        return True      # not numbers at all: a type mistake, not an overflow
+
+
+def readout_mistakes(case) -> list:
+    """Gradients not divided by B (loss right), the loss and gradients summed over the batch or
+    averaged over time, the one-hot left out of the logits' gradient."""
+    inputs = (case.hs, case.W_hy, case.b_y, case.targets)
+    summed = readout_loss_oracle(*inputs, batch_reduction="sum")
+    return [(Message("diag_bptt_grads_not_divided"), [case.loss, *summed[1:]]),
+            (Message("diag_bptt_loss_time_mean"), readout_loss_oracle(*inputs, time_reduction="mean")),
+            (Message("diag_bptt_loss_batch_sum"), summed),
+            (Message("diag_softmax_grad_no_onehot"), readout_loss_oracle(*inputs, gradient_without_targets=True))]
+
+
+def _flat(loss, grads: dict) -> list:
+    return [loss, *(grads[n] for n in GRAD_NAMES)]
 
 
 def check_loss_and_gradients(student, cases, tol):
@@ -107,10 +153,12 @@ def check_loss_and_gradients(student, cases, tol):
             if not isinstance(got, (tuple, list)) or len(got) != 2:
                 fail("wrong_type", what="loss_and_gradients(...)", expected="(loss, grads)", got=type(got).__name__)
             grads = expect_dict(got[1], params, "grads")
-            variants = []
+            variants = [(Message("diag_bptt_loss_time_mean"), _flat(*model_gradients(
+                            case.xs, case.targets, h0, params, time_reduction="mean"))),
+                        (Message("diag_missing_bias", {"bias": "b_h"}),
+                         _flat(*model_gradients(case.xs, case.targets, h0, params, bias=False)))]
             if case.h0_given:
-                loss0, grads0 = model_gradients(case.xs, case.targets, None, params)
-                variants.append((Message("diag_h0_ignored"), [loss0, *(grads0[n] for n in GRAD_NAMES)]))
+                variants.append((Message("diag_h0_ignored"), _flat(*model_gradients(case.xs, case.targets, None, params))))
             expect_outputs([got[0], *(grads[n] for n in GRAD_NAMES)], ("loss", *(f"grads['{n}']" for n in GRAD_NAMES)),
                            [case.loss, *(getattr(case, "d_" + n) for n in GRAD_NAMES)], tol, variants)
             expect_not_mutated(student, "loss_and_gradients")

@@ -12,7 +12,10 @@ import torch
 from ..expect import CheckFailure, as_array, diagnose, expect_close, fail
 from ..messages import Message
 from ..policy import Tolerance
+from ..cases.forecast import lstm_forecast
 from ..practical import award, load_reference_weights, series_task, train_within_budget, trained_model
+from ..practical_feedback import (attach_error_by_step, attach_forecast, attach_losses, forecast_diagnoses,
+                                  reported_losses, training_diagnoses)
 
 MODULE = "forecast"
 BATCH_SAMPLE = 4                # histories forecast alone, to compare with the batch forecast
@@ -23,8 +26,19 @@ SCALE_FACTOR = 10.0             # forecasts this many times worse than persisten
 def _float32(got, what: str) -> np.ndarray:
     dtype = str(getattr(got, "dtype", type(got).__name__)).removeprefix("torch.")
     if not isinstance(got, (np.ndarray, torch.Tensor)) or dtype != "float32":
-        fail("wrong_type", what=what, expected="float32 tensor (or array)", got=f"{type(got).__name__}[{dtype}]")
+        raise CheckFailure(Message("wrong_type", {"what": what, "expected": "float32 tensor (or array)",
+                                                  "got": f"{type(got).__name__}[{dtype}]"}),
+                           *([Message("diag_float64")] if dtype == "float64" else []))
     return as_array(got, what, "tensor" if isinstance(got, torch.Tensor) else "ndarray")
+
+
+def _window_shape_mistakes(shape: tuple, expected: tuple) -> list[Message]:
+    """X without its feature axis, or one window too many or too few."""
+    if shape == expected[:2]:
+        return [Message("diag_fc_no_feature_dim")]
+    if len(shape) == 3 and shape[1:] == expected[1:] and abs(shape[0] - expected[0]) == 1:
+        return [Message("diag_fc_window_count")]
+    return []
 
 
 def check_make_windows(student, cases):
@@ -38,12 +52,12 @@ def check_make_windows(student, cases):
             X, Y = _float32(got[0], f"{call}: X"), _float32(got[1], f"{call}: Y")
             if X.shape != case.X.shape:
                 raise CheckFailure(Message("wrong_shape", {"what": f"{call}: X", "expected": case.X.shape,
-                                                           "got": X.shape}), Message("fc_window_count"))
+                                                           "got": X.shape}), *_window_shape_mistakes(X.shape, case.X.shape))
             expect_close(X, case.X, f"{call}: X", EXACT)
             try:
                 expect_close(Y, case.Y, f"{call}: Y", EXACT)
             except CheckFailure as failure:
-                raise diagnose(failure, Y, [(Message("fc_target_overlaps"), case.Y_overlap)], EXACT) from None
+                raise diagnose(failure, Y, [(Message("diag_fc_target_overlaps"), case.Y_overlap)], EXACT) from None
 
 
 def check_Forecaster(student, cases, tol):
@@ -58,7 +72,10 @@ def check_Forecaster(student, cases, tol):
                 expect_close(got, case.forecast, f"{what}(x)", tol, kind="tensor")
             except CheckFailure as failure:
                 raise diagnose(failure, got, [(Message("diag_reads_first_step"), case.first_step),
-                                              (Message("fc_not_batch_first"), case.time_major)], tol) from None
+                                              (Message("diag_not_batch_first"), case.time_major),
+                                              (Message("diag_reads_mean"), lstm_forecast(ref, case.x, step="mean")),
+                                              (Message("diag_reads_batch_element"),
+                                               lstm_forecast(ref, case.x, step="last_row"))], tol) from None
 
 
 def _forecasts(got, rows: int, horizon: int, what: str) -> np.ndarray:
@@ -74,27 +91,41 @@ def _forecasts(got, rows: int, horizon: int, what: str) -> np.ndarray:
 
 
 def _scale_diagnosis(forecasts: np.ndarray, histories: np.ndarray, targets: np.ndarray) -> list:
-    """A message when the forecasts are not in the series' scale (e.g. still standardised)."""
+    """On the student's own training data: forecasts far worse than persistence are not in the
+    series' scale (e.g. still standardised, or the change from the last value not added back)."""
     persistence = np.mean((targets - histories[:, -1:]) ** 2)
     if np.mean((forecasts - targets) ** 2) <= SCALE_FACTOR * persistence:
         return []
-    return [Message("fc_not_raw_scale", {"mean_forecast": float(forecasts.mean()),
-                                         "mean_last": float(histories[:, -1].mean())})]
+    return [Message("diag_fc_not_raw_scale", {"mean_forecast": float(forecasts.mean()),
+                                              "mean_last": float(histories[:, -1].mean())})]
 
 
-def check_train_forecaster(student, device, hidden, module_policy, request):
+def _attach_plots(artifacts: dict, task, histories, targets, forecasts, hidden: bool) -> None:
+    """Public (check): the validation stretch against the truth and persistence. Hidden: only the
+    error per horizon step, which shows no value of the test stretch."""
+    if hidden:
+        attach_error_by_step(artifacts, forecasts, targets, histories)
+        return
+    attach_forecast(artifacts, task.history(task.starts[0])[-2 * task.window:], targets.ravel(), forecasts.ravel(),
+                    np.repeat(histories[:, -1], task.horizon))
+
+
+def check_train_forecaster(student, device, hidden, module_policy, request, artifacts):
     task = series_task(module_policy, hidden)
     model, seconds = train_within_budget(request, MODULE, "train_forecaster", student.train_forecaster, task.known,
                                          task=task, policy=module_policy, window=task.window,
                                          horizon=task.horizon, device=device)
+    losses = reported_losses(model)
+    attach_losses(artifacts, losses)
     histories = np.stack([task.history(s) for s in task.starts])
     targets = np.stack([task.target(s) for s in task.starts])
     forecasts = np.concatenate([     # one at a time, in order (see the module's docstring)
         _forecasts(student.predict_next(model, history[None], device=device), 1, task.horizon,
                    "predict_next(model, histories)") for history in histories])
+    _attach_plots(artifacts, task, histories, targets, forecasts, hidden)
     ratio = np.mean((forecasts - targets) ** 2) / np.mean((targets - histories[:, -1:]) ** 2)
-    award("mse_ratio", ratio, task.thresholds, *_scale_diagnosis(forecasts, histories, targets),
-          count=len(forecasts), seconds=round(seconds, 1))
+    award("mse_ratio", ratio, task.thresholds, *forecast_diagnoses(forecasts, histories),
+          *training_diagnoses(seconds, task.budget_s, losses), count=len(forecasts), seconds=round(seconds, 1))
 
 
 def check_predict_next(student, device, hidden, module_policy, request):
@@ -108,7 +139,9 @@ def check_predict_next(student, device, hidden, module_policy, request):
     forecasts = _forecasts(student.predict_next(model, histories, device=device), len(ends), task.horizon, what)
     diagnosis = _scale_diagnosis(forecasts, histories, targets)
     if diagnosis:
-        raise CheckFailure(*diagnosis)
+        ratio = np.mean((forecasts - targets) ** 2) / np.mean((targets - histories[:, -1:]) ** 2)
+        raise CheckFailure(Message("fc_far_worse_than_persistence", {"ratio": float(ratio), "count": len(ends)}),
+                           *diagnosis)
     for row in np.linspace(0, len(ends) - 1, BATCH_SAMPLE).astype(int):
         alone = _forecasts(student.predict_next(model, histories[row:row + 1], device=device), 1, task.horizon, what)
         if not np.allclose(alone[0], forecasts[row], rtol=1e-4, atol=1e-4 * np.abs(known).max()):

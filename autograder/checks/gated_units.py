@@ -9,8 +9,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..cases.gated_units import (CELL_KEYS, GRU_ORDER, LSTM_ORDER, GRU_KEYS, LSTM_KEYS, cell_from_weights, gru_cell_from_params,
-                                 lstm_backward_oracle, lstm_cell_from_params, lstm_from_case, torch_gru_gates,
+from ..cases.gated_units import (CELL_KEYS, GRU_ORDER, LSTM_BACKWARD_MISTAKES, LSTM_ORDER, GRU_KEYS, LSTM_KEYS,
+                                 cell_from_weights, gru_cell_from_params, lstm_backward_oracle,
+                                 lstm_backward_with_mistake, lstm_cell_from_params, lstm_from_case, torch_gru_gates,
                                  torch_lstm_gates)
 from ..expect import CheckFailure, PartialCredit, diagnose, expect_close, expect_not_mutated, fail
 from ..messages import Message
@@ -20,7 +21,6 @@ try:  # instructor-only: some mistakes' outputs are computed by code that would 
 except ImportError:  # the student bundle: those diagnoses are left out
     diagnoses = None
 from .bptt import expect_dict, expect_outputs
-
 
 
 def _params(case, keys) -> dict:
@@ -76,8 +76,11 @@ def check_gru_gates(student, cases, tol):
     def variants(case):
         paper = torch_gru_gates(gru_cell_from_params(_params(case, GRU_KEYS)), case.x, case.h_prev,
                                 reset_before_matmul=True)
+        outside = torch_gru_gates(gru_cell_from_params(_params(case, GRU_KEYS)), case.x, case.h_prev,
+                                  reset_bias_outside=True)
         return {"z": _swapped(case, "z", ["r"]), "r": _swapped(case, "r", ["z"]),
-                "h_tilde": [(Message("diag_gru_reset_before_matmul"), paper["n"])]}
+                "h_tilde": [(Message("diag_gru_reset_before_matmul"), paper["n"]),
+                            (Message("diag_gru_reset_bias_outside"), outside["n"])]}
     _per_gate_credit(student, cases, tol, "gru_gates",
                      lambda case: student.gru_gates(case.x, case.h_prev, _params(case, GRU_KEYS)),
                      ("z", "r", "h_tilde"), variants)
@@ -91,6 +94,7 @@ def check_lstm_gates(student, cases, tol):
                                        np.zeros_like(case.h_prev))
         found = {gate: _swapped(case, gate, [g for g in gates if g != gate]) for gate in gates}
         found["c_tilde"].insert(0, (Message("diag_lstm_candidate_sigmoid"), torch_gates["g_as_sigmoid"]))
+        found["f"].insert(0, (Message("diag_lstm_forget_bias_plus_one"), torch_gates["f_plus_one"]))
         return found
     _per_gate_credit(student, cases, tol, "lstm_gates",
                      lambda case: student.lstm_gates(case.x, case.h_prev, _params(case, LSTM_KEYS)), gates, variants)
@@ -100,9 +104,13 @@ def _gru_mistakes(cell, x, h) -> list:
     """What the common GRU step mistakes return for one step of a float64 GRUCell."""
     right = torch_gru_gates(cell, x, h)
     paper = torch_gru_gates(cell, x, h, reset_before_matmul=True)
+    outside = torch_gru_gates(cell, x, h, reset_bias_outside=True)
     z = right["z"]
     return [(Message("diag_gru_z_swapped"), z * right["n"] + (1 - z) * h),
-            (Message("diag_gru_reset_before_matmul"), (1 - z) * paper["n"] + z * h)]
+            (Message("diag_gru_reset_before_matmul"), (1 - z) * paper["n"] + z * h),
+            (Message("diag_gru_reset_bias_outside"), (1 - z) * outside["n"] + z * h),
+            (Message("diag_gru_missing_one_minus_z"), right["n"] + z * h),
+            (Message("diag_gate_swapped", {"gate": "z", "other": "r"}), (1 - right["r"]) * right["n"] + right["r"] * h)]
 
 
 def check_gru_step(student, cases, tol):
@@ -117,16 +125,37 @@ def check_gru_step(student, cases, tol):
             expect_not_mutated(student, "gru_step")
 
 
+def lstm_step_mistakes(gates: dict, c_prev) -> list:
+    """(h, c) of the usual slips: h without tanh, h from c_prev, no input gate, f and i swapped."""
+    f, i, g, o, c = (gates[k] for k in ("f", "i", "g", "o", "c_next"))
+    without_input, swapped = f * c_prev + g, i * c_prev + f * g
+    return [(Message("diag_lstm_h_without_tanh"), [o * c, c]),
+            (Message("diag_lstm_h_from_c_prev"), [o * np.tanh(c_prev), c]),
+            (Message("diag_lstm_no_input_gate"), [o * np.tanh(without_input), without_input]),
+            (Message("diag_gate_swapped", {"gate": "f", "other": "i"}), [o * np.tanh(swapped), swapped])]
+
+
 def check_lstm_step(student, cases, tol):
     for case in cases:
         with case:
             p = _params(case, LSTM_KEYS)
             got = student.lstm_step(case.x, case.h_prev, case.c_prev, p)
             gates = torch_lstm_gates(lstm_cell_from_params(p), case.x, case.h_prev, case.c_prev)
-            expect_outputs(got, ("h", "c"), [case.h, case.c], tol,
-                           [(Message("diag_lstm_h_without_tanh"), [gates["o"] * gates["c_next"], gates["c_next"]])],
+            expect_outputs(got, ("h", "c"), [case.h, case.c], tol, lstm_step_mistakes(gates, case.c_prev),
                            what="lstm_step(...)")
             expect_not_mutated(student, "lstm_step")
+
+
+def _flat_backward(dx, dh_prev, dc_prev, grads) -> list:
+    return [dx, dh_prev, dc_prev, *(grads[k] for k in LSTM_KEYS)]
+
+
+def lstm_backward_mistakes(case, p) -> list:
+    """dc ignored, and the mistakes of LSTM_BACKWARD_MISTAKES, as the flat outputs they give."""
+    inputs = (p, case.x, case.h_prev, case.c_prev, case.dh)
+    return [(Message("diag_lstm_dc_ignored"), _flat_backward(*lstm_backward_oracle(*inputs, np.zeros_like(case.dc)))),
+            *((Message(f"diag_lstm_{mistake}"), _flat_backward(*lstm_backward_with_mistake(*inputs, case.dc, mistake)))
+              for mistake in LSTM_BACKWARD_MISTAKES)]
 
 
 def check_lstm_step_backward(student, cases, tol):
@@ -141,10 +170,7 @@ def check_lstm_step_backward(student, cases, tol):
             flat = [*got[:3], *(grads[k] for k in LSTM_KEYS)]
             names = ("dx", "dh_prev", "dc_prev", *(f"grads['{k}']" for k in LSTM_KEYS))
             expected = [case.dx, case.dh_prev, case.dc_prev, *(getattr(case, "d_" + k) for k in LSTM_KEYS)]
-            dx, dh_prev, dc_prev, wrong = lstm_backward_oracle(p, case.x, case.h_prev, case.c_prev, case.dh,
-                                                               np.zeros_like(case.dc))
-            variants = [(Message("diag_lstm_dc_ignored"), [dx, dh_prev, dc_prev, *(wrong[k] for k in LSTM_KEYS)])]
-            expect_outputs(flat, names, expected, tol, variants)
+            expect_outputs(flat, names, expected, tol, lstm_backward_mistakes(case, p))
             expect_not_mutated(student, "lstm_step_backward")
 
 
@@ -192,9 +218,34 @@ def check_GRUCellScratch(student, cases, tol32):
                 except CheckFailure as failure:
                     with torch.no_grad():
                         z_first = _permuted("gru", case, ("z", "r", "n"))(_t(case.x), _t(h_used)).numpy()
+                        no_bias_hh = _without_bias_hh("gru", case)(_t(case.x), _t(h_used)).numpy()
                     raise diagnose(failure, got, [(Message("diag_gru_gate_order", {"order": "z, r, n"}), z_first),
-                                                  *_gru_mistakes(cell, case.x, h_used)], tol32) from None
+                                                  *_gru_mistakes(cell, case.x, h_used),
+                                                  (Message("diag_missing_bias", {"bias": "bias_hh"}), no_bias_hh)],
+                                   tol32) from None
                 expect_not_mutated(student, f"GRUCellScratch.{what}")
+
+
+def _without_bias_hh(kind: str, case) -> torch.nn.Module:
+    """The float64 cell a student gets by leaving bias_hh out (a mistake)."""
+    return cell_from_weights(kind, {**{key: getattr(case, key) for key in CELL_KEYS},
+                                    "bias_hh": np.zeros_like(case.bias_hh)})
+
+
+def _lstm_cell_mistakes(case, state64) -> list:
+    """(h, c) of an LSTMCell read in the wrong gate order, without bias_hh, or with h = o * c."""
+    x = _t(case.x)
+    variants = []
+    with torch.no_grad():
+        for order in (("i", "f", "o", "g"), ("f", "i", "g", "o")):
+            wrong = [t.numpy() for t in _permuted("lstm", case, order)(x, state64)]
+            variants.append((Message("diag_lstm_gate_order", {"order": ", ".join(order)}), wrong))
+        variants.append((Message("diag_missing_bias", {"bias": "bias_hh"}),
+                         [t.numpy() for t in _without_bias_hh("lstm", case)(x, state64)]))
+    h, c = (np.zeros_like(case.h), np.zeros_like(case.c)) if state64 is None else (case.h, case.c)
+    gates = torch_lstm_gates(cell_from_weights("lstm", vars(case)), case.x, h, c)
+    variants.append((Message("diag_lstm_h_without_tanh"), [gates["o"] * gates["c_next"], gates["c_next"]]))
+    return variants
 
 
 def check_LSTMCellScratch(student, cases, tol32):
@@ -205,11 +256,7 @@ def check_LSTMCellScratch(student, cases, tol32):
                                           (None, (case.h_from_zero, case.c_from_zero), "forward(x, state=None)")):
                 got = module(_f32(case.x), None if state is None else tuple(map(_f32, state)))
                 state64 = tuple(map(_t, state)) if state is not None else None
-                variants = []
-                for order in (("i", "f", "o", "g"), ("f", "i", "g", "o")):
-                    with torch.no_grad():
-                        wrong = [t.numpy() for t in _permuted("lstm", case, order)(_t(case.x), state64)]
-                    variants.append((Message("diag_lstm_gate_order", {"order": ", ".join(order)}), wrong))
+                variants = _lstm_cell_mistakes(case, state64)
                 expect_outputs(got, (f"{what} -> h", f"{what} -> c"), expected, tol32, variants, kind="tensor",
                                what=what)
                 expect_not_mutated(student, f"LSTMCellScratch.{what}")
@@ -220,7 +267,7 @@ def check_stacked_lstm_forward(student, cases, tol32):
         with case:
             lstm = lstm_from_case(case, torch.float32)
             x64, given = _t(case.x), (_t(case.h0), _t(case.c0))
-            for state, suffix in ((given, ""), (None, "_from_zero")):
+            for state, suffix in ((None, "_from_zero"), (given, "")):   # from None first: x alone shows batch_first
                 got = student.stacked_lstm_forward(lstm, _f32(case.x), None if state is None else (_f32(case.h0), _f32(case.c0)))
                 if not isinstance(got, (tuple, list)) or len(got) != 2 or not isinstance(got[1], (tuple, list)):
                     fail("wrong_type", what="stacked_lstm_forward(...)", expected="(output, (h_n, c_n))",

@@ -10,13 +10,16 @@ import numpy as np
 import torch
 
 from ..datasets import NAME_LOCALES
-from ..expect import CheckFailure, diagnose, expect_close, fail
+from ..expect import CheckFailure, close, diagnose, expect_close, fail
 from ..messages import Message
 from ..practical import (accuracy, award, balanced_accuracy, class_predictions, load_reference_weights,
                          name_task, train_within_budget, trained_model)
+from ..practical_feedback import (attach_confusion, attach_losses, constant_class_diagnoses, reported_losses,
+                                  training_diagnoses)
 
 MODULE = "name_classifier"
 N_CLASSES = len(NAME_LOCALES)
+CLASS_NAMES = tuple(NAME_LOCALES.values())
 BATCH_SAMPLE = 20              # names predicted alone, to compare with the batch prediction
 
 
@@ -43,19 +46,32 @@ def check_name_to_tensor(student, cases, tol):
                 got = student.name_to_tensor(name)
                 what = f"name_to_tensor({name!r})"
                 if isinstance(got, torch.Tensor) and got.dtype != torch.float32:
-                    fail("wrong_type", what=what, expected="torch.Tensor[float32]",
-                         got=f"torch.Tensor[{str(got.dtype).removeprefix('torch.')}]")
+                    raise CheckFailure(Message("wrong_type", {
+                        "what": what, "expected": "torch.Tensor[float32]",
+                        "got": f"torch.Tensor[{str(got.dtype).removeprefix('torch.')}]"}), Message("diag_float64"))
                 expected = one_hot(name, alphabet)
                 try:
                     expect_close(got, expected, what, tol, kind="tensor")
                 except CheckFailure as failure:
-                    if not isinstance(got, torch.Tensor) or tuple(got.shape) != expected.shape:
-                        raise
-                    wrong = np.flatnonzero(~np.all(got.numpy() == expected, axis=(1, 2)))
-                    char = name[wrong[0]] if len(wrong) else ""
-                    if char and char not in alphabet:
-                        raise failure.adding(Message("nc_unknown_char", {"char": char, "index": len(alphabet) - 1}))
-                    raise
+                    raise failure.adding(*_encoding_mistakes(got, name, alphabet, tol)) from None
+
+
+def _encoding_mistakes(got, name: str, alphabet: str, tol) -> list[Message]:
+    """The batch dimension left out, the name lower-cased, an unknown character not sent to the last index."""
+    expected = one_hot(name, alphabet)
+    if not isinstance(got, torch.Tensor):
+        return []
+    if tuple(got.shape) == expected.shape[::2]:
+        return [Message("diag_nc_no_batch_dim")]
+    if tuple(got.shape) != expected.shape:
+        return []
+    if name.lower() != name and close(got, one_hot(name.lower(), alphabet), tol):
+        return [Message("diag_nc_lowercased")]
+    wrong = np.flatnonzero(~np.all(got.numpy() == expected, axis=(1, 2)))
+    char = name[wrong[0]] if len(wrong) else ""
+    if char and char not in alphabet:
+        return [Message("diag_nc_unknown_char", {"char": char, "index": len(alphabet) - 1})]
+    return []
 
 
 def _reference(case) -> dict:
@@ -73,26 +89,32 @@ def check_NameRNN(student, cases, tol):
             try:
                 model = load_reference_weights(instance, ref, what)
             except CheckFailure as failure:
-                raise failure.adding(Message("nc_use_rnncell")) from None
+                raise failure.adding(Message("diag_nc_use_rnncell")) from None
             x = torch.from_numpy(case.x)
             got = model(x, torch.from_numpy(case.lengths))
             try:
                 expect_close(got, case.log_probs, f"{what}(x, lengths)", tol, kind="tensor")
             except CheckFailure as failure:
-                raise diagnose(failure, got, [(Message("nc_padded_last"), case.padded_last),
-                                              (Message("nc_missing_log_softmax"), case.logits),
-                                              (Message("nc_softmax_not_log"), case.probs)], tol) from None
+                over_batch = torch.log_softmax(torch.from_numpy(case.logits), dim=0).numpy()
+                raise diagnose(failure, got, [(Message("diag_nc_padded_last"), case.padded_last),
+                                              (Message("diag_nc_missing_log_softmax"), case.logits),
+                                              (Message("diag_nc_softmax_not_log"), case.probs),
+                                              (Message("diag_nc_log_softmax_dim0"), over_batch)], tol) from None
             expect_close(model(x), case.log_probs_full, f"{what}(x) with lengths=None", tol, kind="tensor")
 
 
-def check_train_name_classifier(student, device, hidden, module_policy, request):
+def check_train_name_classifier(student, device, hidden, module_policy, request, artifacts):
     task = name_task(module_policy, hidden)
     model, seconds = train_within_budget(request, MODULE, "train_name_classifier", student.train_name_classifier,
                                          task.train_inputs, task.train_labels, N_CLASSES,
                                          task=task, policy=module_policy, device=device)
+    losses = reported_losses(model)
+    attach_losses(artifacts, losses)
     got = student.predict_nationality(model, task.eval_inputs, device=device)
     predictions = class_predictions(got, len(task.eval_inputs), N_CLASSES, "predict_nationality(model, names)")
+    attach_confusion(artifacts, task.eval_labels, predictions, CLASS_NAMES)
     award("accuracy", accuracy(task.eval_labels, predictions), task.thresholds,
+          *constant_class_diagnoses(predictions, CLASS_NAMES), *training_diagnoses(seconds, task.budget_s, losses),
           count=len(predictions), seconds=round(seconds, 1))
 
 
@@ -109,7 +131,8 @@ def check_predict_nationality(student, device, hidden, module_policy, request):
     differ = [(i, a) for i, a in zip(sample, alone) if a != predictions[i]]
     if len(differ) > BATCH_SAMPLE // 10:    # one flip may be a near tie rounded differently
         i, a = differ[0]
-        fail("predictions_depend_on_batch", what=what, count=len(differ), total=BATCH_SAMPLE,
-             example=repr(names[i]), alone=int(a), batch=int(predictions[i]))
+        raise CheckFailure(Message("predictions_depend_on_batch", {
+            "what": what, "count": len(differ), "total": BATCH_SAMPLE, "example": repr(names[i]), "alone": int(a),
+            "batch": int(predictions[i])}), Message("diag_nc_padding_read"))
     award("balanced_accuracy", balanced_accuracy(task.eval_labels, predictions), task.thresholds,
-          count=len(predictions))
+          *constant_class_diagnoses(predictions, CLASS_NAMES), count=len(predictions))

@@ -11,11 +11,15 @@ import torch
 
 from ..expect import CheckFailure, diagnose, expect_close, fail
 from ..messages import Message
+from ..cases.pixel_gru import gru_logits
 from ..practical import (accuracy, award, balanced_accuracy, class_predictions, digit_task,
                          load_reference_weights, train_within_budget, trained_model)
+from ..practical_feedback import (attach_confusion, attach_losses, attach_misclassified, constant_class_diagnoses,
+                                  reported_losses, training_diagnoses)
 
 MODULE = "pixel_gru"
 N_CLASSES = 10
+DIGITS = tuple(str(d) for d in range(N_CLASSES))
 BATCH_SAMPLE = 20               # images predicted in a small batch, to compare with the full batch
 
 
@@ -33,22 +37,40 @@ def check_PixelGRU(student, cases, tol):
                 expect_close(square, case.square_logits, f"{what}(images {case.square_images.shape})", tol,
                              kind="tensor")
             except CheckFailure as failure:
-                raise diagnose(failure, square, [(Message("pg_reads_columns"), case.square_columns)], tol) from None
+                raise diagnose(failure, square, [(Message("diag_pg_reads_columns"), case.square_columns),
+                                                 *_reading_mistakes(ref, case.square_images, layers)], tol) from None
             got = model(torch.from_numpy(case.images))
             try:
                 expect_close(got, case.logits, f"{what}(images {case.images.shape})", tol, kind="tensor")
             except CheckFailure as failure:
-                raise diagnose(failure, got, [(Message("diag_reads_first_step"), case.first_step)], tol) from None
+                raise diagnose(failure, got, _reading_mistakes(ref, case.images, layers), tol) from None
 
 
-def check_train_pixel_gru(student, device, hidden, module_policy, request):
+def _reading_mistakes(ref: dict, images: np.ndarray, layers: int) -> list:
+    """The logits of a PixelGRU reading the first step, the mean over time, the batch as time,
+    or (with two layers or more) the first layer's last state h_n[0]."""
+    variants = [(Message("diag_reads_first_step"), gru_logits(ref, images, step=0)),
+                (Message("diag_reads_mean"), gru_logits(ref, images, step="mean")),
+                (Message("diag_not_batch_first"), gru_logits(ref, images, batch_first=False))]
+    if layers > 1:
+        variants.append((Message("diag_pg_first_layer_state"), gru_logits(ref, images, step="first_layer")))
+    return variants
+
+
+def check_train_pixel_gru(student, device, hidden, module_policy, request, artifacts):
     task = digit_task(module_policy, hidden)
     model, seconds = train_within_budget(request, MODULE, "train_pixel_gru", student.train_pixel_gru,
                                          task.train_inputs, task.train_labels,
                                          task=task, policy=module_policy, device=device)
+    losses = reported_losses(model)
+    attach_losses(artifacts, losses)
     got = student.predict_digits(model, task.eval_inputs, device=device)
     predictions = class_predictions(got, len(task.eval_labels), N_CLASSES, "predict_digits(model, images)")
+    attach_confusion(artifacts, task.eval_labels, predictions, DIGITS)
+    if not hidden:     # the images of the public validation split: the student has them
+        attach_misclassified(artifacts, task.eval_inputs.numpy(), task.eval_labels, predictions)
     award("accuracy", accuracy(task.eval_labels, predictions), task.thresholds,
+          *constant_class_diagnoses(predictions, DIGITS), *training_diagnoses(seconds, task.budget_s, losses),
           count=len(predictions), seconds=round(seconds, 1))
 
 
@@ -58,7 +80,10 @@ def check_predict_digits(student, device, hidden, module_policy, request):
     what = "predict_digits(model, images)"
     got = student.predict_digits(model, task.eval_inputs, device=device)
     if isinstance(got, torch.Tensor) and got.dtype != torch.int64:
-        fail("wrong_type", what=what, expected="torch.Tensor[int64]", got=f"torch.Tensor[{str(got.dtype)[6:]}]")
+        scores = got.is_floating_point() and tuple(got.shape) == (len(task.eval_labels), N_CLASSES)
+        raise CheckFailure(Message("wrong_type", {"what": what, "expected": "torch.Tensor[int64]",
+                                                  "got": f"torch.Tensor[{str(got.dtype)[6:]}]"}),
+                           *([Message("diag_returns_scores")] if scores else []))
     predictions = class_predictions(got, len(task.eval_labels), N_CLASSES, what)
     sample = np.linspace(0, len(predictions) - 1, BATCH_SAMPLE).astype(int)
     small = class_predictions(student.predict_digits(model, task.eval_inputs[sample], device=device),
@@ -68,4 +93,4 @@ def check_predict_digits(student, device, hidden, module_policy, request):
         fail("predictions_depend_on_batch", what=what, count=len(differ), total=BATCH_SAMPLE,
              example=f"#{sample[differ[0]]}", alone=int(small[differ[0]]), batch=int(predictions[sample[differ[0]]]))
     award("balanced_accuracy", balanced_accuracy(task.eval_labels, predictions), task.thresholds,
-          count=len(predictions))
+          *constant_class_diagnoses(predictions, DIGITS), count=len(predictions))

@@ -31,6 +31,12 @@ def _overflows(student, x) -> bool:
     return False
 
 
+def sigmoid_mistakes(case) -> list:
+    """sigma(-x), tanh(x) and (1 + tanh(x)) / 2 = sigma(2x): what the usual slips return."""
+    return [(Message("diag_sigmoid_sign"), _sigmoid(-case.x)), (Message("diag_sigmoid_is_tanh"), np.tanh(case.x)),
+            (Message("diag_sigmoid_tanh_form"), _sigmoid(2 * case.x))]
+
+
 def check_sigmoid(student, cases, tol):
     for case in cases:
         with case:
@@ -44,25 +50,46 @@ def check_sigmoid(student, cases, tol):
             except CheckFailure as failure:
                 not_finite = isinstance(got, np.ndarray) and got.dtype.kind == "f" and not np.isfinite(got).all()
                 overflow = bool(student.warnings) or not_finite or failure.messages[0].key == "not_warning_free"
-                raise (failure.adding(Message("diag_sigmoid_overflow")) if overflow else failure) from None
+                if overflow:
+                    raise failure.adding(Message("diag_sigmoid_overflow")) from None
+                raise diagnose(failure, got, sigmoid_mistakes(case), tol) from None
             expect_not_mutated(student, "sigmoid")
+
+
+def rnn_step_mistakes(case) -> list:
+    """No tanh, sigmoid for tanh, no bias, h_prev left out, transposed weights (when square)."""
+    pre = case.x @ case.W_xh.T + case.h_prev @ case.W_hh.T
+    variants = [(Message("diag_missing_tanh"), pre + case.b_h),
+                (Message("diag_rnn_step_sigmoid"), _sigmoid(pre + case.b_h)),
+                (Message("diag_missing_bias", {"bias": "b_h"}), np.tanh(pre)),
+                (Message("diag_no_recurrence"), np.tanh(case.x @ case.W_xh.T + case.b_h))]
+    variants.append((Message("diag_transposed_weights"),            # W_hh is square: transposing it runs
+                     np.tanh(case.x @ case.W_xh.T + case.h_prev @ case.W_hh + case.b_h)))
+    if case.W_xh.shape[0] == case.W_xh.shape[1]:
+        variants.append((Message("diag_transposed_weights"),
+                         np.tanh(case.x @ case.W_xh + case.h_prev @ case.W_hh + case.b_h)))
+    return variants
 
 
 def check_rnn_step(student, cases, tol):
     for case in cases:
         with case:
             got = student.rnn_step(case.x, case.h_prev, case.W_xh, case.W_hh, case.b_h)
-            pre = case.x @ case.W_xh.T + case.h_prev @ case.W_hh.T
-            variants = [(Message("diag_missing_tanh"), pre + case.b_h),
-                        (Message("diag_missing_bias", {"bias": "b_h"}), np.tanh(pre))]
-            if case.W_xh.shape[0] == case.W_xh.shape[1]:
-                variants.append((Message("diag_transposed_weights"),
-                                 np.tanh(case.x @ case.W_xh + case.h_prev @ case.W_hh + case.b_h)))
+            variants = rnn_step_mistakes(case)
             try:
                 expect_close(got, case.h, "h", tol)
             except CheckFailure as failure:
                 raise diagnose(failure, got, variants, tol) from None
             expect_not_mutated(student, "rnn_step")
+
+
+def sequence_mistakes(xs, h0, h0_given, hs, *weights) -> list:
+    """A recurrent loop's usual slips: h0 ignored (when given), each state stored one step late
+    (hs[t] = the state before step t), the state not carried (every step from h0)."""
+    variants = [(Message("diag_h0_ignored"), torch_rnn(xs, None, *weights)[0])] if h0_given else []
+    not_carried = np.concatenate([torch_rnn(x[None], h0, *weights)[0] for x in xs])
+    return variants + [(Message("diag_states_shifted"), np.concatenate([h0[None], hs[:-1]])),
+                       (Message("diag_state_not_carried"), not_carried)]
 
 
 def check_rnn_forward(student, cases, tol):
@@ -73,9 +100,8 @@ def check_rnn_forward(student, cases, tol):
             try:
                 expect_close(got, case.hs, "hs", tol, time_axis=0)
             except CheckFailure as failure:
-                from_zero, _ = torch_rnn(case.xs, None, case.W_xh, case.W_hh, case.b_h)
-                variants = [(Message("diag_h0_ignored"), from_zero)] if case.h0_given else []
-                raise diagnose(failure, got, variants, tol) from None
+                raise diagnose(failure, got, sequence_mistakes(case.xs, case.h0, case.h0_given, case.hs, case.W_xh,
+                                                               case.W_hh, case.b_h), tol) from None
             expect_not_mutated(student, "rnn_forward")
 
 
@@ -89,6 +115,7 @@ def check_rnn_readout(student, cases, tol):
             except CheckFailure as failure:
                 raise diagnose(failure, got, [
                     (Message("diag_readout_tanh"), np.tanh(logits + case.b_y)),
+                    (Message("diag_readout_no_sigmoid"), logits + case.b_y),
                     (Message("diag_missing_bias", {"bias": "b_y"}), _sigmoid(logits))], tol) from None
 
 
@@ -109,8 +136,13 @@ def check_VanillaRNN(student, cases, tol):
             _check_shapes(rnn, case)
             for name in ("W_xh", "W_hh", "b_h", "W_hy", "b_y"):
                 setattr(rnn, name, getattr(case, name))
-            expect_close(rnn.forward(case.xs1), case.ys1, "forward(xs)", tol, time_axis=0)
-            expect_close(rnn.hidden, case.hidden1, "hidden after forward(xs)", tol)
+            first = rnn.forward(case.xs1)
+            try:
+                expect_close(first, case.ys1, "forward(xs)", tol, time_axis=0)
+            except CheckFailure as failure:
+                raise diagnose(failure, first, [(Message("diag_hidden_not_updated"), _each_step_from_zero(case))],
+                               tol) from None
+            _expect_hidden_kept(rnn.hidden, case.hidden1, tol)
             second = rnn.forward(case.xs2)
             try:
                 expect_close(second, case.ys2, "forward(xs) called a 2nd time", tol, time_axis=0)
@@ -128,6 +160,22 @@ def check_VanillaRNN(student, cases, tol):
             expect_close(rnn.hidden, case.hidden_step2, "hidden after two step(x)", tol)
 
 
+def _expect_hidden_kept(hidden, expected, tol):
+    """`hidden` after forward is the last state; all zeros means forward never stored it."""
+    try:
+        expect_close(hidden, expected, "hidden after forward(xs)", tol)
+    except CheckFailure as failure:
+        zeros = isinstance(hidden, np.ndarray) and hidden.size and not np.any(hidden)
+        raise (failure.adding(Message("diag_hidden_not_kept")) if zeros else failure) from None
+
+
+def _each_step_from_zero(case):
+    """forward(xs1) when step never stores its state: every step starts from zero."""
+    weights = (case.W_xh, case.W_hh, case.b_h)
+    hs = np.concatenate([torch_rnn(x[None], None, *weights)[0] for x in case.xs1])
+    return _sigmoid(hs @ case.W_hy.T + case.b_y)
+
+
 def _from_zero_step(case):
     hs, _ = torch_rnn(case.x_step2[None], None, case.W_xh, case.W_hh, case.b_h)
     return _sigmoid(hs[0] @ case.W_hy.T + case.b_y)
@@ -135,7 +183,9 @@ def _from_zero_step(case):
 
 def _pair(got, what: str):
     if not isinstance(got, (tuple, list)) or len(got) != 2:
-        fail("wrong_type", what=what, expected="(outputs, h_T)", got=type(got).__name__)
+        failure = CheckFailure(Message("wrong_type", {"what": what, "expected": "(outputs, h_T)",
+                                                      "got": type(got).__name__}))
+        raise failure.adding(Message("diag_outputs_only")) if hasattr(got, "shape") else failure
     return got
 
 
@@ -148,9 +198,9 @@ def check_rnncell_forward(student, cases, tol):
             try:
                 expect_close(outputs, case.outputs, "outputs", tol, kind="tensor", time_axis=0)
             except CheckFailure as failure:
-                zero = torch_rnn(case.xs, None, case.weight_ih, case.weight_hh, case.bias_ih, case.bias_hh)[0]
-                raise diagnose(failure, outputs, [(Message("diag_h0_ignored"), zero)] if case.h0_given else [],
-                               tol) from None
+                raise diagnose(failure, outputs, sequence_mistakes(
+                    case.xs, case.h0, case.h0_given, case.outputs, case.weight_ih, case.weight_hh, case.bias_ih,
+                    case.bias_hh), tol) from None
             expect_close(h_T, case.h_T, "h_T", tol, kind="tensor")
             expect_not_mutated(student, "rnncell_forward")
 
@@ -162,8 +212,8 @@ def _loss_check(student, cases, tol, name, variant_keys):
             try:
                 expect_close(got, case.loss, "loss", tol, kind="tensor")
             except CheckFailure as failure:
-                raise diagnose(failure, got, [(Message(key), getattr(case, field))
-                                              for key, field in variant_keys], tol) from None
+                raise diagnose(failure, got, [(Message(key), getattr(case, field)) for key, field in variant_keys]
+                               + [(Message("diag_loss_sign"), -case.loss)], tol) from None
             expect_not_mutated(student, name)
 
 
@@ -188,5 +238,23 @@ def check_one_to_many_forward(student, cases, tol):
             try:
                 expect_close(got, case.ys, "outputs", tol, kind="tensor", time_axis=0)
             except CheckFailure as failure:
-                raise diagnose(failure, got, [(Message("diag_feedback_output"), case.ys_fed_back)], tol) from None
+                raise diagnose(failure, got, [(Message("diag_feedback_output"), case.ys_fed_back),
+                                              (Message("diag_input_repeated"), _input_repeated(case)),
+                                              (Message("diag_state_not_carried"), _state_dropped(case))], tol) from None
             expect_not_mutated(student, "one_to_many_forward")
+
+
+def _input_repeated(case) -> np.ndarray:
+    """One-to-many with x given at every step instead of only at step 0 (a mistake)."""
+    inputs = np.repeat(case.x[None], int(case.steps), axis=0)
+    hs, _ = torch_rnn(inputs, None, case.weight_ih, case.weight_hh, case.bias_ih, case.bias_hh)
+    return hs @ case.W_out.T + case.b_out
+
+
+def _state_dropped(case) -> np.ndarray:
+    """One-to-many with every step from a zero state: steps 1.. read zeros from zero (a mistake)."""
+    inputs = np.zeros((int(case.steps), *case.x.shape))
+    inputs[0] = case.x
+    weights = (case.weight_ih, case.weight_hh, case.bias_ih, case.bias_hh)
+    hs = np.concatenate([torch_rnn(x[None], None, *weights)[0] for x in inputs])
+    return hs @ case.W_out.T + case.b_out
