@@ -1,7 +1,7 @@
 """The child process: imports a student's modules and answers calls on them, as data.
 
 Runs with `python -I` in a private working directory, with only this package's copy of
-`wire`, `modules` and `child` on its path besides the student's folder. It reads requests
+`wire`, `modules`, `tracing` and `child` on its path besides the student's folder. It reads requests
 from fd IN and writes replies to fd OUT; the student's own stdout/stderr go elsewhere.
 Nothing here is trusted by the grader: replies are decoded as data and checked there, and
 the grader itself compares the arguments' digests with what it sent. The functions below
@@ -19,7 +19,7 @@ import time
 import traceback
 import warnings
 
-from . import wire
+from . import tracing, wire
 
 _objects: dict[int, object] = {}
 _modules: dict[str, object] = {}   # the student's modules imported here, by name
@@ -126,6 +126,7 @@ def _serve(request: dict, *, call=_call, load=_load, thawed=_thawed):
     if op == "warmup":  # imports done before student code, outside its time budget
         import numpy  # noqa: F401
         import torch
+        tracing.install()  # before any student code: it patches what the from-scratch watch needs
         if request.get("optimizer", True):  # the first optimizer imports torch._dynamo (seconds)
             torch.optim.Adam([torch.zeros(1, requires_grad=True)])
         return {"value": None}
@@ -157,23 +158,30 @@ def decode_request(data: bytes, *, decode=wire.decode):
     return decode(data, resolve_handle=_resolve, build_modules=True, frozen=True)
 
 
-def answer(request: dict, *, serve=_serve, error_reply=_error_reply, encode=wire.encode,
-           clock=time.perf_counter) -> bytes:
+def answer(request: dict, *, serve=_serve, error_reply=_error_reply, encode=wire.encode, decode=wire.decode,
+           clock=time.perf_counter, watching=tracing.watching, plain=tracing.plain) -> bytes:
     """The encoded reply to one request: its result, or the student's exception as data.
-    A call's reply says how many seconds it ran (the student's compute, for the benchmarks)."""
+    A call's reply says how many seconds it ran (the student's compute, for the benchmarks);
+    a from-scratch exercise's request is watched, and its reply carries the watch's report."""
     started = clock()
+    watch = watching(request.get("watch"))
     try:
-        reply = {"ok": True, **serve(request)}
+        with watch:
+            reply = {"ok": True, **serve(request)}
+            if watch.report() is not None and not plain(reply.get("value")):
+                reply = decode(encode(reply, handles=_keep))  # its encoding runs the value's own code
     except BaseException as error:
         if isinstance(error, (SystemExit, KeyboardInterrupt)):
             error = RuntimeError(f"{type(error).__name__} raised by the submission")
         reply = error_reply(error)
     if request.get("op") == "call":
         reply["seconds"] = clock() - started
+    report = watch.report()
+    scratch = {} if report is None else {"scratch": report}
     try:
-        return encode(reply, handles=_keep)
+        return encode({**reply, **scratch}, handles=_keep)
     except BaseException as error:  # a value that cannot travel as data
-        return encode(error_reply(error))
+        return encode({**error_reply(error), **scratch})
 
 
 def main(fd_in: int, fd_out: int, limits: dict) -> None:

@@ -20,20 +20,25 @@ import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
-from . import child, wire
+from . import child, tracing, wire
 from .artifacts import plain_data, problem
 from .cases import cases_for
 from .messages import render_all
 from .policy import DEFAULT_POLICY, load_policy
 from .runner import outcome_of
 from .sandbox import Limits, Peer, RemoteModule
+from .scratch import watch_for
+
+tracing.install()  # the from-scratch watch, as in the child (before the checks call student code)
 
 
 class LocalPeer(Peer):
     """Serves the proxies from a namespace in this process (a notebook's globals)."""
 
-    def __init__(self, namespace: dict):
+    def __init__(self, namespace: dict, scratch=None):
         self.names = sorted(name for name in namespace if not name.startswith("_"))
+        self.scratch = scratch
+        tracing.patch_namespace(namespace)  # names bound to scipy routines before the watch was installed
         child.attach(SimpleNamespace(**namespace))
 
     def alive(self) -> bool:
@@ -96,7 +101,8 @@ def run_check(module: str, exercise: str, namespace: dict, *, hidden: bool, devi
     check = getattr(importlib.import_module(f"autograder.checks.{module}"), f"check_{exercise}")
     artifacts: dict = {}
     fixtures = {  # built only when the check asks (a practical task's training check has no cases)
-        "student": lambda: RemoteModule(LocalPeer(namespace)), "tol": lambda: policy.tolerance("float64"),
+        "student": lambda: RemoteModule(LocalPeer(namespace, watch_for(policy, module, exercise))),
+        "tol": lambda: policy.tolerance("float64"),
         "cases": lambda: cases_for(module, exercise, hidden_seed=policy.hidden_seed if hidden else None,
                                    hidden_cases=policy.hidden_cases, cached=False),  # student code shares this kernel
         "tol32": lambda: policy.tolerance("float32"), "device": lambda: device, "hidden": lambda: hidden,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .contract import EXERCISES
+from .tracing import RECURRENT_FUNCTIONS, RECURRENT_MODULES, SCIPY_ROUTINES
 
 DEFAULT_POLICY = Path(__file__).resolve().parent.parent / "grading.toml"
 
@@ -90,6 +91,7 @@ class ModulePolicy:
     memory_limit_mb: int
     points: dict[str, float]
     tables: dict[str, dict] = field(default_factory=dict)
+    from_scratch: dict[str, str] = field(default_factory=dict)   # exercise -> name of a forbid list
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,7 @@ class Policy:
     modules: dict[str, ModulePolicy]
     sandbox: SandboxPolicy = SandboxPolicy()
     similarity: dict = field(default_factory=dict)
+    forbid: dict[str, tuple[str, ...]] = field(default_factory=dict)  # [from_scratch.forbid]: list -> routines
 
     def points(self, module: str, exercise: str) -> float:
         return self.modules[module].points[exercise]
@@ -140,14 +143,59 @@ def _require_tables(path, prefix: str, table: dict, names: tuple) -> None:
             raise PolicyError(path, prefix + key, "missing table")
 
 
-def _module_policy(path, name: str, table) -> ModulePolicy:
+def _known_routine(name: str) -> bool:
+    """A name the from-scratch watch can see (autograder/tracing.py): "torch" (any torch call),
+    a recurrent module "torch.nn.<Class>", a watched "scipy.special.<f>", or a torch function
+    "torch.<f>" / "torch.nn.functional.<f>" / method "torch.Tensor.<f>" that exists."""
+    static = ({f"torch.nn.{m}" for m in RECURRENT_MODULES} | {f"torch.{f}" for f in RECURRENT_FUNCTIONS}
+              | {f"scipy.special.{f}" for f in SCIPY_ROUTINES})
+    if name == "torch" or name in static:
+        return True
+    owner, _, attribute = name.rpartition(".")
+    if owner not in ("torch", "torch.nn.functional", "torch.Tensor") or not attribute.isidentifier():
+        return False
+    import importlib
+    import torch
+    return callable(getattr(torch.Tensor if owner == "torch.Tensor" else importlib.import_module(owner), attribute, None))
+
+
+def forbid_lists(path, table) -> dict[str, tuple[str, ...]]:
+    """[from_scratch.forbid]: named lists of the routines a from-scratch exercise may not reach."""
+    _require_tables(path, "from_scratch.", table, ("forbid",))
+    lists = table["forbid"]
+    if not isinstance(lists, dict):
+        raise PolicyError(path, "from_scratch.forbid", "must be a table: list name = [routine, ...]")
+    for rule, names in lists.items():
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+            raise PolicyError(path, f"from_scratch.forbid.{rule}", "must be a non-empty list of routine names")
+        for name in names:
+            if not _known_routine(name):
+                raise PolicyError(path, f"from_scratch.forbid.{rule}", f"unknown routine {name!r} (see README: From scratch)")
+    return {rule: tuple(names) for rule, names in lists.items()}
+
+
+def from_scratch_exercises(path, module: str, table, forbid: dict) -> dict[str, str]:
+    """[modules.<m>.from_scratch]: exercise = the name of its forbid list."""
+    prefix = f"modules.{module}.from_scratch"
+    if not isinstance(table, dict):
+        raise PolicyError(path, prefix, "must be a table: exercise = forbid list")
+    for exercise, rule in table.items():
+        if exercise not in EXERCISES[module]:
+            raise PolicyError(path, f"{prefix}.{exercise}", f"not an exercise of {module} in the API contract")
+        if rule not in forbid:
+            raise PolicyError(path, f"{prefix}.{exercise}",
+                              f"{rule!r} is not a list of [from_scratch.forbid] ({', '.join(forbid) or 'none'})")
+    return dict(table)
+
+
+def _module_policy(path, name: str, table, forbid: dict) -> ModulePolicy:
     prefix = f"modules.{name}"
     if name not in EXERCISES:
         raise PolicyError(path, prefix, f"not a module of the API contract ({', '.join(EXERCISES)})")
     if not isinstance(table, dict):
         raise PolicyError(path, prefix, "must be a table")
     extra_tables = MODULE_TABLES.get(name, {})
-    plain = {k: v for k, v in table.items() if k != "points" and k not in extra_tables}
+    plain = {k: v for k, v in table.items() if k not in ("points", "from_scratch") and k not in extra_tables}
     values = _check_table(path, prefix, plain, MODULE_SCHEMA)
     points = table.get("points")
     if points is None:
@@ -161,7 +209,8 @@ def _module_policy(path, name: str, table) -> ModulePolicy:
     tables = {t: _check_table(path, f"{prefix}.{t}", table.get(t), schema)
               for t, schema in extra_tables.items()}
     return ModulePolicy(name, float(values["time_limit_s"]), int(values["memory_limit_mb"]),
-                        {k: float(v) for k, v in points.items()}, tables)
+                        {k: float(v) for k, v in points.items()}, tables,
+                        from_scratch_exercises(path, name, table.get("from_scratch", {}), forbid))
 
 
 def load_policy(path: str | Path = DEFAULT_POLICY) -> Policy:
@@ -174,7 +223,9 @@ def load_policy(path: str | Path = DEFAULT_POLICY) -> Policy:
         raise PolicyError(path, "(file)", f"cannot be read ({error})") from None
     except tomllib.TOMLDecodeError as error:
         raise PolicyError(path, "(syntax)", str(error)) from None
-    _require_tables(path, "", data, ("grader", "tolerances", "modules", "sandbox", "similarity"))
+    _require_tables(path, "", {k: v for k, v in data.items() if k != "from_scratch"},
+                    ("grader", "tolerances", "modules", "sandbox", "similarity"))
+    forbid = forbid_lists(path, data.get("from_scratch", {"forbid": {}}))
     grader = _check_table(path, "grader", data["grader"], GRADER_SCHEMA)
     tolerances_table = data["tolerances"]
     _require_tables(path, "tolerances.", tolerances_table, ("float64", "float32"))
@@ -183,9 +234,9 @@ def load_policy(path: str | Path = DEFAULT_POLICY) -> Policy:
     modules_table = data["modules"]
     if not isinstance(modules_table, dict) or not modules_table:
         raise PolicyError(path, "modules", "must be a table with at least one module")
-    modules = {name: _module_policy(path, name, table) for name, table in modules_table.items()}
+    modules = {name: _module_policy(path, name, table, forbid) for name, table in modules_table.items()}
     sandbox = SandboxPolicy(**_check_table(path, "sandbox", data["sandbox"], SANDBOX_SCHEMA))
     similarity = _check_table(path, "similarity", data["similarity"], SIMILARITY_SCHEMA)
     return Policy(path, grader["language"], grader["public_seed"], grader["hidden_seed"],
                   grader["hidden_cases"], float(grader["import_limit_s"]), tolerances, modules, sandbox,
-                  similarity)
+                  similarity, forbid)

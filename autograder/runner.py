@@ -28,6 +28,7 @@ from .messages import Message
 from .policy import Policy
 from . import cgroups, isolation
 from .sandbox import Limits, RemoteModule, StudentFailure, StudentProcess
+from .scratch import ScratchViolation, watch_for
 from .submission import Submission
 
 CHECKS_PACKAGE = "autograder.checks"
@@ -98,6 +99,8 @@ def outcome_of(module: str, exercise: str, error: BaseException | None, limits: 
         return Outcome(module, exercise, "failed", 0.0, error.messages)
     if isinstance(error, StudentFailure):
         return failure_outcome(module, exercise, error, limits)
+    if isinstance(error, ScratchViolation):
+        return Outcome(module, exercise, "failed", 0.0, error.messages())
     return Outcome(module, exercise, "error", 0.0,
                    [Message("internal", {"detail": f"{type(error).__name__}: {error}"[:300]})])
 
@@ -146,9 +149,11 @@ class GradingPlugin:
 
     @pytest.fixture
     def student(self, request):
-        module, _ = self._names(request.node)
+        module, exercise = self._names(request.node)
         process = self.process(module)
+        process.scratch = None
         process.start_exercise(module)
+        process.scratch = watch_for(self.policy, module, exercise)
         return RemoteModule(process, module)
 
     @pytest.fixture

@@ -25,7 +25,7 @@ from . import cases, cgroups, datasets, isolation, wire
 from .channel import Channel, ChannelError
 from .policy import SandboxPolicy
 
-RUNTIME_FILES = ("wire.py", "modules.py", "child.py")
+RUNTIME_FILES = ("wire.py", "modules.py", "tracing.py", "child.py")
 RUNTIME_PACKAGE = "gradechild"
 MAX_REPLY_BYTES = 128 << 20    # one reply; a larger one costs the exercise (the grader stays small)
 MAX_TEXT = 2000                # characters kept of any text the child sends (messages, warnings)
@@ -67,6 +67,13 @@ class Peer:
     last_warnings: list[str] = []
     student_seconds = 0.0    # inside student functions, as the child measured it
     request_seconds = 0.0    # round trips of requests, as the grader measured them
+    scratch = None           # the running exercise's from-scratch watch (autograder/scratch.py)
+
+    def student_request(self, message: dict, sent: dict | None = None):
+        """A request that runs student code: watched when the exercise is from scratch."""
+        if self.scratch is not None:
+            message = {**message, "watch": self.scratch.spec()}
+        return self.request(message, sent)
 
     def alive(self) -> bool:
         raise NotImplementedError
@@ -93,6 +100,8 @@ class Peer:
             raise StudentFailure("protocol", message=str(error)[:MAX_TEXT]) from None
         if not isinstance(reply, dict) or not isinstance(reply.get("ok"), bool):
             raise StudentFailure("protocol", message="malformed reply")
+        if self.scratch is not None:
+            self.scratch.verify(reply)  # raises ScratchViolation
         if isinstance(reply.get("seconds"), float):
             self.student_seconds += reply["seconds"]
         if not reply["ok"]:
@@ -113,7 +122,7 @@ class Peer:
         if trap_overflow:
             message["trap"] = "overflow"
         sent = wire.digests(wire.labelled(message["args"], kwargs))
-        return self.request(message, sent)["value"]
+        return self.student_request(message, sent)["value"]
 
 
 def _text(value, limit: int = MAX_TEXT) -> str:
@@ -400,11 +409,11 @@ class RemoteObject:
         if name.startswith("__"):
             raise AttributeError(name)
         self._check_alive()
-        return self._process.request({"op": "getattr", "target": self._ident, "name": name})["value"]
+        return self._process.student_request({"op": "getattr", "target": self._ident, "name": name})["value"]
 
     def __setattr__(self, name, value):
         self._check_alive()
-        self._process.request({"op": "setattr", "target": self._ident, "name": name, "value": value})
+        self._process.student_request({"op": "setattr", "target": self._ident, "name": name, "value": value})
 
     def __wire_handle__(self):
         self._check_alive()

@@ -48,7 +48,11 @@ def grade(folder, *, only=None, policy=POLICY, hidden=True, unconfined=False):
 def graded_probe(folder: Path, body: str, *, module: str = "rnn_basics", policy=POLICY):
     """Grade the reference of `module` whose rnn_step first runs `body` (indented for the function;
     it may set `found`), then returns `found` as its answer when it is not None (so a probe
-    that finds what it should not find fails the exercise). Returns {exercise: ExerciseScore}."""
+    that finds what it should not find fails the exercise). Returns {exercise: ExerciseScore}.
+    Under the shipped policy rnn_step is graded here without the from-scratch watch: probes
+    start processes and threads and call ctypes, which the watch would call tampering."""
+    if policy == POLICY:
+        policy = policy_with(folder.parent, 'rnn_step = "numpy"\n', "")
     code = f"""
         _reference_step = rnn_step
         def rnn_step(x, h_prev, W_xh, W_hh, b_h):

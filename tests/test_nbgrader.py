@@ -28,6 +28,29 @@ def nbgrader(course: Path, *args):
     return result
 
 
+# a notebook with shortcuts (issue 13): code appended to these answer cells of the reference
+SHORTCUT_CELLS = {
+    "rnn_basics": {"sigmoid": "\nfrom scipy.special import expit\n\n\ndef sigmoid(x):\n    return expit(x)\n",
+                   "rnncell_forward": "\n\ndef rnncell_forward(cell, xs, h0=None):\n"
+                                      "    rnn = torch.nn.RNN(cell.input_size, cell.hidden_size).to(xs.dtype)\n"
+                                      "    rnn.load_state_dict({k + '_l0': v for k, v in cell.state_dict().items()})\n"
+                                      "    out, h = rnn(xs, None if h0 is None else h0[None])\n    return out, h[0]\n"},
+    "gated_units": {"GRUCellScratch": "\n\nGRUCellScratch.forward = lambda self, x, h=None: torch.gru_cell(\n"
+                                      "    x, x.new_zeros(x.shape[0], self.hidden_size) if h is None else h,\n"
+                                      "    self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)\n",
+                    "stacked_lstm_forward": "\n\ndef stacked_lstm_forward(lstm, x, state=None):\n    return lstm(x, state)\n"},
+}
+
+
+def _with_shortcuts(notebook: Path, module: str) -> str:
+    data = json.loads(notebook.read_text(encoding="utf-8"))
+    for cell in data["cells"]:
+        code = SHORTCUT_CELLS.get(module, {}).get(cell["metadata"].get("nbgrader", {}).get("grade_id"))
+        if code is not None:
+            cell["source"] = "".join(cell["source"]) + code
+    return json.dumps(data)
+
+
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     """A copy of the course with every assignment released and two students autograded."""
@@ -37,10 +60,12 @@ def course(tmp_path_factory):
     shutil.copytree(ROOT / "source", course / "source")
     for module in MODULES:
         nbgrader(course, "generate_assignment", module, "--force")
-        for student, folder in (("reference", "source"), ("untouched", "release")):
+        for student, folder in (("reference", "source"), ("untouched", "release"), ("shortcuts", "source")):
             target = course / "submitted" / student / module
             target.mkdir(parents=True)
             shutil.copy(course / folder / module / f"{module}.ipynb", target)
+        shortcuts = course / "submitted" / "shortcuts" / module / f"{module}.ipynb"
+        shortcuts.write_text(_with_shortcuts(shortcuts, module), encoding="utf-8")
         nbgrader(course, "autograde", module, "--force")
     nbgrader(course, "export", "--to", str(course / "grades.csv"))
     return course
@@ -71,7 +96,17 @@ def test_autograde_gives_the_reference_full_marks_and_the_release_zero(course):
         assert totals[("untouched", module)] == 0
 
 
-@pytest.mark.parametrize("student", ["reference", "untouched"])
+def test_autograde_gives_the_shortcuts_zero_with_the_watch_in_the_kernel(course):
+    totals = nbgrader_totals(course)
+    scores, _ = grade(course / "submitted" / "shortcuts", only=",".join(SHORTCUT_CELLS))
+    for module, cells in SHORTCUT_CELLS.items():
+        assert totals[("shortcuts", module)] < totals[("reference", module)]
+        for exercise in cells:
+            assert scores[f"{module}.{exercise}"].score == 0
+            assert scores[f"{module}.{exercise}"].messages[0].key == "scratch_forbidden"
+
+
+@pytest.mark.parametrize("student", ["reference", "untouched", "shortcuts"])
 def test_the_pytest_grader_gives_the_same_totals_on_the_same_notebooks(course, student):
     scores, report = grade(course / "submitted" / student, only=",".join(MODULES))
     totals = nbgrader_totals(course)
