@@ -26,7 +26,8 @@ from .cases import cases_for
 from .messages import render_all
 from .policy import DEFAULT_POLICY, load_policy
 from .runner import outcome_of
-from .sandbox import Limits, Peer, RemoteModule
+from .proxies import Peer, RemoteModule
+from .sandbox import Limits
 from .scratch import watch_for
 
 tracing.install()  # the from-scratch watch, as in the child (before the checks call student code)

@@ -17,7 +17,7 @@ import torch
 from . import datasets
 from .expect import CheckFailure, PartialCredit, fail
 from .messages import Message
-from .sandbox import StudentFailure
+from .proxies import StudentFailure
 
 
 # -- data of each task -----------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .messages import Message
-from .sandbox import StudentFailure
+from .proxies import StudentFailure
 
 CONSTANT_SHARE = 0.8     # predictions this concentrated on one class look like a pipeline bug
 SHORT_TRAINING = 0.01    # a training that returns within this fraction of its budget stopped early

@@ -27,7 +27,8 @@ from .expect import CheckFailure, PartialCredit
 from .messages import Message
 from .policy import Policy
 from . import cgroups, isolation
-from .sandbox import Limits, RemoteModule, StudentFailure, StudentProcess
+from .proxies import RemoteModule, StudentFailure
+from .sandbox import Limits, StudentProcess
 from .scratch import ScratchViolation, watch_for
 from .submission import Submission
 

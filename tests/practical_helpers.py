@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import sandbox
+from autograder import proxies
 from autograder.cli import grade_pipeline
 from autograder.policy import load_policy
 from conftest import patched_source
@@ -90,12 +90,12 @@ def params(exercise, key: str) -> dict:
 def recording_calls():
     """Record every call the grader makes into the child: a list of (name, args, kwargs)."""
     calls = []
-    original = sandbox.RemoteObject.__call__
+    original = proxies.RemoteObject.__call__
 
     def record(self, *args, **kwargs):
         calls.append((object.__getattribute__(self, "_type_name"), args, kwargs))
         return original(self, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(sandbox.RemoteObject, "__call__", record)
+        patch.setattr(proxies.RemoteObject, "__call__", record)
         yield calls

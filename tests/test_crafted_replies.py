@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder.sandbox import Limits, RemoteModule, StudentFailure, StudentProcess
+from autograder.proxies import RemoteModule, StudentFailure
+from autograder.sandbox import Limits, StudentProcess
 from conftest import ROOT, SOLUTIONS
 
 ATTACKS = {  # exercise -> the reply frame its function writes instead of answering

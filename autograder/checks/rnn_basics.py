@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from ..cases.rnn_basics import rnn_cell, torch_rnn
 from ..expect import CheckFailure, as_array, diagnose, expect_close, expect_not_mutated, fail
 from ..messages import Message
-from ..sandbox import StudentFailure
+from ..proxies import StudentFailure
 
 
 def _sigmoid(z):
