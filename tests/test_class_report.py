@@ -228,7 +228,8 @@ def report_of(exercises: list[dict]) -> dict:
 def practical_student(rng, number: int) -> dict:
     accuracy, ratio = float(rng.uniform(0.2, 0.8)), float(rng.uniform(0.4, 1.2))
     mistake = [{"key": "diag_missing_bias", "params": {"bias": "b_h"}}] if number % 3 == 0 else []
-    shortcut = [{"key": SHORTCUT_KEYS[0], "params": {"routine": "torch.nn.RNNCell", "name": "rnncell_forward"}}] \
+    shortcut = [{"key": SHORTCUT_KEYS[0], "params": {"routine": "torch.nn.RNNCell", "name": "rnncell_forward",
+                                                     "where": "rnncell_forward"}}] \
         if number == 4 else []
     return report_of([
         exercise("rnn_basics.rnn_step", 0 if mistake else 2, 2, "failed" if mistake else "passed",
@@ -398,3 +399,24 @@ def test_the_graded_code_is_kept_for_py_files_and_notebooks(tmp_path):
     notebook = (tmp_path / "results" / "bruno" / "answers" / f"{MODULE}.py").read_text()
     assert notebook.startswith(f"# Extracted from {MODULE}.ipynb") and "def rnn_step(" in notebook
     assert sorted(p.name for p in (tmp_path / "results").rglob("*.py")) == [f"{MODULE}.py", f"{MODULE}.py"]
+
+
+@pytest.mark.slow
+def test_a_graded_shortcut_is_flagged_with_the_routine_it_called(tmp_path):
+    """End to end with the from-scratch enforcement: the key it records is the one counted."""
+    from autograder.class_report.results import read_results
+    from autograder.class_report.stats import flags
+    from autograder.classroom import grade_all
+    from conftest import submission
+    submission(tmp_path / "class" / "honest", MODULE)
+    submission(tmp_path / "class" / "shortcut", MODULE, append="""
+        import torch as _torch
+        def sigmoid(x):
+            return _torch.sigmoid(_torch.from_numpy(np.asarray(x, dtype=np.float64))).numpy()
+    """)
+    grade_all(tmp_path / "class", tmp_path / "results", policy_path=POLICY, only=MODULE, jobs=2, show_progress=False)
+    found = {(f.student, f.exercise, f.message["key"]) for f in flags(read_results(tmp_path / "results"))
+             if f.kind == "shortcut"}
+    assert found == {("shortcut", f"{MODULE}.{name}", "scratch_forbidden")   # sigmoid and the two that call it
+                     for name in ("sigmoid", "rnn_readout", "VanillaRNN")}
+    assert "torch" in (tmp_path / "results" / "class.md").read_text()

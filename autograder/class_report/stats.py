@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from ..messages import Message, catalog
 from .results import ClassResults
 
-# The from-scratch enforcement records a forbidden shortcut as a message with this key (and the
-# routine's name in its parameters); the class report counts every such message.
-SHORTCUT_KEYS = ("from_scratch_violation",)
+# The from-scratch enforcement (autograder/scratch.py) records a forbidden shortcut, or a way
+# around its watch, as one of these messages (with the routine and the exercise).
+SHORTCUT_KEYS = ("scratch_forbidden", "scratch_tampered")
 METRIC_PREFIX = "score_"                       # practical.award: score_accuracy, score_mse_ratio, …
 NOT_ATTEMPTED_KEYS = ("not_implemented",)      # the stub's raise NotImplementedError
 HOSTILE_KEYS = {"crash": "crash", "memory": "memory", "protocol": "protocol"}
