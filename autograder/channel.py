@@ -38,13 +38,13 @@ class Channel:
                     raise ChannelError("closed") from None
                 data = data[written:]
 
-    def receive(self, deadline: float) -> bytes:
+    def receive(self, deadline: float) -> bytearray:
         size = int.from_bytes(self._read_exact(8, deadline), "big")
         if size > self.max_frame:
             raise ChannelError("too_large", size)
         return self._read_exact(size, deadline)
 
-    def _read_exact(self, size: int, deadline: float) -> bytes:
+    def _read_exact(self, size: int, deadline: float) -> bytearray:
         buffer, filled = bytearray(size), 0
         view = memoryview(buffer)
         with selectors.DefaultSelector() as selector:
@@ -55,7 +55,7 @@ class Channel:
                 if not count:
                     raise ChannelError("closed")
                 filled += count
-        return bytes(buffer) if size < (1 << 16) else buffer
+        return buffer
 
     def close(self) -> None:
         for fd in (self.write_fd, self.read_fd):

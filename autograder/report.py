@@ -59,8 +59,9 @@ def score_table(report: Report, language: str, title: str) -> Table:
 def print_report(report: Report, language: str, title: str, console: Console | None = None) -> None:
     console = console or Console()
     console.print(score_table(report, language, title))
-    if unconfined_note(report, language):
-        console.print(f"[yellow]{escape(unconfined_note(report, language))}[/yellow]")
+    note = unconfined_note(report, language)
+    if note:
+        console.print(f"[yellow]{escape(note)}[/yellow]")
 
 
 def unconfined_note(report: Report, language: str) -> str:
@@ -79,8 +80,9 @@ def gradescope_json(report: Report, language: str) -> dict:
                       "output": render_all(e.messages, language) or STATUS_TEXT[language][e.status],
                       "visibility": "visible"})
     results = {"score": report.score, "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
-    if unconfined_note(report, language):
-        results["output"] = unconfined_note(report, language)
+    note = unconfined_note(report, language)
+    if note:
+        results["output"] = note
     return results
 
 

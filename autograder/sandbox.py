@@ -166,8 +166,7 @@ class StudentProcess(Peer):
             shutil.copyfile(Path(__file__).with_name(name), runtime / name)
         submission = self.workdir / "submission"
         submission.mkdir()
-        files = {**{helper: path for helper, path in self.helpers.items()},
-                 **{f"{module}.py": path for module, path in self.sources.items()}}
+        files = {**self.helpers, **{f"{module}.py": path for module, path in self.sources.items()}}
         for name, path in files.items():
             shutil.copyfile(path, submission / name, follow_symlinks=False)
         for folder in (self.workdir / "runtime", runtime, submission):
@@ -187,8 +186,9 @@ class StudentProcess(Peer):
 
     def _child_env(self) -> dict:
         home = str(isolation.home_of(self.workdir))
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "TMPDIR": home, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
-               "MPLBACKEND": "Agg", "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1"}
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "TMPDIR": home,
+               "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg", "LANG": "C.UTF-8",
+               "OMP_NUM_THREADS": "1"}
         if self.limits.device == "cpu":
             env["CUDA_VISIBLE_DEVICES"] = ""
         for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH"):

@@ -77,6 +77,9 @@ class FileRefused(Exception):
         super().__init__(reason)
         self.reason, self.params = reason, params
 
+    def message(self, path: Path) -> Message:
+        return Message(self.reason, {"file": path.name, **self.params})
+
 
 def read_regular_file(path: Path, limit_kb: int) -> bytes:
     """The bytes of `path` if it is a regular file (not a link, folder, pipe or device) of at
@@ -110,7 +113,7 @@ def notebook_code(path: Path, module: str, limit_kb: int = SandboxPolicy.max_not
         if not isinstance(cells, list):
             raise TypeError("cells is not a list")
     except FileRefused as refused:
-        return None, Message(refused.reason, {"file": path.name, **refused.params})
+        return None, refused.message(path)
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
         return None, Message("notebook_invalid", {"module": module, "detail": f"{type(error).__name__}: {error}"[:200]})
     code = [_cell_code(cell) for cell in cells if isinstance(cell, dict) and _is_graded_code(cell)]
@@ -129,18 +132,18 @@ def _exists(path: Path) -> bool:
     return path.exists() or path.is_symlink()
 
 
-def _module_code(root: Path, module: str, caps: SandboxPolicy) -> tuple[str | bytes | None, Message | None, Path | None]:
+def _module_code(root: Path, module: str, caps: SandboxPolicy) -> tuple[bytes | None, Message | None, Path | None]:
     """A module's code (from its .py file, else its notebook), or why not, and the notebook."""
     script = root / f"{module}.py"
     if _exists(script):
         try:
             return read_regular_file(script, caps.max_file_kb), None, None
         except FileRefused as refused:
-            return None, Message(refused.reason, {"file": script.name, **refused.params}), None
+            return None, refused.message(script), None
     for notebook in (root / f"{module}.ipynb", root / module / f"{module}.ipynb"):
         if _exists(notebook):
             code, problem = notebook_code(notebook, module, caps.max_notebook_kb)
-            return code, problem, notebook.absolute()
+            return code.encode("utf-8") if code is not None else None, problem, notebook.absolute()
     return None, Message("missing_module", {"module": module}), None
 
 
@@ -184,7 +187,7 @@ def load_submission(root: str | Path, modules, staging: Path | None = None,
         path = None
         if code is not None:
             path = staging / f"{module}.py"
-            path.write_bytes(code.encode("utf-8") if isinstance(code, str) else code)
+            path.write_bytes(code)
         found[module] = ModuleSource(module, path, problem, origin)
     staged = {}
     for name, code in helpers.items():
