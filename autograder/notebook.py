@@ -107,6 +107,7 @@ def run_check(module: str, exercise: str, namespace: dict, *, hidden: bool, devi
         "cases": lambda: cases_for(module, exercise, hidden_seed=policy.hidden_seed if hidden else None,
                                    hidden_cases=policy.hidden_cases, cached=False),  # student code shares this kernel
         "tol32": lambda: policy.tolerance("float32"), "device": lambda: device, "hidden": lambda: hidden,
+        "task_seed": lambda: policy.hidden_seed if hidden else policy.public_seed,
         "module_policy": lambda: section, "request": lambda: _request(hidden), "artifacts": lambda: artifacts}
     import torch
     threads = torch.get_num_threads()

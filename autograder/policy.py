@@ -44,6 +44,7 @@ SANDBOX_SCHEMA = {"scratch_mb": COUNT, "shm_mb": COUNT, "max_processes": COUNT,
 PATH = ((str,), lambda v: True, 'a folder path (string; "" for none)')
 SERIES_NAME = ((str,), lambda v: v in ("co2", "sine"), '"co2" or "sine"')
 FRACTION = ((int, float), lambda v: 0 < v < 1, "a number between 0 and 1")
+EMBEDDED_DATA_SCHEMA = {"max_literal_chars": COUNT, "max_numbers": COUNT, "max_data_kb": POSITIVE}
 # The class report's similarity check (autograder/class_report/similarity.py).
 SIMILARITY_SCHEMA = {"threshold": ((int, float), lambda v: 0 < v <= 1, "a number > 0 and <= 1"),
                      "min_shared_tokens": COUNT, "common_above": COUNT}
@@ -52,7 +53,7 @@ SIMILARITY_SCHEMA = {"threshold": ((int, float), lambda v: 0 < v <= 1, "a number
 # module -> {table name -> {key -> spec}}.
 _TRAINING = {"budget_s": POSITIVE, "overrun_grace_s": NUMBER}
 _THRESHOLD = {"full": NUMBER, "zero": NUMBER}      # metric giving full credit / no credit
-_CLASS_SPLIT = {"split_seed": SEED, "test_fraction": FRACTION, "validation_fraction": FRACTION}
+_CLASS_SPLIT = {"test_fraction": FRACTION, "validation_fraction": FRACTION}   # drawn from the public/hidden seed
 MODULE_TABLES: dict[str, dict[str, dict]] = {
     "name_classifier": {"data": _CLASS_SPLIT, "training": _TRAINING,
                         "accuracy": _THRESHOLD, "balanced_accuracy": _THRESHOLD},
@@ -71,6 +72,14 @@ MODULE_TABLES: dict[str, dict[str, dict]] = {
 class Tolerance:
     rtol: float
     atol: float
+
+
+@dataclass(frozen=True)
+class EmbeddedDataPolicy:
+    """How much data a file may carry in its literals and comments (autograder/embedded_data.py)."""
+    max_literal_chars: int = 4000  # the longest string or bytes literal
+    max_numbers: int = 1000        # numeric literals in one file
+    max_data_kb: float = 16        # all literals and comments of one file
 
 
 @dataclass(frozen=True)
@@ -107,6 +116,7 @@ class Policy:
     sandbox: SandboxPolicy = SandboxPolicy()
     similarity: dict = field(default_factory=dict)
     forbid: dict[str, tuple[str, ...]] = field(default_factory=dict)  # [from_scratch.forbid]: list -> routines
+    embedded_data: EmbeddedDataPolicy = EmbeddedDataPolicy()
 
     def points(self, module: str, exercise: str) -> float:
         return self.modules[module].points[exercise]
@@ -224,7 +234,7 @@ def load_policy(path: str | Path = DEFAULT_POLICY) -> Policy:
     except tomllib.TOMLDecodeError as error:
         raise PolicyError(path, "(syntax)", str(error)) from None
     _require_tables(path, "", {k: v for k, v in data.items() if k != "from_scratch"},
-                    ("grader", "tolerances", "modules", "sandbox", "similarity"))
+                    ("grader", "tolerances", "modules", "sandbox", "similarity", "embedded_data"))
     forbid = forbid_lists(path, data.get("from_scratch", {"forbid": {}}))
     grader = _check_table(path, "grader", data["grader"], GRADER_SCHEMA)
     tolerances_table = data["tolerances"]
@@ -237,6 +247,7 @@ def load_policy(path: str | Path = DEFAULT_POLICY) -> Policy:
     modules = {name: _module_policy(path, name, table, forbid) for name, table in modules_table.items()}
     sandbox = SandboxPolicy(**_check_table(path, "sandbox", data["sandbox"], SANDBOX_SCHEMA))
     similarity = _check_table(path, "similarity", data["similarity"], SIMILARITY_SCHEMA)
+    embedded = EmbeddedDataPolicy(**_check_table(path, "embedded_data", data["embedded_data"], EMBEDDED_DATA_SCHEMA))
     return Policy(path, grader["language"], grader["public_seed"], grader["hidden_seed"],
                   grader["hidden_cases"], float(grader["import_limit_s"]), tolerances, modules, sandbox,
-                  similarity, forbid)
+                  similarity, forbid, embedded)

@@ -14,10 +14,13 @@ import numpy as np
 import pytest
 import torch
 
-from . import datasets
+from . import datasets, transforms
 from .expect import CheckFailure, PartialCredit, fail
 from .messages import Message
 from .proxies import StudentFailure
+from .recurrent_use import (drowned_predictions, recurrent_predictions, require_class_dependence,
+                            require_recurrent_layer, sample_of)
+from .transforms import data_seed
 
 
 # -- data of each task -----------------------------------------------------------------------
@@ -32,12 +35,14 @@ class Task:
     thresholds: dict              # metric -> (full, zero)
 
 
-def _class_split(labels: np.ndarray, data: dict, hidden: bool):
-    """(train indices, scored indices): the hidden test split, or a validation split of the rest."""
-    train, test = datasets.stratified_split(labels, data["test_fraction"], data["split_seed"])
+def _class_split(labels: np.ndarray, data: dict, seed: int, module: str, hidden: bool):
+    """(train indices, scored indices): the test split (hidden), or a validation split of the
+    rest (public); both drawn from `seed`, the hidden or the public seed (autograder/transforms.py)."""
+    train, test = datasets.stratified_split(labels, data["test_fraction"], data_seed(seed, module, "test split"))
     if hidden:
         return train, test
-    kept, validation = datasets.stratified_split(labels[train], data["validation_fraction"], data["split_seed"] + 1)
+    kept, validation = datasets.stratified_split(labels[train], data["validation_fraction"],
+                                                 data_seed(seed, module, "validation split"))
     return train[kept], train[validation]
 
 
@@ -45,9 +50,10 @@ def _thresholds(table: dict, *metrics: str) -> dict:
     return {metric: (table[metric]["full"], table[metric]["zero"]) for metric in metrics}
 
 
-def name_task(policy, hidden: bool) -> Task:
+def name_task(policy, seed: int, hidden: bool) -> Task:
+    """Names: a stratified test split drawn from `seed` (the hidden seed when grading)."""
     data = datasets.name_dataset()
-    train, scored = _class_split(data.labels, policy.tables["data"], hidden)
+    train, scored = _class_split(data.labels, policy.tables["data"], seed, policy.name, hidden)
     training = policy.tables["training"]
     return Task([data.names[i] for i in train], [int(v) for v in data.labels[train]],
                 [data.names[i] for i in scored], data.labels[scored].copy(),
@@ -55,7 +61,9 @@ def name_task(policy, hidden: bool) -> Task:
                 _thresholds(policy.tables, "accuracy", "balanced_accuracy"))
 
 
-def digit_task(policy, hidden: bool) -> Task:
+def digit_task(policy, seed: int, hidden: bool) -> Task:
+    """Digits: a test split drawn from `seed` (MNIST: its own test set), every image moved and
+    noised by `seed`'s draws (autograder/transforms.py), the training images as the scored ones."""
     mnist = policy.tables["mnist"]
     data = datasets.digit_dataset(mnist["path"], mnist["train_size"], mnist["test_size"])
     grace = policy.tables["training"]["overrun_grace_s"]
@@ -65,18 +73,20 @@ def digit_task(policy, hidden: bool) -> Task:
             images, labels, eval_images, eval_labels = data.images, data.labels, data.test_images, data.test_labels
         else:
             kept, validation = datasets.stratified_split(data.labels, policy.tables["data"]["validation_fraction"],
-                                                         policy.tables["data"]["split_seed"] + 1)
+                                                         data_seed(seed, policy.name, "validation split"))
             images, labels = data.images[kept], data.labels[kept]
             eval_images, eval_labels = data.images[validation], data.labels[validation]
         budget = mnist["budget_s"]
     else:
-        train, scored = _class_split(data.labels, policy.tables["data"], hidden)
+        train, scored = _class_split(data.labels, policy.tables["data"], seed, policy.name, hidden)
         images, labels, eval_images, eval_labels = (data.images[train], data.labels[train],
                                                     data.images[scored], data.labels[scored])
         thresholds = _thresholds(policy.tables, "accuracy", "balanced_accuracy")
         budget = policy.tables["training"]["budget_s"]
-    return Task(torch.from_numpy(np.array(images)), torch.from_numpy(np.array(labels)),
-                torch.from_numpy(np.array(eval_images)), np.array(eval_labels), budget, grace, thresholds)
+    images = transforms.shifted_noisy_images(images, data_seed(seed, policy.name, "training images"))
+    eval_images = transforms.shifted_noisy_images(eval_images, data_seed(seed, policy.name, "scored images"))
+    return Task(torch.from_numpy(images), torch.from_numpy(np.array(labels)),
+                torch.from_numpy(eval_images), np.array(eval_labels), budget, grace, thresholds)
 
 
 @dataclass(frozen=True)
@@ -89,6 +99,7 @@ class SeriesTask:
     budget_s: float
     grace_s: float
     thresholds: dict
+    mapping: transforms.AffineMap  # what the scored histories go through (forecasts: undone)
 
     def history(self, start: int) -> np.ndarray:
         return self.series[start - self.window:start]
@@ -97,8 +108,9 @@ class SeriesTask:
         return self.series[start:start + self.horizon]
 
 
-def series_task(policy, hidden: bool) -> SeriesTask:
-    """Chronological: train on the head; forecast the tail (hidden) or the head's own end (public)."""
+def series_task(policy, seed: int, hidden: bool) -> SeriesTask:
+    """Chronological: train on the head; forecast the tail (hidden) or the head's own end (public),
+    from a first window `seed` draws among the first `horizon` ones, through `seed`'s affine map."""
     data, training = policy.tables["data"], policy.tables["training"]
     full = datasets.series_dataset(data["series"])
     head, _ = datasets.chronological_split(full, data["test_fraction"])
@@ -107,9 +119,11 @@ def series_task(policy, hidden: bool) -> SeriesTask:
         series = head
         head, _ = datasets.chronological_split(head, data["validation_fraction"])
     window, horizon = data["window"], data["horizon"]
-    starts = np.arange(len(head), len(series) - horizon + 1, horizon)
+    first = len(head) + int(np.random.default_rng(data_seed(seed, policy.name, "window starts")).integers(horizon))
+    starts = np.arange(first, len(series) - horizon + 1, horizon)
+    mapping = transforms.series_map(full, data_seed(seed, policy.name, "series map"))
     return SeriesTask(head, series, starts, window, horizon, training["budget_s"], training["overrun_grace_s"],
-                      _thresholds(policy.tables, "mse_ratio"))
+                      _thresholds(policy.tables, "mse_ratio"), mapping)
 
 
 # -- training and the model it leaves in the child -----------------------------------------
@@ -133,6 +147,7 @@ def train_within_budget(request, module: str, name: str, train, *args, task, pol
         fail("over_budget", name=name, seconds=round(seconds, 1), budget=task.budget_s)
     if not hasattr(type(model), "__wire_handle__"):
         fail("not_a_model", name=name, got=type(model).__name__)
+    require_recurrent_layer(model, name)
     models[module] = model
     return model, seconds
 
@@ -185,6 +200,19 @@ def class_predictions(got, count: int, n_classes: int, what: str) -> np.ndarray:
     if outside.any():
         fail("class_out_of_range", what=what, value=int(got[outside][0]), n_classes=n_classes)
     return got.astype(np.int64)
+
+
+def recurrent_class_predictions(predict, model, inputs, n_classes: int, what: str, *, device: str) -> np.ndarray:
+    """`predict(model, inputs)` as (len(inputs),) class indices, made by running a recurrent
+    routine (must run) and changing when its output is noise (must matter; recurrent_use.py)."""
+    predictions = class_predictions(recurrent_predictions(predict, model, inputs, device=device, what=what),
+                                    len(inputs), n_classes, what)
+    sample = sample_of(len(inputs))
+    subset = inputs[torch.from_numpy(sample)] if isinstance(inputs, torch.Tensor) else [inputs[i] for i in sample]
+    drowned = class_predictions(drowned_predictions(predict, model, subset, device=device, what=what),
+                                len(sample), n_classes, what)
+    require_class_dependence(predictions[sample], drowned, what)
+    return predictions
 
 
 def _numbers(rows):

@@ -26,7 +26,7 @@ from .contract import exercise_id
 from .expect import CheckFailure, PartialCredit
 from .messages import Message
 from .policy import Policy
-from . import cgroups, isolation
+from . import cgroups, embedded_data, isolation
 from .proxies import RemoteModule, StudentFailure
 from .sandbox import Limits, StudentProcess
 from .scratch import ScratchViolation, watch_for
@@ -119,6 +119,10 @@ class GradingPlugin:
         self._artifacts: dict[str, dict] = {}
         self.check_seconds = 0.0   # the checks' own bodies (oracles, student calls), setup excluded
         self.graded = [m for m, source in submission.modules.items() if source.path is not None and m in policy.modules]
+        self.embedded_data = embedded_data.refusals(
+            {m: submission.modules[m].path for m in self.graded}, submission.helpers,
+            [m for m in self.graded if "training" in policy.modules[m].tables], policy.embedded_data,
+            {s.path: s.origin.name for s in submission.modules.values() if s.path and s.origin})
 
     @staticmethod
     def _names(item) -> tuple[str, str]:
@@ -180,6 +184,15 @@ class GradingPlugin:
     def hidden(self):
         """True when grading (hidden checks run), False for the students' `check`."""
         return self.grading_hidden
+
+    @pytest.fixture
+    def task_seed(self, request):
+        """The seed of a practical task's draws (split, changes of the data): hidden when grading.
+        A module whose code carries data (autograder/embedded_data.py) fails here, before any draw."""
+        refused = self.embedded_data.get(self._names(request.node)[0])
+        if refused is not None:
+            raise CheckFailure(refused)
+        return self.policy.hidden_seed if self.grading_hidden else self.policy.public_seed
 
     @pytest.fixture
     def module_policy(self, request):

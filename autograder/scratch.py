@@ -54,12 +54,7 @@ class ExerciseWatch:
         if self.pending is None:
             return
         expected, self.pending = self.pending, None
-        report = reply.get("scratch")
-        if not isinstance(report, dict) or report.get("nonce") != self.nonce or report.get("seq") != expected:
-            raise self._violation("tampered", what="no report from the watch")
-        tampered = report.get("tampered")
-        if isinstance(tampered, list) and tampered:
-            raise self._violation("tampered", what=str(tampered[0])[:200])
+        report = untampered_report(reply, self.nonce, expected, self.exercise, self.rule)
         reached = [item for item in report.get("reached") or []
                    if isinstance(item, dict) and matches(str(item.get("routine", "")), self.forbid)]
         if reached:  # named first: a routine the list names, or a recurrent one, over any torch call
@@ -68,6 +63,18 @@ class ExerciseWatch:
 
     def _violation(self, kind: str, **details) -> ScratchViolation:
         return ScratchViolation(kind, self.exercise, self.rule, **details)
+
+
+def untampered_report(reply: dict, nonce: str, sequence: int, exercise: str, rule: str) -> dict:
+    """The watch's report in `reply`; ScratchViolation("tampered") when it does not echo `nonce`
+    and `sequence` (the watch was taken out) or records tampering."""
+    report = reply.get("scratch")
+    if not isinstance(report, dict) or report.get("nonce") != nonce or report.get("seq") != sequence:
+        raise ScratchViolation("tampered", exercise, rule, what="no report from the watch")
+    tampered = report.get("tampered")
+    if isinstance(tampered, list) and tampered:
+        raise ScratchViolation("tampered", exercise, rule, what=str(tampered[0])[:200])
+    return report
 
 
 def watch_for(policy, module: str, exercise: str) -> ExerciseWatch | None:

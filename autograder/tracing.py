@@ -66,6 +66,7 @@ class Watch:
         self.nonce, self.seq = str(spec.get("nonce", "")), int(spec.get("seq", 0))
         self.forbid = frozenset(str(name) for name in spec.get("forbid", ()))
         self.any_torch = "torch" in self.forbid
+        self.perturb = spec.get("perturb") is True   # drown recurrent routines' outputs in noise
         self.reached: list[dict] = []
         self.tampered: list[str] = []
         self.entry = None   # the frame that started the watch (the request's server)
@@ -149,8 +150,12 @@ def _torch_watch_mode():
 
         def __torch_function__(self, func, types, args=(), kwargs=None):
             watch = _active
-            if watch is not None:
-                watch.saw(torch_name(func))
+            if watch is None:
+                return func(*args, **(kwargs or {}))
+            name = torch_name(func)
+            watch.saw(name)
+            if watch.perturb and name in _RECURRENT_NAMES:
+                return _drowned(func(*args, **(kwargs or {})))
             return func(*args, **(kwargs or {}))
 
         def __enter__(self):  # the watch pushes and pops it itself: anyone else is tampering
@@ -164,6 +169,28 @@ def _torch_watch_mode():
             return super().__exit__(*exc)
 
     return TorchWatch()
+
+
+def _drowned(result):
+    """A recurrent routine's result with every floating tensor in it replaced by loud noise
+    (the grader asks this to see whether the predictions depend on the recurrent layer)."""
+    import torch
+    if isinstance(result, (tuple, list)):
+        return type(result)(_drowned(item) for item in result)
+    if not isinstance(result, torch.Tensor) or not result.is_floating_point():
+        return result
+    size = 10.0 * (float(result.detach().abs().max()) if result.numel() else 0.0) + 10.0
+    noise = torch.randn(result.shape, dtype=result.dtype, generator=_noise_generator()).to(result.device)
+    return noise * size
+
+
+def _noise_generator():
+    """A generator of its own, so the student's torch random state is left as it was."""
+    import torch
+    generator = _originals.get("noise")
+    if generator is None:
+        generator = _originals["noise"] = torch.Generator().manual_seed(0x5EED)
+    return generator
 
 
 def _recording(routine: str, original):

@@ -101,14 +101,22 @@ def test_cached_arrays_cannot_be_changed_in_place():
         datasets.co2_series()[0] = 0.0
 
 
-def test_the_public_check_never_touches_the_hidden_test_split():
+def test_the_public_check_draws_its_own_split_and_grading_keeps_its_test_part_apart():
+    """Grading: train and test apart, drawn from the hidden seed. The public check: a stand-in
+    split drawn from the public seed (the real training part would give away the test split as
+    its complement), whatever the hidden seed is."""
     policy = load_policy(POLICY)
     for build, module in ((name_task, "name_classifier"), (digit_task, "pixel_gru")):
-        hidden, public = build(policy.modules[module], True), build(policy.modules[module], False)
+        section = policy.modules[module]
+        hidden, public = build(section, policy.hidden_seed, True), build(section, policy.public_seed, False)
         as_rows = (lambda items: {tuple(np.asarray(x).ravel()) for x in items}) if module == "pixel_gru" else set
-        test = as_rows(hidden.eval_inputs)
-        assert not test & as_rows(public.train_inputs) and not test & as_rows(public.eval_inputs)
-        assert not test & as_rows(hidden.train_inputs)
-    hidden, public = (series_task(policy.modules["forecast"], flag) for flag in (True, False))
+        assert not as_rows(hidden.eval_inputs) & as_rows(hidden.train_inputs)
+        assert not as_rows(public.eval_inputs) & as_rows(public.train_inputs)
+        assert len(public.eval_labels) < len(hidden.eval_labels)
+        again = build(section, policy.public_seed, False)
+        assert np.array_equal(np.asarray(again.eval_labels), np.asarray(public.eval_labels))
+    section = policy.modules["forecast"]
+    hidden, public = series_task(section, policy.hidden_seed, True), series_task(section, policy.public_seed, False)
     assert len(public.series) == len(hidden.known)          # the public check ends where the tail starts
-    assert hidden.starts[0] == len(hidden.known) and np.array_equal(hidden.series[:len(hidden.known)], hidden.known)
+    assert len(hidden.known) <= hidden.starts[0] < len(hidden.known) + hidden.horizon
+    assert np.array_equal(hidden.series[:len(hidden.known)], hidden.known)

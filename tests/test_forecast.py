@@ -32,15 +32,17 @@ def test_reference_scores_full_marks_within_its_budget(reference):
 @pytest.mark.slow
 def test_each_forecast_is_made_before_its_targets_reach_the_child(reference):
     _, calls = reference
-    task = series_task(load_policy(POLICY).modules[MODULE], hidden=True)
+    policy = load_policy(POLICY)
+    task = series_task(policy.modules[MODULE], policy.hidden_seed, hidden=True)
     (_, train_args, _), = [c for c in calls if c[0] == "train_forecaster"]
-    assert np.array_equal(train_args[0], task.known) and len(task.known) == task.starts[0]
+    assert np.array_equal(train_args[0], task.known) and len(task.known) <= task.starts[0]
     # The training check's forecasts: one history per call, in chronological order, each
-    # ending where its targets start; so no call carries a value it is asked to forecast.
+    # ending where its targets start (through the hidden map); so no call carries a value it is
+    # asked to forecast.
     predictions = [args[1] for name, args, _ in calls if name == "predict_next"][:len(task.starts)]
     assert all(h.shape == (1, task.window) for h in predictions)
     for history, start in zip(predictions, task.starts):
-        assert np.array_equal(history[0], task.series[start - task.window:start])
+        assert np.allclose(history[0], task.mapping.apply(task.series[start - task.window:start]), rtol=0, atol=1e-9)
     assert task.starts[-1] + task.horizon <= len(task.series)
 
 
@@ -99,12 +101,13 @@ def test_plots_show_the_public_stretch_and_only_aggregates_of_the_hidden_one(ref
     graded, _ = reference                                             # the hidden grading
     hidden = graded["train_forecaster"].artifacts
     assert set(hidden) == {"training", "error_by_step"} and len(hidden["error_by_step"]["series"]["model"]) == 4
-    task = series_task(load_policy(POLICY).modules[MODULE], hidden=True)
+    policy = load_policy(POLICY)
+    task = series_task(policy.modules[MODULE], policy.hidden_seed, hidden=True)
     tail = {round(float(v), 6) for v in task.series[task.starts[0]:]}
     assert not tail & {round(n, 6) for n in _numbers(hidden)}        # no value of the test stretch
     _, report = grade_pipeline(ROOT / "solutions", policy_path=POLICY, only=MODULE, device="cpu", hidden=False)
     public = next(e for e in report.exercises if e.exercise == "train_forecaster").artifacts
-    validation = series_task(load_policy(POLICY).modules[MODULE], hidden=False)
+    validation = series_task(policy.modules[MODULE], policy.public_seed, hidden=False)
     stretch = validation.series[validation.starts[0]:validation.starts[-1] + validation.horizon]
     assert public["forecast"]["truth"] == pytest.approx(stretch.tolist())
     assert len(public["forecast"]["persistence"]) == len(public["forecast"]["prediction"]) == len(public["forecast"]["truth"])

@@ -18,7 +18,8 @@ UNTRAINED = ("for epoch in range(epochs):", "for epoch in range(0):")
 
 @pytest.fixture(scope="module")
 def hidden_task():
-    return name_task(load_policy(POLICY).modules[MODULE], hidden=True)
+    policy = load_policy(POLICY)
+    return name_task(policy.modules[MODULE], policy.hidden_seed, hidden=True)
 
 
 @pytest.fixture(scope="module")

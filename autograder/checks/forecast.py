@@ -14,6 +14,7 @@ from ..messages import Message
 from ..policy import Tolerance
 from ..cases.forecast import lstm_forecast
 from ..practical import award, load_reference_weights, series_task, train_within_budget, trained_model
+from ..recurrent_use import drowned_predictions, recurrent_predictions, require_value_dependence, sample_of
 from ..practical_feedback import (attach_error_by_step, attach_forecast, attach_losses, forecast_diagnoses,
                                   reported_losses, training_diagnoses)
 
@@ -110,8 +111,8 @@ def _attach_plots(artifacts: dict, task, histories, targets, forecasts, hidden: 
                     np.repeat(histories[:, -1], task.horizon))
 
 
-def check_train_forecaster(student, device, hidden, module_policy, request, artifacts):
-    task = series_task(module_policy, hidden)
+def check_train_forecaster(student, device, hidden, module_policy, task_seed, request, artifacts):
+    task = series_task(module_policy, task_seed, hidden)
     model, seconds = train_within_budget(request, MODULE, "train_forecaster", student.train_forecaster, task.known,
                                          task=task, policy=module_policy, window=task.window,
                                          horizon=task.horizon, device=device)
@@ -119,24 +120,36 @@ def check_train_forecaster(student, device, hidden, module_policy, request, arti
     attach_losses(artifacts, losses)
     histories = np.stack([task.history(s) for s in task.starts])
     targets = np.stack([task.target(s) for s in task.starts])
-    forecasts = np.concatenate([     # one at a time, in order (see the module's docstring)
-        _forecasts(student.predict_next(model, history[None], device=device), 1, task.horizon,
-                   "predict_next(model, histories)") for history in histories])
+    sent = task.mapping.apply(histories)   # scored after undoing the map (autograder/transforms.py)
+    what = "predict_next(model, histories)"
+    forecasts = task.mapping.undo(np.concatenate([     # one at a time, in order (see the module's docstring)
+        _forecasts(recurrent_predictions(student.predict_next, model, history[None], device=device, what=what),
+                   1, task.horizon, what) for history in sent]))
+    _require_dependence(student.predict_next, model, sent, task.mapping.undo, forecasts, device, what)
     _attach_plots(artifacts, task, histories, targets, forecasts, hidden)
     ratio = np.mean((forecasts - targets) ** 2) / np.mean((targets - histories[:, -1:]) ** 2)
     award("mse_ratio", ratio, task.thresholds, *forecast_diagnoses(forecasts, histories),
           *training_diagnoses(seconds, task.budget_s, losses), count=len(forecasts), seconds=round(seconds, 1))
 
 
-def check_predict_next(student, device, hidden, module_policy, request):
+def _require_dependence(predict_next, model, histories, undo, forecasts, device, what) -> None:
+    """Forecasts of a sample of `histories` (already sent) move when the recurrent output is noise."""
+    sample = sample_of(len(histories))
+    drowned = undo(_forecasts(drowned_predictions(predict_next, model, histories[sample], device=device, what=what),
+                              len(sample), forecasts.shape[1], what))
+    require_value_dependence(forecasts[sample], drowned, undo(histories[sample]), what)
+
+
+def check_predict_next(student, device, hidden, module_policy, task_seed, request):
     model = trained_model(request, MODULE, "train_forecaster")
-    task = series_task(module_policy, hidden)
+    task = series_task(module_policy, task_seed, hidden)
     known = task.known                # the student's own training data: nothing hidden here
     ends = np.linspace(task.window, len(known) - task.horizon, 48).astype(int)
     histories = np.stack([known[e - task.window:e] for e in ends])
     targets = np.stack([known[e:e + task.horizon] for e in ends])
     what = f"predict_next(model, histories {histories.shape})"
-    forecasts = _forecasts(student.predict_next(model, histories, device=device), len(ends), task.horizon, what)
+    forecasts = _forecasts(recurrent_predictions(student.predict_next, model, histories, device=device, what=what),
+                           len(ends), task.horizon, what)
     diagnosis = _scale_diagnosis(forecasts, histories, targets)
     if diagnosis:
         ratio = np.mean((forecasts - targets) ** 2) / np.mean((targets - histories[:, -1:]) ** 2)
@@ -146,3 +159,4 @@ def check_predict_next(student, device, hidden, module_policy, request):
         alone = _forecasts(student.predict_next(model, histories[row:row + 1], device=device), 1, task.horizon, what)
         if not np.allclose(alone[0], forecasts[row], rtol=1e-4, atol=1e-4 * np.abs(known).max()):
             fail("fc_depends_on_batch", row=int(row), alone=float(alone[0, 0]), batch=float(forecasts[row, 0]))
+    _require_dependence(student.predict_next, model, histories, lambda values: values, forecasts, device, what)

@@ -13,7 +13,7 @@ from ..datasets import NAME_LOCALES
 from ..expect import CheckFailure, close, diagnose, expect_close, fail
 from ..messages import Message
 from ..practical import (accuracy, award, balanced_accuracy, class_predictions, load_reference_weights,
-                         name_task, train_within_budget, trained_model)
+                         name_task, recurrent_class_predictions, train_within_budget, trained_model)
 from ..practical_feedback import (attach_confusion, attach_losses, constant_class_diagnoses, reported_losses,
                                   training_diagnoses)
 
@@ -103,28 +103,28 @@ def check_NameRNN(student, cases, tol):
             expect_close(model(x), case.log_probs_full, f"{what}(x) with lengths=None", tol, kind="tensor")
 
 
-def check_train_name_classifier(student, device, hidden, module_policy, request, artifacts):
-    task = name_task(module_policy, hidden)
+def check_train_name_classifier(student, device, hidden, module_policy, task_seed, request, artifacts):
+    task = name_task(module_policy, task_seed, hidden)
     model, seconds = train_within_budget(request, MODULE, "train_name_classifier", student.train_name_classifier,
                                          task.train_inputs, task.train_labels, N_CLASSES,
                                          task=task, policy=module_policy, device=device)
     losses = reported_losses(model)
     attach_losses(artifacts, losses)
-    got = student.predict_nationality(model, task.eval_inputs, device=device)
-    predictions = class_predictions(got, len(task.eval_inputs), N_CLASSES, "predict_nationality(model, names)")
+    predictions = recurrent_class_predictions(student.predict_nationality, model, task.eval_inputs, N_CLASSES,
+                                              "predict_nationality(model, names)", device=device)
     attach_confusion(artifacts, task.eval_labels, predictions, CLASS_NAMES)
     award("accuracy", accuracy(task.eval_labels, predictions), task.thresholds,
           *constant_class_diagnoses(predictions, CLASS_NAMES), *training_diagnoses(seconds, task.budget_s, losses),
           count=len(predictions), seconds=round(seconds, 1))
 
 
-def check_predict_nationality(student, device, hidden, module_policy, request):
+def check_predict_nationality(student, device, hidden, module_policy, task_seed, request):
     model = trained_model(request, MODULE, "train_name_classifier")
-    task = name_task(module_policy, hidden)
+    task = name_task(module_policy, task_seed, hidden)
     names = task.eval_inputs
     what = "predict_nationality(model, names)"
-    predictions = class_predictions(student.predict_nationality(model, names, device=device),
-                                    len(names), N_CLASSES, what)
+    predictions = recurrent_class_predictions(student.predict_nationality, model, names, N_CLASSES, what,
+                                              device=device)
     sample = np.linspace(0, len(names) - 1, BATCH_SAMPLE).astype(int)
     alone = [class_predictions(student.predict_nationality(model, [names[i]], device=device), 1, N_CLASSES, what)[0]
              for i in sample]

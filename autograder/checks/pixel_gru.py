@@ -13,7 +13,8 @@ from ..expect import CheckFailure, diagnose, expect_close, fail
 from ..messages import Message
 from ..cases.pixel_gru import gru_logits
 from ..practical import (accuracy, award, balanced_accuracy, class_predictions, digit_task,
-                         load_reference_weights, train_within_budget, trained_model)
+                         load_reference_weights, recurrent_class_predictions, train_within_budget, trained_model)
+from ..recurrent_use import drowned_predictions, recurrent_predictions, require_class_dependence
 from ..practical_feedback import (attach_confusion, attach_losses, attach_misclassified, constant_class_diagnoses,
                                   reported_losses, training_diagnoses)
 
@@ -57,15 +58,15 @@ def _reading_mistakes(ref: dict, images: np.ndarray, layers: int) -> list:
     return variants
 
 
-def check_train_pixel_gru(student, device, hidden, module_policy, request, artifacts):
-    task = digit_task(module_policy, hidden)
+def check_train_pixel_gru(student, device, hidden, module_policy, task_seed, request, artifacts):
+    task = digit_task(module_policy, task_seed, hidden)
     model, seconds = train_within_budget(request, MODULE, "train_pixel_gru", student.train_pixel_gru,
                                          task.train_inputs, task.train_labels,
                                          task=task, policy=module_policy, device=device)
     losses = reported_losses(model)
     attach_losses(artifacts, losses)
-    got = student.predict_digits(model, task.eval_inputs, device=device)
-    predictions = class_predictions(got, len(task.eval_labels), N_CLASSES, "predict_digits(model, images)")
+    predictions = recurrent_class_predictions(student.predict_digits, model, task.eval_inputs, N_CLASSES,
+                                              "predict_digits(model, images)", device=device)
     attach_confusion(artifacts, task.eval_labels, predictions, DIGITS)
     if not hidden:     # the images of the public validation split: the student has them
         attach_misclassified(artifacts, task.eval_inputs.numpy(), task.eval_labels, predictions)
@@ -74,11 +75,11 @@ def check_train_pixel_gru(student, device, hidden, module_policy, request, artif
           count=len(predictions), seconds=round(seconds, 1))
 
 
-def check_predict_digits(student, device, hidden, module_policy, request):
+def check_predict_digits(student, device, hidden, module_policy, task_seed, request):
     model = trained_model(request, MODULE, "train_pixel_gru")
-    task = digit_task(module_policy, hidden)
+    task = digit_task(module_policy, task_seed, hidden)
     what = "predict_digits(model, images)"
-    got = student.predict_digits(model, task.eval_inputs, device=device)
+    got = recurrent_predictions(student.predict_digits, model, task.eval_inputs, device=device, what=what)
     if isinstance(got, torch.Tensor) and got.dtype != torch.int64:
         scores = got.is_floating_point() and tuple(got.shape) == (len(task.eval_labels), N_CLASSES)
         raise CheckFailure(Message("wrong_type", {"what": what, "expected": "torch.Tensor[int64]",
@@ -92,5 +93,7 @@ def check_predict_digits(student, device, hidden, module_policy, request):
     if len(differ) > BATCH_SAMPLE // 10:    # one flip may be a near tie rounded differently
         fail("predictions_depend_on_batch", what=what, count=len(differ), total=BATCH_SAMPLE,
              example=f"#{sample[differ[0]]}", alone=int(small[differ[0]]), batch=int(predictions[sample[differ[0]]]))
+    drowned = drowned_predictions(student.predict_digits, model, task.eval_inputs[sample], device=device, what=what)
+    require_class_dependence(small, class_predictions(drowned, BATCH_SAMPLE, N_CLASSES, what), what)
     award("balanced_accuracy", balanced_accuracy(task.eval_labels, predictions), task.thresholds,
           *constant_class_diagnoses(predictions, DIGITS), count=len(predictions))
