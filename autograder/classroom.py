@@ -130,12 +130,17 @@ def files_hash(folder: Path) -> str:
     return _hash_files(files, folder)
 
 
-def settings_hash(policy_path: Path, options: dict) -> str:
-    """What else decides a grade: the policy, the grader's own files and the options."""
+def grader_hash() -> str:
+    """sha256 over the grader's own files (its code, locale, fixtures): the kit as installed."""
     grader = [p for p in PACKAGE.rglob("*") if p.is_file() and p.suffix in (".py", ".toml", ".npz", ".ini")
               and "__pycache__" not in p.parts]
+    return _hash_files(grader, PACKAGE)
+
+
+def settings_hash(policy_path: Path, options: dict) -> str:
+    """What else decides a grade: the policy, the grader's own files and the options."""
     digest = hashlib.sha256(Path(policy_path).read_bytes())
-    digest.update(_hash_files(grader, PACKAGE).encode())
+    digest.update(grader_hash().encode())
     digest.update(json.dumps(options, sort_keys=True).encode())
     return digest.hexdigest()
 
@@ -200,6 +205,15 @@ class _Worker:
                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
         self.pid = self.process.pid
 
+    def run_to_end(self, cap: float) -> bool:
+        """Wait until it exits, killing it after `cap` wall seconds; True if it was killed."""
+        while self.exit_code() is None:
+            if time.monotonic() - self.started > cap:
+                self.kill()
+                return True
+            time.sleep(0.05)
+        return False
+
     def exit_code(self) -> int | None:
         """None while it runs."""
         if isinstance(self.process, subprocess.Popen):
@@ -226,20 +240,26 @@ def _worker_command(student: Student, report: Path, *, policy_path, only, device
     return command + (["--only", only] if only else []) + (["--unconfined"] if unconfined else [])
 
 
-def _install(worker: _Worker, results: Path, language: str) -> dict | None:
-    """Move a finished worker's report into RESULTS_DIR/<student>/; None when it produced none."""
-    target = results / worker.student.name
-    target.mkdir(parents=True, exist_ok=True)
+@dataclass
+class Outcome:
+    """One student's grading as the coordinator records it, wherever it ran: `report` (the
+    parsed report.json) is None when grading failed, `detail` then says why; `feedback` holds
+    report.md and report.html when they were rendered elsewhere (None: render them here)."""
+    student: Student
+    seconds: float
+    log: str
+    report: dict | None
+    detail: str = ""
+    feedback: dict[str, str] | None = None
+    worker: str | None = None
+
+
+def worker_outcome(worker: _Worker, timed_out: bool, cap: float) -> Outcome:
+    """What a finished worker left in its folder (grading.log, report.json)."""
     log = (worker.workdir / "grading.log").read_text(encoding="utf-8", errors="replace")
-    write_text_atomically(log, target / "grading.log")
     report = read_report(worker.workdir / "report.json") if worker.exit_code() == 0 else None
-    if report is None:
-        for name in REPORT_FILES[:3]:
-            (target / name).unlink(missing_ok=True)
-        return None
-    write_feedback(report, worker.student.name, target, language)
-    os.replace(worker.workdir / "report.json", target / "report.json")
-    return report
+    detail = "" if report is not None else f"stopped after {cap:g} s" if timed_out else _last_line(log)
+    return Outcome(worker.student, round(time.monotonic() - worker.started, 1), log, report, detail)
 
 
 def _last_line(text: str) -> str:
@@ -247,76 +267,105 @@ def _last_line(text: str) -> str:
     return lines[-1][:300] if lines else ""
 
 
-def grade_all(submissions, results, *, policy_path, only=None, jobs=None, force=False, device="cpu",
-              language=None, assignment=None, timeout=None, show_progress=True, unconfined=False) -> Summary:
-    from .cli import selected_modules
-    from .runner import confinement
-    started = time.monotonic()
-    submissions, results = Path(submissions), Path(results)
-    policy = load_policy(policy_path)
-    confinement(hidden=True, unconfined=unconfined)   # refused for the whole class, before any student
-    modules = selected_modules(only, policy)
-    language = language or policy.language
-    jobs = max(1, jobs or os.cpu_count() or 1)
-    cap = timeout or student_time_cap(policy, modules)
-    server = _fork_server()
-    students = find_students(submissions, assignment, results)
-    results.mkdir(parents=True, exist_ok=True)
-    lock = open(results / LOCK, "w")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        raise ClassroomError(f"{results}: another grade-all is writing here") from None
-    shutil.rmtree(results / WORK, ignore_errors=True)   # left by a killed run
-    (results / WORK).mkdir()
-    settings = settings_hash(policy.path, {"only": modules, "device": device, "language": language,
-                                           "assignment": assignment, "unconfined": unconfined})
-    manifest = Manifest(results / MANIFEST)
-    summary = Summary(identical=identical_groups(students))
-    pending = deque()
-    for student in students:
-        if not force and manifest.is_current(student, settings, results):
-            summary.skipped.append(student.name)
+class ClassRun:
+    """The coordinator's side of one grade-all run, whoever grades the students (the local fork
+    server, or a cluster): the lock on RESULTS_DIR, the manifest, the progress display, each
+    student's files written atomically, and at the end the gradebook and the class report."""
+
+    def __init__(self, submissions: Path, results: Path, policy, modules: list[str], options: dict, *,
+                 force: bool, show_progress: bool):
+        self.results, self.policy, self.modules, self.language = results, policy, modules, options["language"]
+        self.students = find_students(submissions, options["assignment"], results)
+        results.mkdir(parents=True, exist_ok=True)
+        self.lock = open(results / LOCK, "w")
+        try:
+            fcntl.flock(self.lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.lock.close()
+            raise ClassroomError(f"{results}: another grade-all is writing here") from None
+        shutil.rmtree(results / WORK, ignore_errors=True)   # left by a killed run
+        (results / WORK).mkdir()
+        self.settings = settings_hash(policy.path, options)
+        self.manifest = Manifest(results / MANIFEST)
+        self.summary = Summary(identical=identical_groups(self.students))
+        self.pending: deque[Student] = deque()
+        for student in self.students:
+            if not force and self.manifest.is_current(student, self.settings, results):
+                self.summary.skipped.append(student.name)
+            else:
+                self.pending.append(student)
+        self.display = progress_display(len(self.students), show_progress)
+        self.show_counts(running=0)
+        if self.summary.skipped:
+            self.display.log(f"{len(self.summary.skipped)} unchanged since their last grading: skipped")
+
+    def show_counts(self, running: int) -> None:
+        summary = self.summary
+        self.display.update(done=len(summary.skipped) + len(summary.graded) + len(summary.failed),
+                            running=running, failed=len(summary.failed))
+
+    def _install(self, outcome: Outcome) -> None:
+        """Write the student's log, feedback and report into RESULTS_DIR/<student>/ (report.json last)."""
+        target = self.results / outcome.student.name
+        target.mkdir(parents=True, exist_ok=True)
+        write_text_atomically(outcome.log, target / "grading.log")
+        if outcome.report is None:
+            for name in REPORT_FILES[:3]:
+                (target / name).unlink(missing_ok=True)
+            return
+        if outcome.feedback is None:
+            write_feedback(outcome.report, outcome.student.name, target, self.language)
         else:
-            pending.append(student)
-    running: list[_Worker] = []
-    display = progress_display(len(students), show_progress)
+            for name in REPORT_FILES[1:3]:
+                write_text_atomically(outcome.feedback[name], target / name)
+        write_json_atomically(outcome.report, target / "report.json")
 
-    def show_counts() -> None:
-        display.update(done=len(summary.skipped) + len(summary.graded) + len(summary.failed),
-                       running=len(running), failed=len(summary.failed))
-
-    show_counts()
-    if summary.skipped:
-        display.log(f"{len(summary.skipped)} unchanged since their last grading: skipped")
-
-    def finish(worker: _Worker, timed_out: bool) -> None:
-        seconds = round(time.monotonic() - worker.started, 1)
-        report = _install(worker, results, language)
-        name = worker.student.name
+    def record(self, outcome: Outcome, running: int) -> None:
+        """Install one student's outcome, then note it in the manifest and on the display."""
+        self._install(outcome)
+        name, report, where = outcome.student.name, outcome.report, {"worker": outcome.worker} if outcome.worker else {}
         if report is None:
-            detail = f"stopped after {cap:g} s" if timed_out else \
-                _last_line((worker.workdir / "grading.log").read_text(errors="replace"))
-            manifest.record(worker.student, settings, status="failed", seconds=seconds, detail=detail)
-            summary.failed.append(name)
-            show_counts()
-            display.log(f"failed   {name}: {detail}")
+            self.manifest.record(outcome.student, self.settings, status="failed", seconds=outcome.seconds,
+                                 detail=outcome.detail, **where)
+            self.summary.failed.append(name)
+            self.show_counts(running)
+            self.display.log(f"failed   {name}: {outcome.detail}")
         else:
-            manifest.record(worker.student, settings, status="graded", seconds=seconds,
-                            score=report["score"], max_score=report["max_score"])
-            summary.graded.append(name)
-            show_counts()
-            display.log(f"graded   {name}: {report['score']:g}/{report['max_score']:g} ({seconds:g} s)")
-        shutil.rmtree(worker.workdir, ignore_errors=True)
+            self.manifest.record(outcome.student, self.settings, status="graded", seconds=outcome.seconds,
+                                 score=report["score"], max_score=report["max_score"], **where)
+            self.summary.graded.append(name)
+            self.show_counts(running)
+            self.display.log(f"graded   {name}: {report['score']:g}/{report['max_score']:g} ({outcome.seconds:g} s)")
 
+    def close(self, finished: bool) -> Summary:
+        """The gradebook (always), the class report (when every student was handled), the lock."""
+        try:
+            self.display.close()
+            results, students = self.results, self.students
+            reports = {s.name: read_report(results / s.name / "report.json")
+                       if self.manifest.is_current(s, self.settings, results) else None for s in students}
+            self.summary.gradebook = write_gradebook(results / GRADEBOOK, gradebook_columns(self.policy, self.modules),
+                                                     reports)
+            shutil.rmtree(results / WORK, ignore_errors=True)
+            if finished:
+                class_report.snapshot_answers([(s.name, s.folder) for s in students if s.folder.is_dir()], results,
+                                              self.modules, self.policy.sandbox)
+                self.summary.class_report = class_report.write_class_report(results, self.policy.similarity,
+                                                                            self.language)
+        finally:
+            self.lock.close()
+        return self.summary
+
+
+def _grade_locally(run: ClassRun, server, *, jobs: int, cap: float, command_options: dict) -> None:
+    """Grade run.pending with the local fork server (or fresh interpreters), `jobs` students at a time."""
+    running: list[_Worker] = []
     try:
-        while pending or running:
-            while pending and len(running) < jobs:
-                student = pending.popleft()
-                workdir = Path(tempfile.mkdtemp(dir=results / WORK))
-                command = _worker_command(student, workdir / "report.json", policy_path=policy.path,
-                                          only=",".join(modules), device=device, language=language,
-                                          unconfined=unconfined)
+        while run.pending or running:
+            while run.pending and len(running) < jobs:
+                student = run.pending.popleft()
+                workdir = Path(tempfile.mkdtemp(dir=run.results / WORK))
+                command = _worker_command(student, workdir / "report.json", **command_options)
                 running.append(_Worker(student, command, workdir, server))
             time.sleep(0.05)
             for worker in list(running):
@@ -325,31 +374,64 @@ def grade_all(submissions, results, *, policy_path, only=None, jobs=None, force=
                     worker.kill()
                 if worker.exit_code() is not None:
                     running.remove(worker)
-                    finish(worker, timed_out)
-            show_counts()
+                    run.record(worker_outcome(worker, timed_out, cap), len(running))
+                    shutil.rmtree(worker.workdir, ignore_errors=True)
+            run.show_counts(len(running))
     finally:
         for worker in running:                       # interrupted: nothing half-done is kept
             worker.kill()
-        display.close()
-        reports = {s.name: read_report(results / s.name / "report.json")
-                   if manifest.is_current(s, settings, results) else None for s in students}
-        summary.gradebook = write_gradebook(results / GRADEBOOK, gradebook_columns(policy, modules), reports)
-        shutil.rmtree(results / WORK, ignore_errors=True)
-        if not pending and not running:                 # finished, not interrupted
-            class_report.snapshot_answers([(s.name, s.folder) for s in students if s.folder.is_dir()], results, modules,
-                                          policy.sandbox)
-            summary.class_report = class_report.write_class_report(results, policy.similarity, language)
-        lock.close()
+
+
+def grade_all(submissions, results, *, policy_path, only=None, jobs=None, force=False, device="cpu",
+              language=None, assignment=None, timeout=None, show_progress=True, unconfined=False,
+              scheduler=None, cluster=None) -> Summary:
+    """Grade every student of SUBMISSIONS into RESULTS: with the local fork server, or with
+    `scheduler` (a Dask scheduler's address) / `cluster` ("local:N") on a Dask cluster."""
+    from .cli import selected_modules
+    from .runner import confinement
+    started = time.monotonic()
+    submissions, results = Path(submissions), Path(results)
+    policy = load_policy(policy_path)
+    modules = selected_modules(only, policy)
+    language = language or policy.language
+    cap = timeout or student_time_cap(policy, modules)
+    options = {"only": modules, "device": device, "language": language, "assignment": assignment,
+               "unconfined": unconfined}
+    command_options = dict(policy_path=policy.path, only=",".join(modules), device=device, language=language,
+                           unconfined=unconfined)
+    if scheduler or cluster:
+        from .cluster import connect   # Dask is imported here only (the optional extra)
+        executor = connect(scheduler=scheduler, cluster=cluster, policy=policy, unconfined=unconfined)
+    else:
+        confinement(hidden=True, unconfined=unconfined)   # refused for the whole class, before any student
+        executor, server = None, _fork_server()           # it imports PRELOAD while the class is scanned
+    run = ClassRun(submissions, results, policy, modules, options, force=force, show_progress=show_progress)
+    finished = False
+    try:
+        if executor is None:
+            _grade_locally(run, server, jobs=max(1, jobs or os.cpu_count() or 1), cap=cap,
+                           command_options=command_options)
+        else:
+            executor.grade(run, cap=cap, command_options=command_options)
+        finished = True
+    finally:
+        if executor is not None:
+            executor.close()
+        summary = run.close(finished=finished)
     summary.seconds = round(time.monotonic() - started, 1)
     return summary
 
 
 def cmd_grade_all(args) -> int:
-    from .cli import resolve_device
-    try:
+    from .cli import UsageError, resolve_device
+    if args.scheduler and args.cluster:
+        raise UsageError("--scheduler and --cluster: give one of them")
+    distributed = args.scheduler or args.cluster
+    try:   # on a cluster each worker resolves --device auto itself
         summary = grade_all(args.submissions, args.out, policy_path=args.policy, only=args.only, jobs=args.jobs,
-                            force=args.force, device=resolve_device(args.device), language=args.lang,
-                            assignment=args.assignment, timeout=args.timeout, unconfined=args.unconfined)
+                            force=args.force, device=args.device if distributed else resolve_device(args.device),
+                            language=args.lang, assignment=args.assignment, timeout=args.timeout,
+                            unconfined=args.unconfined, scheduler=args.scheduler, cluster=args.cluster)
     except KeyboardInterrupt:
         print("interrupted: the students graded so far are kept; run the same command to continue",
               file=sys.stderr)
@@ -369,13 +451,17 @@ def add_command(commands) -> None:
     parser = commands.add_parser("grade-all", help="grade every student folder of a class in parallel (resumable)")
     parser.add_argument("submissions", help="folder with one sub-folder per student")
     parser.add_argument("--out", required=True, help="results folder: reports, grades.csv, manifest.json")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count(), help="students graded at once (default: cores)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count(),
+                        help="students graded at once (default: cores; on a cluster, its workers decide)")
     parser.add_argument("--only", help="comma-separated modules to grade (default: all in the policy)")
     parser.add_argument("--force", action="store_true", help="grade again students whose files did not change")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--lang", choices=("pt", "en"), help="feedback language (default: the policy's)")
     parser.add_argument("--assignment", help="nbgrader layout: grade <student>/<ASSIGNMENT>/")
     parser.add_argument("--timeout", type=float, help="wall seconds per student (default: from the policy)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="grade on the Dask cluster of this scheduler (tcp://host:8786; needs .[cluster])")
+    parser.add_argument("--cluster", metavar="local:N", help="grade on a Dask cluster of N local worker processes")
     from .cli import add_unconfined_option
     add_unconfined_option(parser)
     parser.set_defaults(run=cmd_grade_all)
