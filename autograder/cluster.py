@@ -1,6 +1,6 @@
 """`grade-all --scheduler ADDRESS` / `--cluster local:N`: the class graded on a Dask cluster.
 
-The coordinator (this process) keeps everything `grade-all` promises locally (classroom.ClassRun:
+The coordinator (this process) keeps everything `grade-all` promises locally (ClassRun:
 the lock, the manifest, atomic writes, skipping and resuming); each student is one Dask task
 (cluster_task.grade_task) carrying the student's files, the policy and the options as data.
 At most a few tasks per worker thread are in flight, so a class of 10,000 never sits in the
@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from . import classroom
+from .class_results import ClassroomError, ClassRun, Outcome
 from .cluster_task import TaskTooLarge, grade_task, local_kit, pack_files, worker_check
 
 CONNECT_TIMEOUT_S = 10
@@ -27,7 +27,7 @@ def _distributed():
     try:
         import distributed
     except ImportError:
-        raise classroom.ClassroomError("--scheduler/--cluster need Dask: pip install '.[cluster]' "
+        raise ClassroomError("--scheduler/--cluster need Dask: pip install '.[cluster]' "
                                        "(dask and distributed, pinned in requirements.lock)") from None
     return distributed
 
@@ -46,7 +46,7 @@ def start_local_cluster(workers: int):
 def _local_workers(cluster: str) -> int:
     match = re.fullmatch(r"local:(\d+)", cluster)
     if not match or int(match[1]) < 1:
-        raise classroom.ClassroomError(f"--cluster {cluster}: expected local:N (N worker processes on this "
+        raise ClassroomError(f"--cluster {cluster}: expected local:N (N worker processes on this "
                                        "machine); for Slurm or Kubernetes start the cluster and pass --scheduler")
     return int(match[1])
 
@@ -61,7 +61,7 @@ def connect(*, scheduler: str | None, cluster: str | None, policy, unconfined: b
         if local is not None:
             local.close()
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise classroom.ClassroomError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({reason})") from None
+        raise ClassroomError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({reason})") from None
     executor = DaskExecutor(client, local, policy)
     try:
         executor.check_workers(unconfined)
@@ -85,7 +85,7 @@ class DaskExecutor:
         problems = self.client.run(worker_check, self.kit, unconfined)
         refused = [f"{address}: {problem}" for address, problem in sorted(problems.items()) if problem]
         if refused:
-            raise classroom.ClassroomError(f"worker refused: {refused[0]}"
+            raise ClassroomError(f"worker refused: {refused[0]}"
                                            + (f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""))
 
     def _threads(self) -> int:
@@ -102,7 +102,7 @@ class DaskExecutor:
         return self.client.submit(grade_task, self._task(student, cap, command_options), key=key, pure=False,
                                   retries=0)
 
-    def grade(self, run: classroom.ClassRun, *, cap: float, command_options: dict) -> None:
+    def grade(self, run: ClassRun, *, cap: float, command_options: dict) -> None:
         """Keep TASKS_PER_THREAD tasks per worker thread in flight until run.pending is empty."""
         distributed = _distributed()
         in_flight: dict = {}
@@ -114,7 +114,7 @@ class DaskExecutor:
                 try:
                     future = self._submit(student, cap, command_options)
                 except TaskTooLarge as error:
-                    run.record(classroom.Outcome(student, 0.0, "", None, f"not sent: {error}"), len(in_flight))
+                    run.record(Outcome(student, 0.0, "", None, f"not sent: {error}"), len(in_flight))
                     continue
                 in_flight[future] = student
                 finished.add(future)
@@ -131,17 +131,17 @@ class DaskExecutor:
                 future.cancel()
                 run.pending.append(student)
 
-    def _outcome(self, future, student) -> classroom.Outcome:
+    def _outcome(self, future, student) -> Outcome:
         distributed = _distributed()
         try:
             result = future.result()
         except distributed.KilledWorker as error:
-            return classroom.Outcome(student, 0.0, "", None,
+            return Outcome(student, 0.0, "", None,
                                      "its worker died mid-grading on every try the scheduler allows "
                                      f"(distributed.scheduler.allowed-failures): {error}"[:300])
         except Exception as error:   # the task raised on the worker: a refusal, or the worker's own fault
-            return classroom.Outcome(student, 0.0, "", None, f"{type(error).__name__}: {error}"[:300])
-        return classroom.Outcome(student, result["seconds"], result["log"], result["report"], result["detail"],
+            return Outcome(student, 0.0, "", None, f"{type(error).__name__}: {error}"[:300])
+        return Outcome(student, result["seconds"], result["log"], result["report"], result["detail"],
                                  result["feedback"], result["worker"])
 
     def close(self) -> None:

@@ -22,6 +22,7 @@ from importlib import metadata
 from pathlib import Path, PurePosixPath
 
 from . import classroom, contract
+from .class_results import IGNORED_PARTS, Student, grader_hash
 from .feedback import write_feedback
 from .policy import SandboxPolicy
 
@@ -65,7 +66,7 @@ def pack_files(folder: Path, caps: SandboxPolicy) -> list[dict] | None:
     file_limit = max(caps.max_file_kb, caps.max_notebook_kb) << 10
     entries, carried = [], 0
     for top, folders, files in os.walk(folder):
-        folders[:] = sorted(name for name in folders if name not in classroom.IGNORED_PARTS)
+        folders[:] = sorted(name for name in folders if name not in IGNORED_PARTS)
         for name in folders + sorted(files):
             path = Path(top) / name
             entry, size = _entry(path, path.relative_to(folder).as_posix(), file_limit)
@@ -104,7 +105,7 @@ def unpack_files(entries: list[dict] | None, folder: Path) -> None:
 
 @functools.cache
 def _grader_hash() -> str:
-    return classroom.grader_hash()
+    return grader_hash()
 
 
 def local_kit(policy_bytes: bytes | None = None) -> dict:
@@ -171,7 +172,7 @@ def grade_task(task: dict) -> dict:
         policy_path.write_bytes(task["policy"])
         workdir = scratch / "work"
         workdir.mkdir()
-        student = classroom.Student(task["student"], folder, task["files_hash"])
+        student = Student(task["student"], folder, task["files_hash"])
         options = {**task["options"], "policy_path": policy_path}
         command = classroom._worker_command(student, workdir / "report.json", **options)
         worker = classroom._Worker(student, command, workdir, _fork_server())
