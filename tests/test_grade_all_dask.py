@@ -14,7 +14,7 @@ import pytest
 
 from conftest import ROOT, SOLUTIONS, submission
 from synthetic_class import MODULE, build_class, class_policy
-from test_grade_all import grade_all, grade_all_command, read_gradebook
+from test_grade_all import grade_all, grade_all_command, kill_after_reports, read_gradebook
 
 from autograder.class_results import read_report
 from autograder.policy import SandboxPolicy
@@ -42,6 +42,14 @@ def local_run(tmp_path_factory):
     run = grade_all(policy, submissions, folder / "local")
     assert run.returncode == 0, run.stderr
     return dict(submissions=submissions, policy=policy, results=folder / "local")
+
+
+@pytest.fixture(scope="module")
+def shared_cluster():
+    """A LocalCluster of two worker processes that the tests reach with --scheduler (started once)."""
+    local = cluster.start_local_cluster(2)
+    yield local
+    local.close()
 
 
 def manifest_of(results: Path) -> dict:
@@ -134,27 +142,22 @@ SLOW_IMPORT = "import time\ntime.sleep(2)\n"   # keeps each student on its worke
 
 
 @pytest.mark.slow
-def test_a_worker_killed_mid_run_is_retried_and_every_student_graded(tmp_path):
+def test_a_worker_killed_mid_run_is_retried_and_every_student_graded(shared_cluster, tmp_path):
     submissions = tmp_path / "submissions"
     for number in range(5):
         submission(submissions / f"student{number}", MODULE, append=f"# {number}\n{SLOW_IMPORT}")
-    local = cluster.start_local_cluster(2)
     results = tmp_path / "results"
-    try:
-        with distributed.Client(local) as client:
-            command = grade_all_command(ROOT / "grading.toml", submissions, results, "--scheduler",
-                                        local.scheduler_address)
-            coordinator = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                           text=True)
-            deadline = time.monotonic() + 300
-            while not list(results.glob("*/report.json")) and time.monotonic() < deadline:
-                time.sleep(0.2)
-            busy = {address: keys for address, keys in client.processing().items() if keys}
-            victim, lost = next(iter(busy.items()))
-            os.kill(client.run(os.getpid)[victim], signal.SIGKILL)
-            stdout, stderr = coordinator.communicate(timeout=300)
-    finally:
-        local.close()
+    with distributed.Client(shared_cluster) as client:
+        command = grade_all_command(ROOT / "grading.toml", submissions, results, "--scheduler",
+                                    shared_cluster.scheduler_address)
+        coordinator = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 300
+        while not list(results.glob("*/report.json")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        busy = {address: keys for address, keys in client.processing().items() if keys}
+        victim, lost = next(iter(busy.items()))
+        os.kill(client.run(os.getpid)[victim], signal.SIGKILL)
+        stdout, stderr = coordinator.communicate(timeout=300)
     assert coordinator.returncode == 0, stderr
     assert "graded 5, unchanged 0, failed 0" in stdout
     manifest = manifest_of(results)
@@ -166,19 +169,12 @@ def test_a_worker_killed_mid_run_is_retried_and_every_student_graded(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_killed_coordinator_resumes_grading_only_what_was_missing(local_run, tmp_path):
-    results = tmp_path / "results"
-    command = grade_all_command(local_run["policy"], local_run["submissions"], results, "--cluster", "local:2")
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
-    deadline = time.monotonic() + 300
-    while len(list(results.glob("*/report.json"))) < 3 and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.2)
-    os.killpg(process.pid, signal.SIGKILL)                  # the coordinator and its local cluster
-    process.wait()
-    graded_before_kill = len(list(results.glob("*/report.json")))
+def test_a_killed_coordinator_resumes_grading_only_what_was_missing(local_run, shared_cluster, tmp_path):
+    results, scheduler = tmp_path / "results", ("--scheduler", shared_cluster.scheduler_address)
+    command = grade_all_command(local_run["policy"], local_run["submissions"], results, *scheduler)
+    graded_before_kill = kill_after_reports(command, results, 3)
     assert 3 <= graded_before_kill < CLASS_SIZE
-    resumed = grade_all(local_run["policy"], local_run["submissions"], results, "--cluster", "local:2")
+    resumed = grade_all(local_run["policy"], local_run["submissions"], results, *scheduler)
     assert resumed.returncode == 0, resumed.stderr
     graded = int(resumed.stdout.split("graded ")[1].split(",")[0])
     unchanged = int(resumed.stdout.split("unchanged ")[1].split(",")[0])
