@@ -22,6 +22,7 @@ MANIFEST, GRADEBOOK, WORK, LOCK = "manifest.json", "grades.csv", ".work", ".lock
 IGNORED_PARTS = {"__pycache__", ".ipynb_checkpoints", ".git"}
 REPORT_FILES = ("report.json", "report.md", "report.html", "grading.log")
 
+
 class ClassroomError(ValueError):
     """The run as a whole cannot start (bad folder, another run in progress)."""
 
@@ -120,7 +121,6 @@ class Outcome:
     detail: str = ""
     feedback: dict[str, str] | None = None
     worker: str | None = None
-
 
 
 class ClassRun:

@@ -28,7 +28,7 @@ def _distributed():
         import distributed
     except ImportError:
         raise ClassroomError("--scheduler/--cluster need Dask: pip install '.[cluster]' "
-                                       "(dask and distributed, pinned in requirements.lock)") from None
+                             "(dask and distributed, pinned in requirements.lock)") from None
     return distributed
 
 
@@ -47,7 +47,7 @@ def _local_workers(cluster: str) -> int:
     match = re.fullmatch(r"local:(\d+)", cluster)
     if not match or int(match[1]) < 1:
         raise ClassroomError(f"--cluster {cluster}: expected local:N (N worker processes on this "
-                                       "machine); for Slurm or Kubernetes start the cluster and pass --scheduler")
+                             "machine); for Slurm or Kubernetes start the cluster and pass --scheduler")
     return int(match[1])
 
 
@@ -86,7 +86,7 @@ class DaskExecutor:
         refused = [f"{address}: {problem}" for address, problem in sorted(problems.items()) if problem]
         if refused:
             raise ClassroomError(f"worker refused: {refused[0]}"
-                                           + (f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""))
+                                 + (f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""))
 
     def _threads(self) -> int:
         return max(1, sum(self.client.nthreads().values()))
@@ -113,7 +113,7 @@ class DaskExecutor:
                 student = run.pending.popleft()
                 try:
                     future = self._submit(student, cap, command_options)
-                except TaskTooLarge as error:
+                except (TaskTooLarge, OSError) as error:   # its files could not be packed
                     run.record(Outcome(student, 0.0, "", None, f"not sent: {error}"), len(in_flight))
                     continue
                 in_flight[future] = student
@@ -137,12 +137,12 @@ class DaskExecutor:
             result = future.result()
         except distributed.KilledWorker as error:
             return Outcome(student, 0.0, "", None,
-                                     "its worker died mid-grading on every try the scheduler allows "
-                                     f"(distributed.scheduler.allowed-failures): {error}"[:300])
+                           "its worker died mid-grading on every try the scheduler allows "
+                           f"(distributed.scheduler.allowed-failures): {error}"[:300])
         except Exception as error:   # the task raised on the worker: a refusal, or the worker's own fault
             return Outcome(student, 0.0, "", None, f"{type(error).__name__}: {error}"[:300])
         return Outcome(student, result["seconds"], result["log"], result["report"], result["detail"],
-                                 result["feedback"], result["worker"])
+                       result["feedback"], result["worker"])
 
     def close(self) -> None:
         self.client.close()

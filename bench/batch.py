@@ -66,8 +66,8 @@ def compare_executors(sizes, modules, only: str, repeat: int) -> None:
                     shutil.rmtree(out)
             local, dask = statistics.median(walls["local"]), statistics.median(walls["dask"])
             cost = statistics.median(costs)
-            print(f"{size} students, medians: local {local:.1f} s, dask {dask:.1f} s, dask/local wall {dask / local:.2f}; "
-                  f"median {cost:.2f} s per student on a worker")
+            print(f"{size} students, medians: local {local:.1f} s, dask {dask:.1f} s, "
+                  f"dask/local wall {dask / local:.2f}; median {cost:.2f} s per student on a worker")
             for workers in PROJECTED_WORKERS:
                 hours = PROJECTED_CLASS * cost / workers / 3600
                 print(f"  projected: {PROJECTED_CLASS} students on {workers} workers ~ {hours:.2f} h "
