@@ -96,6 +96,18 @@ def test_a_worker_with_another_kit_or_policy_is_refused(tmp_path, monkeypatch):
         cluster_task.grade_task({"kit": cluster_task.local_kit(policy.path.read_bytes())})
 
 
+def test_a_worker_that_cannot_confine_is_refused_unless_unconfined(tmp_path, monkeypatch):
+    from autograder import sandbox
+    from autograder.policy import load_policy
+    monkeypatch.setattr(sandbox.isolation, "unavailable_reason", lambda: "simulated platform")
+    with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) as local, \
+            distributed.Client(local) as client:
+        executor = cluster.DaskExecutor(client, None, load_policy(class_policy(tmp_path)))
+        with pytest.raises(cluster.ClassroomError, match="worker refused: .*simulated platform"):
+            executor.check_workers(unconfined=False)
+        executor.check_workers(unconfined=True)                    # the reports then say it ran unconfined
+
+
 def test_a_task_carries_the_files_grading_sees(tmp_path):
     folder = submission(tmp_path / "ana", MODULE)
     (folder / "helper.py").write_text("x = 1\n")
