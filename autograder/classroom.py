@@ -15,15 +15,14 @@ milliseconds instead of seconds, and starts from the same state. Results:
 
 Every file is written atomically. A student whose files and settings (policy, grader code,
 options) have the same hashes as in the manifest is not graded again unless `force`; so an
-interrupted run (Ctrl-C, kill -9) continues where it stopped.
+interrupted run (Ctrl-C, kill -9) continues where it stopped. That bookkeeping is
+class_results.py's; with `--scheduler`/`--cluster` the students are graded on a Dask cluster
+instead (cluster.py), each by the same `_Worker` on a worker machine (cluster_task.py).
 """
 from __future__ import annotations
 
 import contextlib
 import ctypes
-import fcntl
-import hashlib
-import json
 import multiprocessing
 import os
 import shutil
@@ -32,21 +31,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import deque
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import class_report, contract
-from .feedback import write_feedback
-from .gradebook import gradebook_columns, read_report, write_gradebook
+from . import contract
+from .class_results import (IGNORED_PARTS, PACKAGE, WORK, ClassroomError, ClassRun, Outcome, Student, Summary,
+                            files_hash, find_students, read_report, settings_hash)
 from .policy import load_policy
-from .progress import progress_display
-from .report import write_json_atomically, write_text_atomically
 
-PACKAGE = Path(__file__).resolve().parent
-MANIFEST, GRADEBOOK, WORK, LOCK = "manifest.json", "grades.csv", ".work", ".lock"
-IGNORED_PARTS = {"__pycache__", ".ipynb_checkpoints", ".git"}
-REPORT_FILES = ("report.json", "report.md", "report.html", "grading.log")
+__all__ = ["IGNORED_PARTS", "ClassroomError", "Outcome", "Summary", "files_hash", "find_students", "grade_all",
+           "settings_hash"]   # files_hash … settings_hash: class_results.py's, named here as before
+
 # Without a fork server (not Linux/macOS) each student gets a fresh interpreter running the same
 # `_grade_in_worker`: argv is the log's path, grade-all's pid, then the `grade` command.
 WORKER_BOOTSTRAP = ("import sys; from autograder.classroom import _grade_in_worker; "
@@ -93,93 +87,12 @@ def _grade_in_worker(command: list[str], log_path: str, grade_all_pid: int) -> N
     sys.exit(main(command))
 
 
-class ClassroomError(ValueError):
-    """The run as a whole cannot start (bad folder, another run in progress)."""
-
-
-@dataclass(frozen=True)
-class Student:
-    name: str
-    folder: Path
-    files_hash: str
-
-
-@dataclass
-class Summary:
-    graded: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    identical: list[list[str]] = field(default_factory=list)
-    seconds: float = 0.0
-    gradebook: Path | None = None
-    class_report: list[Path] = field(default_factory=list)
-
-
-def _hash_files(paths, root: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(paths, key=lambda p: p.relative_to(root).as_posix()):
-        data = path.read_bytes()
-        digest.update(f"{path.relative_to(root).as_posix()}\0{len(data)}\0".encode())
-        digest.update(data)
-    return digest.hexdigest()
-
-
-def files_hash(folder: Path) -> str:
-    """sha256 over the sorted relative paths and bytes of every file under `folder`."""
-    files = [p for p in folder.rglob("*") if p.is_file() and not IGNORED_PARTS & set(p.relative_to(folder).parts)]
-    return _hash_files(files, folder)
-
-
-def settings_hash(policy_path: Path, options: dict) -> str:
-    """What else decides a grade: the policy, the grader's own files and the options."""
-    grader = [p for p in PACKAGE.rglob("*") if p.is_file() and p.suffix in (".py", ".toml", ".npz", ".ini")
-              and "__pycache__" not in p.parts]
-    digest = hashlib.sha256(Path(policy_path).read_bytes())
-    digest.update(_hash_files(grader, PACKAGE).encode())
-    digest.update(json.dumps(options, sort_keys=True).encode())
-    return digest.hexdigest()
-
-
-def find_students(submissions: Path, assignment: str | None, results: Path | None = None) -> list[Student]:
-    if not submissions.is_dir():
-        raise ClassroomError(f"{submissions}: not a folder of student folders")
-    students = []
-    for entry in sorted(submissions.iterdir()):
-        if entry.is_dir() and not entry.name.startswith(".") and entry.resolve() != (results and results.resolve()):
-            folder = entry / assignment if assignment else entry
-            students.append(Student(entry.name, folder, files_hash(folder) if folder.is_dir() else "missing"))
-    return students
-
-
 def student_time_cap(policy, modules: list[str]) -> float:
     """Wall seconds after which one student's grading is stopped: twice the sum of the policy's
     limits (import, then each exercise plus a restart of the child) and a start-up margin."""
     budget = sum(policy.import_limit_s + len(policy.modules[m].points) * (policy.modules[m].time_limit_s + 15)
                  for m in modules)
     return 120 + 2 * budget
-
-
-def identical_groups(students: list[Student]) -> list[list[str]]:
-    by_hash: dict[str, list[str]] = {}
-    for student in students:
-        by_hash.setdefault(student.files_hash, []).append(student.name)
-    return [names for key, names in by_hash.items() if len(names) > 1 and key != "missing"]
-
-
-class Manifest:
-    def __init__(self, path: Path):
-        self.path = path
-        data = read_report(path) or {}
-        self.students: dict[str, dict] = data.get("students", {})
-
-    def is_current(self, student: Student, settings: str, results: Path) -> bool:
-        entry = self.students.get(student.name, {})
-        return (entry.get("status") == "graded" and entry.get("files") == student.files_hash
-                and entry.get("settings") == settings and (results / student.name / "report.json").is_file())
-
-    def record(self, student: Student, settings: str, **fields) -> None:
-        self.students[student.name] = {"files": student.files_hash, "settings": settings, **fields}
-        write_json_atomically({"format": 1, "students": self.students}, self.path)
 
 
 class _Worker:
@@ -199,6 +112,15 @@ class _Worker:
                     [sys.executable, "-c", WORKER_BOOTSTRAP, str(self.log_path), str(os.getpid()), *command],
                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
         self.pid = self.process.pid
+
+    def run_to_end(self, cap: float) -> bool:
+        """Wait until it exits, killing it after `cap` wall seconds; True if it was killed."""
+        while self.exit_code() is None:
+            if time.monotonic() - self.started > cap:
+                self.kill()
+                return True
+            time.sleep(0.05)
+        return False
 
     def exit_code(self) -> int | None:
         """None while it runs."""
@@ -226,20 +148,12 @@ def _worker_command(student: Student, report: Path, *, policy_path, only, device
     return command + (["--only", only] if only else []) + (["--unconfined"] if unconfined else [])
 
 
-def _install(worker: _Worker, results: Path, language: str) -> dict | None:
-    """Move a finished worker's report into RESULTS_DIR/<student>/; None when it produced none."""
-    target = results / worker.student.name
-    target.mkdir(parents=True, exist_ok=True)
+def worker_outcome(worker: _Worker, timed_out: bool, cap: float) -> Outcome:
+    """What a finished worker left in its folder (grading.log, report.json)."""
     log = (worker.workdir / "grading.log").read_text(encoding="utf-8", errors="replace")
-    write_text_atomically(log, target / "grading.log")
     report = read_report(worker.workdir / "report.json") if worker.exit_code() == 0 else None
-    if report is None:
-        for name in REPORT_FILES[:3]:
-            (target / name).unlink(missing_ok=True)
-        return None
-    write_feedback(report, worker.student.name, target, language)
-    os.replace(worker.workdir / "report.json", target / "report.json")
-    return report
+    detail = "" if report is not None else f"stopped after {cap:g} s" if timed_out else _last_line(log)
+    return Outcome(worker.student, round(time.monotonic() - worker.started, 1), log, report, detail)
 
 
 def _last_line(text: str) -> str:
@@ -247,76 +161,15 @@ def _last_line(text: str) -> str:
     return lines[-1][:300] if lines else ""
 
 
-def grade_all(submissions, results, *, policy_path, only=None, jobs=None, force=False, device="cpu",
-              language=None, assignment=None, timeout=None, show_progress=True, unconfined=False) -> Summary:
-    from .cli import selected_modules
-    from .runner import confinement
-    started = time.monotonic()
-    submissions, results = Path(submissions), Path(results)
-    policy = load_policy(policy_path)
-    confinement(hidden=True, unconfined=unconfined)   # refused for the whole class, before any student
-    modules = selected_modules(only, policy)
-    language = language or policy.language
-    jobs = max(1, jobs or os.cpu_count() or 1)
-    cap = timeout or student_time_cap(policy, modules)
-    server = _fork_server()
-    students = find_students(submissions, assignment, results)
-    results.mkdir(parents=True, exist_ok=True)
-    lock = open(results / LOCK, "w")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        raise ClassroomError(f"{results}: another grade-all is writing here") from None
-    shutil.rmtree(results / WORK, ignore_errors=True)   # left by a killed run
-    (results / WORK).mkdir()
-    settings = settings_hash(policy.path, {"only": modules, "device": device, "language": language,
-                                           "assignment": assignment, "unconfined": unconfined})
-    manifest = Manifest(results / MANIFEST)
-    summary = Summary(identical=identical_groups(students))
-    pending = deque()
-    for student in students:
-        if not force and manifest.is_current(student, settings, results):
-            summary.skipped.append(student.name)
-        else:
-            pending.append(student)
+def _grade_locally(run: ClassRun, server, *, jobs: int, cap: float, command_options: dict) -> None:
+    """Grade run.pending with the local fork server (or fresh interpreters), `jobs` students at a time."""
     running: list[_Worker] = []
-    display = progress_display(len(students), show_progress)
-
-    def show_counts() -> None:
-        display.update(done=len(summary.skipped) + len(summary.graded) + len(summary.failed),
-                       running=len(running), failed=len(summary.failed))
-
-    show_counts()
-    if summary.skipped:
-        display.log(f"{len(summary.skipped)} unchanged since their last grading: skipped")
-
-    def finish(worker: _Worker, timed_out: bool) -> None:
-        seconds = round(time.monotonic() - worker.started, 1)
-        report = _install(worker, results, language)
-        name = worker.student.name
-        if report is None:
-            detail = f"stopped after {cap:g} s" if timed_out else \
-                _last_line((worker.workdir / "grading.log").read_text(errors="replace"))
-            manifest.record(worker.student, settings, status="failed", seconds=seconds, detail=detail)
-            summary.failed.append(name)
-            show_counts()
-            display.log(f"failed   {name}: {detail}")
-        else:
-            manifest.record(worker.student, settings, status="graded", seconds=seconds,
-                            score=report["score"], max_score=report["max_score"])
-            summary.graded.append(name)
-            show_counts()
-            display.log(f"graded   {name}: {report['score']:g}/{report['max_score']:g} ({seconds:g} s)")
-        shutil.rmtree(worker.workdir, ignore_errors=True)
-
     try:
-        while pending or running:
-            while pending and len(running) < jobs:
-                student = pending.popleft()
-                workdir = Path(tempfile.mkdtemp(dir=results / WORK))
-                command = _worker_command(student, workdir / "report.json", policy_path=policy.path,
-                                          only=",".join(modules), device=device, language=language,
-                                          unconfined=unconfined)
+        while run.pending or running:
+            while run.pending and len(running) < jobs:
+                student = run.pending.popleft()
+                workdir = Path(tempfile.mkdtemp(dir=run.results / WORK))
+                command = _worker_command(student, workdir / "report.json", **command_options)
                 running.append(_Worker(student, command, workdir, server))
             time.sleep(0.05)
             for worker in list(running):
@@ -325,31 +178,64 @@ def grade_all(submissions, results, *, policy_path, only=None, jobs=None, force=
                     worker.kill()
                 if worker.exit_code() is not None:
                     running.remove(worker)
-                    finish(worker, timed_out)
-            show_counts()
+                    run.record(worker_outcome(worker, timed_out, cap), len(running))
+                    shutil.rmtree(worker.workdir, ignore_errors=True)
+            run.show_counts(len(running))
     finally:
         for worker in running:                       # interrupted: nothing half-done is kept
             worker.kill()
-        display.close()
-        reports = {s.name: read_report(results / s.name / "report.json")
-                   if manifest.is_current(s, settings, results) else None for s in students}
-        summary.gradebook = write_gradebook(results / GRADEBOOK, gradebook_columns(policy, modules), reports)
-        shutil.rmtree(results / WORK, ignore_errors=True)
-        if not pending and not running:                 # finished, not interrupted
-            class_report.snapshot_answers([(s.name, s.folder) for s in students if s.folder.is_dir()], results, modules,
-                                          policy.sandbox)
-            summary.class_report = class_report.write_class_report(results, policy.similarity, language)
-        lock.close()
+
+
+def grade_all(submissions, results, *, policy_path, only=None, jobs=None, force=False, device="cpu",
+              language=None, assignment=None, timeout=None, show_progress=True, unconfined=False,
+              scheduler=None, cluster=None) -> Summary:
+    """Grade every student of SUBMISSIONS into RESULTS: with the local fork server, or with
+    `scheduler` (a Dask scheduler's address) / `cluster` ("local:N") on a Dask cluster."""
+    from .cli import selected_modules
+    from .runner import confinement
+    started = time.monotonic()
+    submissions, results = Path(submissions), Path(results)
+    policy = load_policy(policy_path)
+    modules = selected_modules(only, policy)
+    language = language or policy.language
+    cap = timeout or student_time_cap(policy, modules)
+    options = {"only": modules, "device": device, "language": language, "assignment": assignment,
+               "unconfined": unconfined}
+    command_options = dict(policy_path=policy.path, only=",".join(modules), device=device, language=language,
+                           unconfined=unconfined)
+    if scheduler or cluster:
+        from .cluster import connect   # Dask is imported here only (the optional extra)
+        executor = connect(scheduler=scheduler, cluster=cluster, policy=policy, unconfined=unconfined)
+    else:
+        confinement(hidden=True, unconfined=unconfined)   # refused for the whole class, before any student
+        executor, server = None, _fork_server()           # it imports PRELOAD while the class is scanned
+    run = ClassRun(submissions, results, policy, modules, options, force=force, show_progress=show_progress)
+    finished = False
+    try:
+        if executor is None:
+            _grade_locally(run, server, jobs=max(1, jobs or os.cpu_count() or 1), cap=cap,
+                           command_options=command_options)
+        else:
+            executor.grade(run, cap=cap, command_options=command_options)
+        finished = True
+    finally:
+        if executor is not None:
+            executor.close()
+        summary = run.close(finished=finished)
     summary.seconds = round(time.monotonic() - started, 1)
     return summary
 
 
 def cmd_grade_all(args) -> int:
-    from .cli import resolve_device
-    try:
+    from .cli import UsageError, resolve_device
+    if args.scheduler and args.cluster:
+        raise UsageError("--scheduler and --cluster: give one of them")
+    distributed = args.scheduler or args.cluster
+    try:   # on a cluster each worker resolves --device auto itself
         summary = grade_all(args.submissions, args.out, policy_path=args.policy, only=args.only, jobs=args.jobs,
-                            force=args.force, device=resolve_device(args.device), language=args.lang,
-                            assignment=args.assignment, timeout=args.timeout, unconfined=args.unconfined)
+                            force=args.force, device=args.device if distributed else resolve_device(args.device),
+                            language=args.lang, assignment=args.assignment, timeout=args.timeout,
+                            unconfined=args.unconfined, scheduler=args.scheduler, cluster=args.cluster)
     except KeyboardInterrupt:
         print("interrupted: the students graded so far are kept; run the same command to continue",
               file=sys.stderr)
@@ -369,13 +255,17 @@ def add_command(commands) -> None:
     parser = commands.add_parser("grade-all", help="grade every student folder of a class in parallel (resumable)")
     parser.add_argument("submissions", help="folder with one sub-folder per student")
     parser.add_argument("--out", required=True, help="results folder: reports, grades.csv, manifest.json")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count(), help="students graded at once (default: cores)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count(),
+                        help="students graded at once (default: cores; on a cluster, its workers decide)")
     parser.add_argument("--only", help="comma-separated modules to grade (default: all in the policy)")
     parser.add_argument("--force", action="store_true", help="grade again students whose files did not change")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--lang", choices=("pt", "en"), help="feedback language (default: the policy's)")
     parser.add_argument("--assignment", help="nbgrader layout: grade <student>/<ASSIGNMENT>/")
     parser.add_argument("--timeout", type=float, help="wall seconds per student (default: from the policy)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="grade on the Dask cluster of this scheduler (tcp://host:8786; needs .[cluster])")
+    parser.add_argument("--cluster", metavar="local:N", help="grade on a Dask cluster of N local worker processes")
     from .cli import add_unconfined_option
     add_unconfined_option(parser)
     parser.set_defaults(run=cmd_grade_all)

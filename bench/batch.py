@@ -1,17 +1,26 @@
 """A synthetic class graded with `grade-all --jobs 1` and `--jobs 2`: students per minute and
-the speed-up, for each class size (time should grow linearly with the class).
+the speed-up, for each class size (time should grow linearly with the class). With
+`--executor dask`: the local fork server (`--jobs 2`) and a Dask cluster of two local workers
+(`--cluster local:2`) on the same class, interleaved `--repeat` times, with the ratio and, from
+the per-student cost measured on the workers, the projected wall time of 10,000 students on
+50 and 200 workers. Each row carries the load average at its start (`uptime`).
 
     .venv/bin/python bench/batch.py [--sizes 20,100] [--only rnn_basics]
+    .venv/bin/python bench/batch.py --executor dask [--sizes 20] [--repeat 3]
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
+import statistics
 import tempfile
 from pathlib import Path
 
 from common import ROOT, grader, timed
+
+PROJECTED_CLASS, PROJECTED_WORKERS = 10_000, (50, 200)
 
 KINDS = ("solutions", "assignments")  # alternate reference and stub students
 
@@ -26,13 +35,58 @@ def synthetic_class(folder: Path, size: int, modules) -> Path:
     return folder
 
 
+def load() -> str:
+    """The 1-minute load average, as `uptime` prints it."""
+    return f"{os.getloadavg()[0]:.2f}"
+
+
+def worker_seconds(results: Path) -> list[float]:
+    """Each student's wall seconds on its worker, from the run's manifest."""
+    manifest = json.loads((results / "manifest.json").read_text(encoding="utf-8"))
+    return [entry["seconds"] for entry in manifest["students"].values()]
+
+
+def compare_executors(sizes, modules, only: str, repeat: int) -> None:
+    """The local fork server and `--cluster local:2`, in turn on the same class."""
+    print(f"{'students':>8}{'executor':>10}{'wall s':>8}{'per min':>9}{'s/student':>10}{'load':>6}")
+    for size in sizes:
+        with tempfile.TemporaryDirectory() as scratch:
+            submissions = synthetic_class(Path(scratch) / "class", size, modules)
+            walls, costs = {"local": [], "dask": []}, []
+            for _ in range(repeat):
+                for executor, option in (("local", ["--jobs", 2]), ("dask", ["--cluster", "local:2"])):
+                    out, started_at = Path(scratch) / executor, load()
+                    wall, _ = timed(grader("grade-all", submissions, "--out", out, *option, "--only", only,
+                                           "--device", "cpu"))
+                    seconds = worker_seconds(out)
+                    costs += seconds if executor == "dask" else []
+                    walls[executor].append(wall)
+                    print(f"{size:>8}{executor:>10}{wall:>8.1f}{60 * size / wall:>9.1f}"
+                          f"{statistics.mean(seconds):>10.2f}{started_at:>6}", flush=True)
+                    shutil.rmtree(out)
+            local, dask = statistics.median(walls["local"]), statistics.median(walls["dask"])
+            cost = statistics.median(costs)
+            print(f"{size} students, medians: local {local:.1f} s, dask {dask:.1f} s, "
+                  f"dask/local wall {dask / local:.2f}; median {cost:.2f} s per student on a worker")
+            for workers in PROJECTED_WORKERS:
+                hours = PROJECTED_CLASS * cost / workers / 3600
+                print(f"  projected: {PROJECTED_CLASS} students on {workers} workers ~ {hours:.2f} h "
+                      f"({PROJECTED_CLASS * cost / workers / 60:.0f} min), plus the cluster's start")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="20,100")
     parser.add_argument("--only", default="rnn_basics")
+    parser.add_argument("--executor", choices=("local", "dask"), default="local",
+                        help="dask: the local fork server and --cluster local:2, side by side")
+    parser.add_argument("--repeat", type=int, default=1, help="with --executor dask: pairs of runs per size")
     args = parser.parse_args()
     modules = args.only.split(",")
-    print(f"{os.cpu_count()} CPU cores; modules graded: {args.only}")
+    print(f"{os.cpu_count()} CPU cores; modules graded: {args.only}; load average {load()}")
+    if args.executor == "dask":
+        compare_executors(list(map(int, args.sizes.split(","))), modules, args.only, args.repeat)
+        return
     print(f"{'students':>8}{'jobs 1 s':>10}{'jobs 2 s':>10}{'per min (2)':>12}{'speed-up':>10}")
     for size in map(int, args.sizes.split(",")):
         with tempfile.TemporaryDirectory() as scratch:

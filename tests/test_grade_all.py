@@ -144,17 +144,23 @@ def _processes_mentioning(text: str) -> list[str]:
     return found
 
 
-def test_a_run_killed_halfway_resumes_to_the_same_gradebook(graded_class, tmp_path):
-    results = tmp_path / "results"
-    command = grade_all_command(graded_class["policy"], graded_class["submissions"], results, "--jobs", "2")
+def kill_after_reports(command: list[str], results: Path, reports: int) -> int:
+    """Start grade-all, kill -9 its whole process group once `reports` students have a report;
+    returns how many had one then."""
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
     deadline = time.monotonic() + 300
-    while len(list(results.glob("*/report.json"))) < 2 and time.monotonic() < deadline and process.poll() is None:
+    while len(list(results.glob("*/report.json"))) < reports and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.2)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-    graded_before_kill = len(list(results.glob("*/report.json")))
+    return len(list(results.glob("*/report.json")))
+
+
+def test_a_run_killed_halfway_resumes_to_the_same_gradebook(graded_class, tmp_path):
+    results = tmp_path / "results"
+    command = grade_all_command(graded_class["policy"], graded_class["submissions"], results, "--jobs", "2")
+    graded_before_kill = kill_after_reports(command, results, 2)
     assert 2 <= graded_before_kill < STUDENT_COUNT
     for report in results.glob("*/report.json"):
         json.loads(report.read_text(encoding="utf-8"))                 # complete files only
