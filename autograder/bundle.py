@@ -148,9 +148,15 @@ def public_policy(policy_path: Path) -> str:
             + HIDDEN_SEED.sub(r"\g<1>0\2", Path(policy_path).read_text(encoding="utf-8")))
 
 
+def readme_text(package_url: str | None = None) -> str:
+    from .student_package import wheel_name
+    return README.format(wheel=wheel_name(), url_note=f" (de {package_url})" if package_url else "",
+                         url_note_en=f" (from {package_url})" if package_url else "")
+
+
 def write_bundle(out: Path, policy_path: Path, *, package_url: str | None = None) -> Path:
     from .policy import load_policy
-    from .student_package import wheel_name, write_wheel
+    from .student_package import write_wheel
     modules = list(load_policy(policy_path).modules)
     out = Path(out)
     if out.exists() and any(out.iterdir()):
@@ -162,8 +168,5 @@ def write_bundle(out: Path, policy_path: Path, *, package_url: str | None = None
     for module in modules:
         shutil.copy(ASSIGNMENTS / f"{module}.py", out / "assignments")
     write_wheel(out, public_policy(policy_path))
-    url_note = f" (de {package_url})" if package_url else ""
-    url_note_en = f" (from {package_url})" if package_url else ""
-    (out / "README.md").write_text(README.format(wheel=wheel_name(), url_note=url_note, url_note_en=url_note_en),
-                                   encoding="utf-8")
+    (out / "README.md").write_text(readme_text(package_url), encoding="utf-8")
     return out
