@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .codegen import ASSIGNMENTS, ROOT
+from .codegen import ASSIGNMENTS, HINT, ROOT, hinted_raise
 from .lessons import SOURCE
 
 HIDDEN_SEED = re.compile(r"^(hidden_seed\s*=\s*)\d+(.*)$", re.MULTILINE)
@@ -135,9 +135,26 @@ def with_setup_cell(notebook: dict, package_url: str | None = None) -> dict:
     return {**notebook, "cells": [cell, *notebook["cells"]]}
 
 
-def _add_setup_cells(folder: Path, package_url: str | None) -> None:
+def hinted_stub(source: str) -> str:
+    """An answer cell whose nbgrader stub (`raise NotImplementedError()` two lines below the
+    `# Dica:` comment) raises the hint, as the `.py` stubs do: the test cell then shows it."""
+    lines = source.splitlines(keepends=True)
+    for number in range(2, len(lines)):
+        hint = HINT.match(lines[number - 2])
+        if hint and lines[number].strip() == "raise NotImplementedError()":
+            indent = lines[number][: len(lines[number]) - len(lines[number].lstrip())]
+            newline = "\n" if lines[number].endswith("\n") else ""
+            lines[number] = hinted_raise(indent, hint["hint"]).rstrip("\n") + newline
+    return "".join(lines)
+
+
+def _prepare_notebooks(folder: Path, package_url: str | None) -> None:
+    """Each released notebook: the install cell first, the hints in its stubs."""
     for path in sorted(folder.glob("*.ipynb")):
         notebook = json.loads(path.read_text(encoding="utf-8"))
+        for cell in notebook["cells"]:
+            if cell["metadata"].get("nbgrader", {}).get("solution"):
+                cell["source"] = hinted_stub("".join(cell["source"]))
         path.write_text(json.dumps(with_setup_cell(notebook, package_url), indent=1, ensure_ascii=False) + "\n",
                         encoding="utf-8")
 
@@ -163,7 +180,7 @@ def write_bundle(out: Path, policy_path: Path, *, package_url: str | None = None
         raise FileExistsError(f"{out} is not empty")
     (out / "notebooks").mkdir(parents=True, exist_ok=True)
     _released_notebooks(modules, out / "notebooks")
-    _add_setup_cells(out / "notebooks", package_url)
+    _prepare_notebooks(out / "notebooks", package_url)
     (out / "assignments").mkdir()
     for module in modules:
         shutil.copy(ASSIGNMENTS / f"{module}.py", out / "assignments")

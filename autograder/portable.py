@@ -298,14 +298,15 @@ class PortableProcess(Peer):
         return self.interpret(self._receive(), sent)
 
     def _send(self, message: dict) -> None:
-        try:
-            self.channel.send(wire.encode(message), self.deadline)
-        except ChannelError as error:
-            raise self._failure(error) from None
+        self._guarded(self.channel.send, wire.encode(message))
 
     def _receive(self) -> bytes:
+        return self._guarded(self.channel.receive)
+
+    def _guarded(self, operation, *args):
+        """A channel operation under the current deadline; a broken one is a StudentFailure."""
         try:
-            return self.channel.receive(self.deadline)
+            return operation(*args, self.deadline)
         except ChannelError as error:
             raise self._failure(error) from None
 
