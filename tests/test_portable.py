@@ -90,15 +90,15 @@ def test_a_loop_an_exit_a_segfault_and_an_exception_each_cost_only_their_exercis
     assert report.modules()["bptt"][0] == report.modules()["bptt"][1]
 
 
-# A process that looks like Windows to the grader: no `resource`, no `fcntl`, no os.killpg (numpy
-# and torch, built for the platform, are imported first), the instructor's editable install
-# dropped so that `autograder` is the student package unpacked from its wheel.
+# A process that looks like Windows to the grader: no `resource`, no `fcntl`, no os.killpg, no
+# O_NOFOLLOW or O_NONBLOCK (numpy and torch, built for the platform, are imported first), the
+# instructor's editable install dropped so that `autograder` is the student package from its wheel.
 LOOKS_LIKE_WINDOWS = """
 import os, sys
 import numpy, torch
 sys.modules["resource"] = None
 sys.modules["fcntl"] = None
-del os.killpg
+del os.killpg, os.O_NOFOLLOW, os.O_NONBLOCK
 sys.meta_path[:] = [f for f in sys.meta_path if not getattr(f, "__module__", "").startswith("__editable__")]
 sys.path.insert(0, sys.argv[1])
 from autograder import cli, notebook, portable
