@@ -142,6 +142,8 @@ def _error_reply(error: BaseException) -> dict:
 
 
 def _limit_resources(limits: dict) -> None:
+    if not limits:  # the portable runner sets them itself, where the OS has `resource`
+        return
     import resource
     for name, value in limits.items():
         resource.setrlimit(getattr(resource, name), (value, value))

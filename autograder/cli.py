@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from . import class_report, classroom, contract, gradescope
+from . import contract
 from .policy import DEFAULT_POLICY, PolicyError, load_policy
 from .report import gradescope_json, print_report, write_json_atomically
 from .runner import UnconfinedRefused, confinement, run_checks, write_outcomes
@@ -109,13 +109,27 @@ def add_unconfined_option(parser) -> None:
                              "the report records it")
 
 
-def instructor_module(name: str):
-    """A module that the student bundle leaves out (it handles solutions and hidden tests)."""
+# commands of the instructor's kit that the student package leaves out (grade-all, class-report, gradescope)
+INSTRUCTOR_COMMANDS = ("classroom", "class_report", "gradescope")
+
+
+def _optional_module(name: str):
+    """An instructor command's module, or None where it is not installed (the student package)."""
     import importlib
     try:
         return importlib.import_module(f"autograder.{name}")
-    except ModuleNotFoundError:
-        raise UsageError("this command is part of the instructor's kit, not of the student bundle") from None
+    except ModuleNotFoundError as error:
+        if error.name != f"autograder.{name}":
+            raise
+        return None
+
+
+def instructor_module(name: str):
+    """A module that the student package leaves out (it handles solutions and hidden tests)."""
+    module = _optional_module(name)
+    if module is None:
+        raise UsageError("this command is part of the instructor's kit, not of the student package")
+    return module
 
 
 def cmd_stubs(args) -> int:
@@ -128,7 +142,7 @@ def cmd_stubs(args) -> int:
 def cmd_release(args) -> int:
     write_bundle = instructor_module("bundle").write_bundle
     try:
-        print(write_bundle(Path(args.out_dir), Path(args.policy)))
+        print(write_bundle(Path(args.out_dir), Path(args.policy), package_url=args.package_url))
     except FileExistsError as error:
         raise UsageError(str(error)) from None
     return 0
@@ -174,20 +188,29 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("stubs", help="regenerate assignments/ from solutions/").set_defaults(run=cmd_stubs)
     release = commands.add_parser("release", help="write the student bundle (notebooks, stubs, public checks)")
     release.add_argument("out_dir")
+    release.add_argument("--package-url", help="where the notebooks' setup cell installs the student package "
+                         "from when no wheel lies beside the notebook (e.g. for Colab)")
     release.set_defaults(run=cmd_release)
     commands.add_parser("notebooks", help="regenerate source/<module>/<module>.ipynb from lessons/ and solutions/"
                         ).set_defaults(run=cmd_notebooks)
     commands.add_parser("fixtures", help="regenerate the public checks' stored fixtures").set_defaults(run=cmd_fixtures)
-    classroom.add_command(commands)
-    class_report.add_command(commands)
-    gradescope.add_command(commands)
+    for name in INSTRUCTOR_COMMANDS:
+        module = _optional_module(name)
+        if module is not None:
+            module.add_command(commands)
     return parser
+
+
+def _usage_errors() -> tuple[type[Exception], ...]:
+    classroom = _optional_module("classroom")
+    return (PolicyError, SubmissionError, UsageError, UnconfinedRefused,
+            *([classroom.ClassroomError] if classroom else []))
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (PolicyError, SubmissionError, UsageError, UnconfinedRefused, classroom.ClassroomError) as error:
+    except _usage_errors() as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

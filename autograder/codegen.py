@@ -44,13 +44,18 @@ def solution_regions(source: str):
         raise MarkerError(f"line {begin + 1}: {BEGIN} without {END}")
 
 
+def hinted_raise(indent: str, hint: str) -> str:
+    """The stub's line: the exercise raises its hint."""
+    return f"{indent}raise NotImplementedError({'Dica: ' + hint!r})\n"
+
+
 def make_stub(source: str) -> str:
     """The student version of a solution file."""
     lines = source.splitlines(keepends=True)
     out, cursor = [], 0
     for begin, end, indent, hint in solution_regions(source):
         out += lines[cursor:begin - 1]
-        out.append(f"{indent}raise NotImplementedError({'Dica: ' + hint!r})\n")
+        out.append(hinted_raise(indent, hint))
         cursor = end + 1
     out += lines[cursor:]
     return HEADER + "".join(out)

@@ -12,7 +12,10 @@ from pathlib import Path
 from .contract import EXERCISES
 from .tracing import RECURRENT_FUNCTIONS, RECURRENT_MODULES, SCIPY_ROUTINES
 
-DEFAULT_POLICY = Path(__file__).resolve().parent.parent / "grading.toml"
+# the student package carries its public copy beside the code; the instructor's kit, at the root
+_PACKAGED_POLICY = Path(__file__).resolve().parent / "grading.toml"
+DEFAULT_POLICY = (_PACKAGED_POLICY if _PACKAGED_POLICY.is_file()
+                  else Path(__file__).resolve().parent.parent / "grading.toml")
 
 
 class PolicyError(ValueError):

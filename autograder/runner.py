@@ -26,7 +26,7 @@ from .contract import exercise_id
 from .expect import CheckFailure, PartialCredit
 from .messages import Message
 from .policy import Policy
-from . import cgroups, embedded_data, isolation
+from . import cgroups, embedded_data, isolation, portable
 from .proxies import RemoteModule, StudentFailure
 from .sandbox import Limits, StudentProcess
 from .scratch import ScratchViolation, watch_for
@@ -113,6 +113,7 @@ class GradingPlugin:
         # (not self.device / self.hidden: those names are fixtures below)
         self.policy, self.submission, self.grading_hidden, self.grading_device = policy, submission, hidden, device
         self.confine = confine
+        self.process_class = portable.process_class()   # the Linux runner, or the portable one
         self.processes: dict[int, StudentProcess] = {}   # by memory limit
         self.outcomes: dict[str, Outcome] = {}
         self._started: dict[str, float] = {}
@@ -138,7 +139,7 @@ class GradingPlugin:
         if memory not in self.processes:
             served = [m for m in self.graded if self.policy.modules[m].memory_limit_mb == memory]
             time_limits = {m: self.policy.modules[m].time_limit_s for m in served}
-            self.processes[memory] = StudentProcess(
+            self.processes[memory] = self.process_class(
                 {m: self.submission.modules[m].path for m in served},
                 dataclasses.replace(self.limits(module), time_s=max(time_limits.values())),
                 time_limits=time_limits,
@@ -276,10 +277,15 @@ def _warn_once(text: str) -> None:
 def confinement(*, hidden: bool, unconfined: bool = False) -> dict:
     """How student code will run here, for the report: confined or not (and why), with
     cgroup limits or not. Hidden checks refuse to run unconfined unless `unconfined`."""
-    reason = isolation.unavailable_reason()
+    fallback = portable.portable_reason()
+    reason = (f"student code runs with the portable runner ({fallback})" if fallback is not None
+              else isolation.unavailable_reason())
     if reason is not None and hidden and not unconfined:
         raise UnconfinedRefused(f"student code cannot be confined here ({reason}); the hidden checks do not run "
                                 "unconfined unless you pass --unconfined (the report then records it)")
+    if fallback is not None:
+        portable.announce(fallback)   # its one line says what is and is not enforced
+        return {"confined": False, "reason": reason, "cgroups": False}
     if reason is not None:
         _warn_once(f"student code is not isolated from the file system and network here: {reason}; "
                    "only process limits apply")

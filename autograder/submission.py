@@ -81,11 +81,18 @@ class FileRefused(Exception):
         return Message(self.reason, {"file": path.name, **self.params})
 
 
+NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)
+# non-blocking (a FIFO does not hang the open), not inherited, binary (Windows); each where the OS has it
+OPEN_FLAGS = getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
 def read_regular_file(path: Path, limit_kb: int) -> bytes:
     """The bytes of `path` if it is a regular file (not a link, folder, pipe or device) of at
     most `limit_kb` KiB; checked on the open file itself, so a swap after the check is caught."""
+    if not NO_FOLLOW and path.is_symlink():  # where the OS cannot refuse a link at open (Windows)
+        raise FileRefused("file_not_regular", kind="a symbolic link")
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, os.O_RDONLY | NO_FOLLOW | OPEN_FLAGS)
     except OSError as error:  # ELOOP: a symbolic link
         kind = "a symbolic link" if path.is_symlink() else (error.strerror or "unreadable")
         raise FileRefused("file_not_regular", kind=kind) from None

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from autograder import codegen, lessons
+from autograder.bundle import with_setup_cell
 from autograder.policy import load_policy
 from conftest import POLICY, ROOT, grade
 
@@ -51,6 +52,12 @@ def _with_shortcuts(notebook: Path, module: str) -> str:
     return json.dumps(data)
 
 
+def _add_install_cell(notebook: Path) -> None:
+    """The student bundle's first cell (installs the grader when missing): harmless under autograde."""
+    data = with_setup_cell(json.loads(notebook.read_text(encoding="utf-8")))
+    notebook.write_text(json.dumps(data), encoding="utf-8")
+
+
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     """A copy of the course with every assignment released and two students autograded."""
@@ -66,6 +73,8 @@ def course(tmp_path_factory):
             shutil.copy(course / folder / module / f"{module}.ipynb", target)
         shortcuts = course / "submitted" / "shortcuts" / module / f"{module}.ipynb"
         shortcuts.write_text(_with_shortcuts(shortcuts, module), encoding="utf-8")
+        for student in ("reference", "untouched", "shortcuts"):   # as the bundle hands them out
+            _add_install_cell(course / "submitted" / student / module / f"{module}.ipynb")
         nbgrader(course, "autograde", module, "--force")
     nbgrader(course, "export", "--to", str(course / "grades.csv"))
     return course

@@ -164,7 +164,7 @@ def _cache_key(folder: Path) -> bytes:
     """The cache's secret (made on first use, readable by its owner only)."""
     path = folder / KEY_FILE
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     except FileExistsError:
         key = path.read_bytes()
         if len(key) != 32:
