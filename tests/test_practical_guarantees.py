@@ -3,6 +3,8 @@ changes of the data come from the hidden seed, exact lookups of the public data 
 carried in the code is measured and refused, and correct variants keep full marks."""
 from __future__ import annotations
 
+import zipfile
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,7 @@ from autograder.bundle import write_bundle
 from autograder.embedded_data import files_of, measure, over_limit, refusals
 from autograder.policy import EmbeddedDataPolicy, load_policy
 from autograder.practical import digit_task, name_task, series_task
+from autograder.student_package import wheel_name
 from autograder.submission import notebook_code
 from conftest import POLICY, ROOT, SOLUTIONS, patched_source
 from practical_helpers import grade
@@ -83,17 +86,22 @@ def test_no_scored_forecast_history_is_a_window_of_the_raw_series():
 
 @pytest.mark.slow
 def test_the_bundle_holds_no_value_that_determines_the_test_split(tmp_path):
+    """Searched: every file of the bundle and of its wheel, unpacked."""
     bundle = write_bundle(tmp_path / "bundle", POLICY)
+    with zipfile.ZipFile(bundle / wheel_name()) as wheel:
+        wheel.extractall(tmp_path / "package")
     secrets = {str(POLICY_NOW.hidden_seed)}
     for module in PRACTICAL:
         for purpose in ("test split", "window starts", "series map", "training images", "scored images"):
             seed = transforms.data_seed(POLICY_NOW.hidden_seed, module, purpose)
             secrets |= {str(seed), f"{seed:x}", str(seed % 2**32)}
-    for path in (p for p in bundle.rglob("*") if p.is_file()):
+    files = [p for folder in (bundle, tmp_path / "package") for p in folder.rglob("*") if p.is_file()]
+    assert len(files) > 50
+    for path in files:
         data = path.read_bytes()
         assert b"split_seed" not in data, path
         assert not [secret for secret in secrets if secret.encode() in data], path
-    public = load_policy(bundle / "grading.toml")
+    public = load_policy(tmp_path / "package" / "autograder" / "grading.toml")
     assert public.hidden_seed == 0
     graded = name_task(_section("name_classifier"), POLICY_NOW.hidden_seed, hidden=True)
     assert name_task(public.modules["name_classifier"], public.hidden_seed, hidden=True).eval_inputs != graded.eval_inputs
