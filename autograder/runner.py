@@ -3,8 +3,9 @@
 The grader process runs pytest with `GradingPlugin`, which hands each check its fixtures:
 `student` (a proxy to the module running in a child process under the module's time and
 memory limits), `cases`, `tol`/`tol32`, `device`, `hidden`, `module_policy` and `artifacts`. Every check's outcome becomes an `Outcome`.
-One child serves all the student's modules that share a memory limit; it starts before
-pytest collects the checks, so its imports overlap the grader's.
+One confined child serves all the student's modules that share a memory limit: it starts
+before pytest collects the checks, so its imports overlap the grader's, and it forks a fresh
+process for each module (`autograder/sandbox.py`), so each module is graded as if alone.
 """
 from __future__ import annotations
 
@@ -225,7 +226,8 @@ class GradingPlugin:
             imports.update({m: round(s, 3) for m, s in process.import_seconds.items()})
         return {"checks_s": round(self.check_seconds, 3), "requests_s": round(requests, 3),
                 "student_s": round(student, 3), "compute_s": round(self.check_seconds - requests + student, 3),
-                "children_started": sum(p.generation for p in processes),
+                "children_started": sum(p.starts for p in processes),
+                "children_forked": sum(p.forks for p in processes),
                 "child_start_s": round(sum(p.start_seconds for p in processes), 3), "imports_s": imports}
 
     @pytest.hookimpl(hookwrapper=True)
