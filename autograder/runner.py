@@ -68,7 +68,15 @@ def write_outcomes(outcomes: list[Outcome], path: Path) -> None:
 
 
 def failure_outcome(module: str, exercise: str, failure: StudentFailure, limits: Limits) -> Outcome:
-    """What a failure of student code means for the exercise being checked."""
+    """What a failure of student code means for the exercise being checked, labelled with the
+    case it happened on when known (so a hidden case's exception text stays the instructor's)."""
+    outcome = _failure_outcome(module, exercise, failure, limits)
+    if failure.case is not None and failure.case.key == "case_hidden":
+        outcome.messages.append(failure.case)
+    return outcome
+
+
+def _failure_outcome(module: str, exercise: str, failure: StudentFailure, limits: Limits) -> Outcome:
     name = exercise
     if failure.kind == "timeout":
         return Outcome(module, exercise, "timeout", 0.0, [Message("timeout", {"name": name, "seconds": failure.message})])

@@ -49,6 +49,7 @@ class Zygote:
         self.held: int | None = None        # our copy of its reply pipe (see `fork`)
 
     def serve(self) -> None:
+        signal.signal(signal.SIGCHLD, self._on_child)
         stream_in = os.fdopen(self.fd_in, "rb", buffering=0, closefd=False)
         stream_out = os.fdopen(self.fd_out, "wb", buffering=0, closefd=False)
         while True:
@@ -86,16 +87,31 @@ class Zygote:
         socket.send_fds(self.socket, [b"f"], [request_w, reply_r])
         for fd in (request_r, request_w, reply_r):
             os.close(fd)
-        # Kept until the reap: a forked process that closes its reply pipe and lives on is
-        # ended by its time limit, as a confined child always was (never a grader left waiting).
+        # Kept while it lives: one that closes its reply pipe and lives on is ended by its time
+        # limit, as a confined child always was; when it dies the grader sees the pipe close.
         self.forked, self.held = pid, reply_w
+        self._on_child()
         return pid
+
+    def _on_child(self, *_) -> None:
+        """SIGCHLD: once the forked process has exited, let go of its reply pipe (not reaped
+        yet: `reap` reads its exit status)."""
+        if self.forked is None or self.held is None:
+            return
+        try:
+            exited = os.waitid(os.P_PID, self.forked, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+        except ChildProcessError:
+            exited = True
+        if exited:
+            os.close(self.held)
+            self.held = None
 
     def _become_server(self, request_r: int, reply_w: int) -> None:
         """In the forked process: the control fds replaced by its own pipes, then serve."""
         try:
             _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
             _prctl(PR_SET_DUMPABLE, 1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             self.socket.close()
             os.dup2(request_r, self.fd_in)
             os.dup2(reply_w, self.fd_out)
@@ -128,7 +144,8 @@ class Zygote:
         if status is None:
             status = self._wait(self.forked, 10.0, report=False)
         self._reap_orphans()
-        os.close(self.held)
+        if self.held is not None:
+            os.close(self.held)
         self.forked = self.held = None
         self._empty_scratch()
         return status
