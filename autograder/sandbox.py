@@ -133,8 +133,11 @@ class StudentProcess(Peer):
         if not self._warming:
             return
         self._warming = False
-        self._control_reply(self._started_at + WARMUP_S)
+        threads = self._control_reply(self._started_at + WARMUP_S).get("threads")
         self.start_seconds += time.monotonic() - self._started_at
+        if threads != 1:   # a thread pool does not survive a fork: no module may inherit a broken one
+            self.close()
+            raise StudentFailure("internal", message=f"the child's parent has {threads} threads before forking")
 
     def _fork(self) -> None:
         """A fresh process from the zygote, reached through its own pipes."""

@@ -87,9 +87,13 @@ class Zygote:
         socket.send_fds(self.socket, [b"f"], [request_w, reply_r])
         for fd in (request_r, request_w, reply_r):
             os.close(fd)
-        # Kept while it lives: one that closes its reply pipe and lives on is ended by its time
-        # limit, as a confined child always was; when it dies the grader sees the pipe close.
+        # Confined, kept while it lives: one that closes its reply pipe and lives on is ended by
+        # its time limit, as a confined child always was (its namespace's launcher held the pipe);
+        # unconfined, the grader sees the pipe close and ends it. A death closes the pipe at once.
         self.forked, self.held = pid, reply_w
+        if not self.confined:
+            os.close(reply_w)
+            self.held = None
         self._on_child()
         return pid
 
