@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from autograder.contract import MODULES
-from conftest import grade, needs_namespaces, submission
+from conftest import grade, needs_namespaces, policy_with, submission
 
 CARRIER = "rnn_basics"          # graded first: whatever it leaves behind, the others would meet
 NUMERIC_VICTIMS = ("bptt", "gated_units")
@@ -127,7 +127,8 @@ def test_files_and_processes_a_module_leaves_are_gone_for_the_next(tmp_path):
     """
     folder = submission(tmp_path / "sub", CARRIER, append=leave)
     submission(folder, "bptt", append=find)
-    scores, _ = grade(folder, only=f"{CARRIER},bptt")
+    policy = policy_with(tmp_path, 'clip_gradients = "numpy"\n', "")   # the watch would call pgrep tampering
+    scores, _ = grade(folder, only=f"{CARRIER},bptt", policy=policy)
     assert scores["bptt.clip_gradients"].status == "passed"
     assert subprocess.run(["pgrep", "-f", f"sleep {marker}"], capture_output=True).stdout == b""
 
