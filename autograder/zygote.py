@@ -180,11 +180,39 @@ class Zygote:
                 time.sleep(0.005)
 
     def _empty_scratch(self) -> None:
-        """Nothing a module wrote stays for the next one: the home, and confined /tmp and /dev/shm."""
+        """Nothing a module made stays for the next one: the home, and confined /tmp, /dev/shm and
+        the SysV IPC objects of the namespace."""
         folders = [os.environ.get("HOME", "")] + (list(SCRATCH) if self.confined else [])
         for folder in filter(os.path.isdir, folders):
             for entry in os.listdir(folder):
                 _remove(os.path.join(folder, entry))
+        if self.confined:
+            _remove_sysv_objects()
+
+
+IPC_RMID = 0
+SYSV_KINDS = {"shm": "shmctl", "sem": "semctl", "msg": "msgctl"}   # /proc/sysvipc/<kind>: its remover
+
+
+def _remove_sysv_objects() -> None:
+    """Remove every SysV shared-memory segment, semaphore set and message queue of this IPC
+    namespace (the child's own: nothing outside it sees them or made them)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return
+    for kind, remover in SYSV_KINDS.items():
+        try:
+            with open(f"/proc/sysvipc/{kind}") as table:
+                rows = table.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            ident = int(row.split()[1])
+            if kind == "sem":
+                libc.semctl(ident, 0, IPC_RMID)
+            else:
+                getattr(libc, remover)(ident, IPC_RMID, None)
 
 
 def _remove(path: str) -> None:

@@ -107,7 +107,7 @@ def test_all_changes_at_once_reach_none_of_the_other_five_modules(tmp_path):
 
 
 @needs_namespaces
-def test_files_and_processes_a_module_leaves_are_gone_for_the_next(tmp_path):
+def test_files_processes_and_shared_memory_a_module_leaves_are_gone_for_the_next(tmp_path):
     marker = f"{uuid.uuid4().int % 10**9}"
     names = [f"/tmp/left-{marker}", f"/dev/shm/left-{marker}", f"~/left-{marker}"]
     leave = f"""
@@ -116,14 +116,17 @@ def test_files_and_processes_a_module_leaves_are_gone_for_the_next(tmp_path):
             with open(_os.path.expanduser(_name), "w") as _file:
                 _file.write("left behind")
         _subprocess.Popen(["sleep", "{marker}"], start_new_session=True)
+        import ctypes as _ctypes
+        _ctypes.CDLL(None).shmget({marker}, 4096, 0o1600)   # a SysV segment (IPC_CREAT | 0600)
     """
     find = f"""
-        import os as _os, subprocess as _subprocess
+        import ctypes as _ctypes, os as _os, subprocess as _subprocess
         _reference_clip = clip_gradients
         def clip_gradients(grads, max_norm):
             left = [n for n in {names!r} if _os.path.exists(_os.path.expanduser(n))]
             running = _subprocess.run(["pgrep", "-f", "sleep {marker}"], capture_output=True).returncode == 0
-            return (grads, -1.0) if left or running else _reference_clip(grads, max_norm)
+            segment = _ctypes.CDLL(None).shmget({marker}, 0, 0) != -1
+            return (grads, -1.0) if left or running or segment else _reference_clip(grads, max_norm)
     """
     folder = submission(tmp_path / "sub", CARRIER, append=leave)
     submission(folder, "bptt", append=find)
