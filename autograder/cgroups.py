@@ -101,19 +101,20 @@ class ChildGroup:
     def procs_files(self) -> tuple[str, ...]:
         return tuple(str(folder / "cgroup.procs") for folder in dict.fromkeys(self.folders.values()))
 
-    def oom_killed(self) -> bool:
-        """Whether the kernel killed a process of this group for going over its memory."""
+    def oom_kills(self) -> int:
+        """How many times the kernel killed a process of this group for going over its memory
+        (older v1 kernels: how many times the limit was hit)."""
         memory = self.folders["memory"]
         events = memory / ("memory.events" if self.layout.version == 2 else "memory.oom_control")
         try:
             fields = dict(line.split() for line in events.read_text().splitlines() if len(line.split()) == 2)
         except OSError:
-            return False
+            return 0
         if "oom_kill" in fields:
-            return int(fields["oom_kill"]) > 0
-        with contextlib.suppress(OSError, ValueError):  # older v1 kernels: hits of the limit
-            return int((memory / "memory.failcnt").read_text()) > 0
-        return False
+            return int(fields["oom_kill"])
+        with contextlib.suppress(OSError, ValueError):
+            return int((memory / "memory.failcnt").read_text())
+        return 0
 
     def remove(self) -> None:
         """Remove the group (its processes are gone: a group empties a moment after they die)."""

@@ -14,6 +14,7 @@ from rich.console import Console
 
 from . import contract
 from .policy import DEFAULT_POLICY, PolicyError, load_policy
+from .feedback import redacted
 from .report import gradescope_json, print_report, write_json_atomically
 from .runner import UnconfinedRefused, confinement, run_checks, write_outcomes
 from .scoring import score
@@ -77,12 +78,12 @@ def cmd_grade(args) -> int:
                                     device=device, stages=args.stages, unconfined=args.unconfined)
     language = args.lang or policy.language
     title = f"{Path(args.submission).name or args.submission} — {report.score:g}/{report.max_score:g}"
-    print_report(report, language, title)
+    print_report(redacted(report), language, title)   # the table leaves out hidden inputs, as report.md does
     Console(stderr=True).print(f"[dim]{time.monotonic() - started:.1f} s, device {device}[/dim]")
     if args.out:
         write_json_atomically(report.to_json(language), args.out)
     if args.gradescope:
-        write_json_atomically(gradescope_json(report, language), args.gradescope)
+        write_json_atomically(gradescope_json(redacted(report), language), args.gradescope)
     return 0
 
 

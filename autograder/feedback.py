@@ -14,8 +14,12 @@ from pathlib import Path
 from .artifacts import problem
 from .messages import Message, catalog
 from .report import HEADINGS, STATUS_TEXT, write_text_atomically
+from .scoring import ExerciseScore, Report
 
-HIDDEN_VALUES = {"mismatch": ("mismatch_hidden", ("what", "where", "rel", "rtol", "atol"))}
+HIDDEN_VALUES = {"mismatch": ("mismatch_hidden", ("what", "where", "rel", "rtol", "atol")),
+                 # what student code raised on a hidden case may hold its inputs (repr(argument))
+                 "raised": ("raised_hidden", ("name", "exc_type")),
+                 "not_implemented": ("not_implemented_hidden", ("name",))}
 
 
 def student_messages(messages: list[Message]) -> list[Message]:
@@ -27,6 +31,13 @@ def student_messages(messages: list[Message]) -> list[Message]:
         key, kept = HIDDEN_VALUES.get(message.key, (message.key, None))
         shown.append(Message(key, {k: v for k, v in message.params.items() if kept is None or k in kept}))
     return shown
+
+
+def redacted(report: Report) -> Report:
+    """`report` as a student may see it: `student_messages` in every exercise."""
+    return Report([ExerciseScore(e.id, e.module, e.exercise, e.score, e.max_score, e.status,
+                                 student_messages(e.messages), e.artifacts) for e in report.exercises],
+                  report.sandbox)
 
 
 @dataclass

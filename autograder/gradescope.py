@@ -20,9 +20,8 @@ import zipfile
 from pathlib import Path
 
 from . import contract
-from .feedback import student_messages
+from .feedback import redacted
 from .report import gradescope_json, write_json_atomically
-from .scoring import ExerciseScore, Report
 
 PACKAGE = Path(__file__).resolve().parent
 PROJECT = PACKAGE.parent
@@ -92,12 +91,6 @@ def submission_folder(root: Path) -> Path:
     candidates = sorted((p.parent for p in root.rglob("*.py") if p.name in names and "__MACOSX" not in p.parts),
                         key=lambda p: (len(p.relative_to(root).parts), str(p)))
     return candidates[0] if candidates else root
-
-
-def redacted(report: Report) -> Report:
-    return Report([ExerciseScore(e.id, e.module, e.exercise, e.score, e.max_score, e.status,
-                                 student_messages(e.messages), e.artifacts) for e in report.exercises],
-                  report.sandbox)
 
 
 def run_autograder(root: Path, policy_path: Path, device: str = "cpu", only: str | None = None,

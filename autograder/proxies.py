@@ -21,6 +21,7 @@ class StudentFailure(Exception):
     def __init__(self, kind: str, exc_type: str = "", message: str = "", traceback: str = ""):
         super().__init__(f"{kind}: {exc_type}: {message}")
         self.kind, self.exc_type, self.message, self.traceback = kind, exc_type, message, traceback
+        self.case = None   # the label of the case it was raised on (`cases.Case`), when known
 
 
 class Peer:

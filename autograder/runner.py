@@ -3,8 +3,9 @@
 The grader process runs pytest with `GradingPlugin`, which hands each check its fixtures:
 `student` (a proxy to the module running in a child process under the module's time and
 memory limits), `cases`, `tol`/`tol32`, `device`, `hidden`, `module_policy` and `artifacts`. Every check's outcome becomes an `Outcome`.
-One child serves all the student's modules that share a memory limit; it starts before
-pytest collects the checks, so its imports overlap the grader's.
+One confined child serves all the student's modules that share a memory limit: it starts
+before pytest collects the checks, so its imports overlap the grader's, and it forks a fresh
+process for each module (`autograder/sandbox.py`), so each module is graded as if alone.
 """
 from __future__ import annotations
 
@@ -67,7 +68,15 @@ def write_outcomes(outcomes: list[Outcome], path: Path) -> None:
 
 
 def failure_outcome(module: str, exercise: str, failure: StudentFailure, limits: Limits) -> Outcome:
-    """What a failure of student code means for the exercise being checked."""
+    """What a failure of student code means for the exercise being checked, labelled with the
+    case it happened on when known (so a hidden case's exception text stays the instructor's)."""
+    outcome = _failure_outcome(module, exercise, failure, limits)
+    if failure.case is not None and failure.case.key == "case_hidden":
+        outcome.messages.append(failure.case)
+    return outcome
+
+
+def _failure_outcome(module: str, exercise: str, failure: StudentFailure, limits: Limits) -> Outcome:
     name = exercise
     if failure.kind == "timeout":
         return Outcome(module, exercise, "timeout", 0.0, [Message("timeout", {"name": name, "seconds": failure.message})])
@@ -239,7 +248,8 @@ class GradingPlugin:
             imports.update({m: round(s, 3) for m, s in process.import_seconds.items()})
         return {"checks_s": round(self.check_seconds, 3), "requests_s": round(requests, 3),
                 "student_s": round(student, 3), "compute_s": round(self.check_seconds - requests + student, 3),
-                "children_started": sum(p.generation for p in processes),
+                "children_started": sum(p.starts for p in processes),
+                "children_forked": sum(p.forks for p in processes),
                 "child_start_s": round(sum(p.start_seconds for p in processes), 3), "imports_s": imports}
 
     @pytest.hookimpl(hookwrapper=True)

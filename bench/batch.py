@@ -4,9 +4,12 @@ the speed-up, for each class size (time should grow linearly with the class). Wi
 (`--cluster local:2`) on the same class, interleaved `--repeat` times, with the ratio and, from
 the per-student cost measured on the workers, the projected wall time of 10,000 students on
 50 and 200 workers. Each row carries the load average at its start (`uptime`).
+With `--vs REV`: the same class with `--jobs 2` here and at an earlier commit (a temporary git
+worktree, same venv), interleaved A B A B: students per minute side by side.
 
     .venv/bin/python bench/batch.py [--sizes 20,100] [--only rnn_basics]
     .venv/bin/python bench/batch.py --executor dask [--sizes 20] [--repeat 3]
+    .venv/bin/python bench/batch.py --sizes 20 --only all --vs 8603378 --runs 2
 """
 from __future__ import annotations
 
@@ -15,10 +18,14 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import tempfile
 from pathlib import Path
 
-from common import ROOT, grader, timed
+from common import PYTHON, ROOT, grader, median, timed
+from vs_commit import worktree
+
+from autograder.contract import MODULES
 
 PROJECTED_CLASS, PROJECTED_WORKERS = 10_000, (50, 200)
 
@@ -74,15 +81,50 @@ def compare_executors(sizes, modules, only: str, repeat: int) -> None:
                       f"({PROJECTED_CLASS * cost / workers / 60:.0f} min), plus the cluster's start")
 
 
+def side_by_side(size: int, only: str, rev: str, runs: int) -> None:
+    """`grade-all --jobs 2` of one class here and at `rev`, interleaved; students per minute."""
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        submissions = synthetic_class(scratch / "class", size, only.split(","))
+        sides = {"now": ROOT, rev: worktree(rev, scratch / "earlier")}
+        walls: dict[str, list[float]] = {name: [] for name in sides}
+        try:
+            for run in range(runs):
+                for name, folder in sides.items():
+                    out = scratch / f"results-{name}-{run}"
+                    command = [PYTHON, "-m", "autograder", "grade-all", submissions, "--out", out, "--jobs", 2,
+                               "--only", only, "--device", "cpu"]
+                    walls[name].append(timed(command, cwd=folder)[0])
+                    print(f"run {run + 1} {name:>8}: {walls[name][-1]:.1f} s, load {os.getloadavg()[0]:.1f}",
+                          flush=True)
+                    shutil.rmtree(out)
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(sides[rev])], check=False)
+    rates = {name: [60 * size / wall for wall in values] for name, values in walls.items()}
+    ratios = [now / earlier for now, earlier in zip(rates["now"], rates[rev])]
+    for name, values in rates.items():
+        print(f"{name:>10}: {median(values):.1f} students per minute (runs: {', '.join(f'{v:.1f}' for v in values)})")
+    print(f"now / {rev}: {median(ratios):.2f} (pairs: {', '.join(f'{r:.2f}' for r in ratios)})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="20,100")
-    parser.add_argument("--only", default="rnn_basics")
+    parser.add_argument("--only", default="rnn_basics", help="modules, comma-separated, or 'all'")
+    parser.add_argument("--vs", help="an earlier commit: grade-all --jobs 2 here and there, side by side")
+    parser.add_argument("--runs", type=int, default=1, help="with --vs: interleaved runs of each side")
     parser.add_argument("--executor", choices=("local", "dask"), default="local",
                         help="dask: the local fork server and --cluster local:2, side by side")
     parser.add_argument("--repeat", type=int, default=1, help="with --executor dask: pairs of runs per size")
     args = parser.parse_args()
+    if args.only == "all":
+        args.only = ",".join(MODULES)
     modules = args.only.split(",")
+    if args.vs:
+        print(f"{os.cpu_count()} CPU cores; load average {os.getloadavg()[0]:.1f}; modules graded: {args.only}")
+        for size in map(int, args.sizes.split(",")):
+            side_by_side(size, args.only, args.vs, args.runs)
+        return
     print(f"{os.cpu_count()} CPU cores; modules graded: {args.only}; load average {load()}")
     if args.executor == "dask":
         compare_executors(list(map(int, args.sizes.split(","))), modules, args.only, args.repeat)

@@ -69,8 +69,11 @@ class Case(SimpleNamespace):
 
     def __exit__(self, exc_type, error, traceback):
         from ..expect import CheckFailure
+        from ..proxies import StudentFailure
         if isinstance(error, CheckFailure):
             raise error.with_context(self._label) from None
+        if isinstance(error, StudentFailure) and error.case is None:
+            error.case = self._label   # a hidden case's label keeps its inputs out of the student's report
         return False
 
 
