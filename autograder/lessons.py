@@ -44,6 +44,15 @@ def _metadata(grade_id: str, *, solution=False, grade=False, locked=False, point
     return {"nbgrader": meta}
 
 
+def _defined_name(node) -> str | None:
+    """The name a top-level statement defines: a function's, a class's, or a single assignment's."""
+    if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+        return node.name
+    if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+        return node.targets[0].id
+    return None
+
+
 def split_solution(source: str, module: str) -> tuple[dict[str, str], str]:
     """The source of each exercise (by name) and the rest of the file (imports, given code)."""
     tree = ast.parse(source)
@@ -51,11 +60,17 @@ def split_solution(source: str, module: str) -> tuple[dict[str, str], str]:
     exercises, rest = {}, []  # rest: (text, whether it is a definition)
     starts = [(n.decorator_list[0].lineno if getattr(n, "decorator_list", None) else n.lineno) - 1
               for n in tree.body]
+    constant = None  # a constant exercise (TAXONOMY): its assignment and the `with` block where it is answered
     for node, start, end in zip(tree.body, starts, starts[1:] + [len(lines)]):
         # up to the next statement, so trailing comments (### END SOLUTION) stay with the code
         text = "\n".join(lines[start:end]).rstrip()
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name in EXERCISES[module]:
-            exercises[node.name] = text
+        name = _defined_name(node)
+        constant = name if name in EXERCISES[module] and isinstance(node, ast.Assign) else \
+            constant if constant and isinstance(node, ast.With) else None
+        if name in EXERCISES[module]:
+            exercises[name] = text
+        elif constant:
+            exercises[constant] += "\n" + text
         elif not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and node is tree.body[0]):
             rest.append((text, isinstance(node, (ast.FunctionDef, ast.ClassDef))))
     given, given_ends_in_definition = "", False
