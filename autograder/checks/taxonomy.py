@@ -40,7 +40,7 @@ def item_messages(problem: str, answer) -> list[Message]:
         return [Message("taxonomy_unknown", {"problem": problem, "got": repr(answer)[:60],
                                              "choices": ", ".join(SHAPES)})]
     return [Message("taxonomy_wrong", {"problem": problem, "got": answer}), Message(f"taxonomy_shape_{answer}"),
-            Message(f"taxonomy_problem_{slug}")]
+            Message(f"diag_taxonomy_{slug}")]
 
 
 def check_TAXONOMY(student):
