@@ -6,8 +6,6 @@ run in float32, as students get them, and are compared with float64 oracles unde
 """
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import torch
 
@@ -287,29 +285,6 @@ def check_stacked_lstm_forward(student, cases, tol32):
                 expect_not_mutated(student, "stacked_lstm_forward")
 
 
-def parameter_count(gates: int, D: int, H: int, layers: int, directions: int, biases: int, deep_inputs: int) -> int:
-    """A recurrent module's parameters: `gates` blocks of H rows per layer and direction, `biases`
-    bias vectors each, and layers >= 1 reading `deep_inputs` values (directions * H when right)."""
-    per_layer = [gates * H * ((D if layer == 0 else deep_inputs) + H + biases) for layer in range(layers)]
-    return directions * sum(per_layer)
-
-
-def count_parameters_mistakes(kind: str, D, H, layers, bidirectional, bias) -> list:
-    """One bias vector instead of two; layers >= 1 reading H (not 2H) when bidirectional; another
-    kind's number of gate blocks (3 vs 4); the second direction left out."""
-    gates, directions = {"rnn": 1, "gru": 3, "lstm": 4}[kind], 2 if bidirectional else 1
-    count = functools.partial(parameter_count, D=D, H=H, layers=layers)
-    right = dict(gates=gates, directions=directions, biases=2 if bias else 0, deep_inputs=directions * H)
-    variants = [(Message("diag_count_one_bias"), count(**{**right, "biases": 1}))] if bias else []
-    if bidirectional and layers > 1:
-        variants.append((Message("diag_count_deep_inputs"), count(**{**right, "deep_inputs": H})))
-    variants += [(Message("diag_count_gate_blocks", {"kind": kind, "got": other, "expected": gates}),
-                  count(**{**right, "gates": other})) for other in (1, 3, 4) if other != gates]
-    if bidirectional:
-        variants.append((Message("diag_count_one_direction"), count(**{**right, "directions": 1})))
-    return variants
-
-
 def check_count_parameters(student, cases):
     for case in cases:
         with case:
@@ -323,5 +298,6 @@ def check_count_parameters(student, cases):
                 if int(got) != expected:
                     failure = CheckFailure(Message("count_mismatch", {"what": what, "expected": expected,
                                                                       "got": int(got)}))
-                    variants = count_parameters_mistakes(kind, D, H, layers, bidirectional, bias)
+                    variants = diagnoses.count_parameters_mistakes(kind, D, H, layers, bidirectional, bias) \
+                        if diagnoses else []
                     raise next((failure.adding(message) for message, wrong in variants if wrong == int(got)), failure)
