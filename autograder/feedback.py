@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .artifacts import problem
 from .messages import Message, catalog
-from .report import HEADINGS, STATUS_TEXT, write_text_atomically
+from .report import HEADINGS, STATUS_TEXT, pending_note, write_text_atomically
 
 HIDDEN_VALUES = {"mismatch": ("mismatch_hidden", ("what", "where", "rel", "rtol", "atol"))}
 
@@ -105,7 +105,7 @@ def render_markdown(report: dict, student: str, language: str, views: list[Exerc
     views = views or exercise_views(report, language)
     exercise_h, points_h, status_h, message_h, _, _ = HEADINGS[language]
     lines = [f"# {Message('report_title', {'student': student}).render(language)}", "",
-             f"**{_total(report, language)}**", "",
+             f"**{_total(report, language)}**", "", *([pending_note(report, language), ""] if report.get("pending") else []),
              f"| {exercise_h} | {points_h} | {status_h} | {message_h} |", "|---|---:|---|---|"]
     module_totals = report.get("modules", {})
     current = None
@@ -179,6 +179,7 @@ def render_html(report: dict, student: str, language: str, views: list[ExerciseV
     return (f'<!DOCTYPE html>\n<html lang="{language}"><head><meta charset="utf-8">'
             f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>"
             f"<h1>{esc(title)}</h1><p><strong>{esc(_total(report, language))}</strong></p>"
+            + (f'<p class="pending">{esc(pending_note(report, language))}</p>' if report.get("pending") else "") +
             f"<table><thead><tr><th>{exercise_h}</th><th>{points_h}</th><th>{status_h}</th><th>{message_h}</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>"
             f"<h2>{esc(Message('report_details').render(language))}</h2>{''.join(details)}{plots_section}"

@@ -81,6 +81,7 @@ def test_release_has_no_solution_code_and_no_hidden_tests(course):
         released = (course / "release" / module / f"{module}.ipynb").read_text()
         assert "BEGIN SOLUTION" not in released and "HIDDEN TESTS" not in released
         assert "hidden=True" not in released
+        assert "Resposta de referência" not in released and "SUA RESPOSTA AQUI" in released  # written answers
         source = (codegen.SOLUTIONS / f"{module}.py").read_text()
         for begin, end, _, _ in codegen.solution_regions(source):
             for line in source.splitlines()[begin + 1:end]:
@@ -94,6 +95,20 @@ def test_autograde_gives_the_reference_full_marks_and_the_release_zero(course):
         top = sum(load_policy(POLICY).modules[module].points.values())
         assert totals[("reference", module)] == top
         assert totals[("untouched", module)] == 0
+
+
+def test_written_answers_wait_in_the_gradebook_for_a_manual_grade(course):
+    from nbgrader.api import Gradebook
+    policy = load_policy(POLICY)
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        for module in MODULES:
+            for student in ("reference", "untouched"):
+                notebook = gradebook.find_submission_notebook(module, module, student)
+                assert notebook.needs_manual_grade, (module, student)
+                manual = {g.name: g for g in notebook.grades if g.needs_manual_grade}
+                assert set(manual) == set(policy.modules[module].written), (module, student)
+                assert all(g.score == 0 and g.max_score == policy.modules[module].written[g.name]
+                           for g in manual.values())
 
 
 def test_autograde_gives_the_shortcuts_zero_with_the_watch_in_the_kernel(course):
