@@ -51,6 +51,8 @@ python3.11 -m venv .venv
 Os testes públicos usam dados fixos; a nota final usa também testes ocultos, com outros dados.
 Cada mensagem diz o que era esperado e o que veio (forma, maior erro, passo de tempo) e, para
 erros comuns, qual deve ser o engano. Código fora das células de resposta não é corrigido.
+As respostas escritas (células de texto "SUA RESPOSTA AQUI" nos notebooks) são corrigidas à mão
+pelo professor: `check` não as avalia.
 """
 
 
