@@ -250,7 +250,7 @@ def count_parameters(kind, input_size, hidden_size, num_layers=1, bidirectional=
     # Dica: G blocos (rnn 1, gru 3, lstm 4) por camada e direção: weight_ih (G·H, D_in), weight_hh (G·H, H) e dois vetores de bias; da 2ª camada em diante D_in = direções·H.
     ### BEGIN SOLUTION
     blocks = {"rnn": 1, "gru": 3, "lstm": 4}[kind] * hidden_size
-    directions = 2 if bidirectional else 1
+    directions = 1 + int(bool(bidirectional))
     total = 0
     for layer in range(num_layers):
         inputs = input_size if layer == 0 else directions * hidden_size

@@ -98,17 +98,20 @@ def test_autograde_gives_the_reference_full_marks_and_the_release_zero(course):
 
 
 def test_written_answers_wait_in_the_gradebook_for_a_manual_grade(course):
+    """Answered (the reference's model answers): needs manual grade, score 0 until graded. Left as
+    released: nbgrader's own rule gives the unchanged answer cell 0 with no manual grade needed."""
     from nbgrader.api import Gradebook
     policy = load_policy(POLICY)
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         for module in MODULES:
-            for student in ("reference", "untouched"):
-                notebook = gradebook.find_submission_notebook(module, module, student)
-                assert notebook.needs_manual_grade, (module, student)
-                manual = {g.name: g for g in notebook.grades if g.needs_manual_grade}
-                assert set(manual) == set(policy.modules[module].written), (module, student)
-                assert all(g.score == 0 and g.max_score == policy.modules[module].written[g.name]
-                           for g in manual.values())
+            written = policy.modules[module].written
+            answered = gradebook.find_submission_notebook(module, module, "reference")
+            assert answered.needs_manual_grade, module
+            manual = {g.name: g for g in answered.grades if g.needs_manual_grade}
+            assert set(manual) == set(written), module
+            assert all(g.score == 0 and g.max_score == written[g.name] for g in manual.values())
+            untouched = {g.name: g for g in gradebook.find_submission_notebook(module, module, "untouched").grades}
+            assert all(untouched[name].score == 0 and not untouched[name].needs_manual_grade for name in written)
 
 
 def test_autograde_gives_the_shortcuts_zero_with_the_watch_in_the_kernel(course):
