@@ -71,14 +71,15 @@ def split_solution(source: str, module: str) -> tuple[dict[str, str], str]:
         # up to the next statement, so trailing comments (### END SOLUTION) stay with the code
         text = "\n".join(lines[start:end]).rstrip()
         name = _defined_name(node)
-        constant = name if name in EXERCISES[module] and isinstance(node, ast.Assign) else \
-            constant if constant and isinstance(node, ast.With) else None
         if name in EXERCISES[module]:
             exercises[name] = text
-        elif constant:
+            constant = name if isinstance(node, ast.Assign) else None
+        elif constant and isinstance(node, ast.With):
             exercises[constant] += "\n" + text
-        elif not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and node is tree.body[0]):
-            rest.append((text, isinstance(node, (ast.FunctionDef, ast.ClassDef))))
+        else:
+            constant = None
+            if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and node is tree.body[0]):
+                rest.append((text, isinstance(node, (ast.FunctionDef, ast.ClassDef))))
     given, given_ends_in_definition = "", False
     for text, definition in rest:  # everything but the module docstring, spaced as in PEP 8
         given += ("\n\n\n" if given and (definition or given_ends_in_definition) else "\n" if given else "") + text
