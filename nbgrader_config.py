@@ -8,3 +8,5 @@ c.Execute.timeout = 600
 c.ClearSolutions.code_stub = {"python": "# SEU CÓDIGO AQUI\nraise NotImplementedError()"}
 # a test cell a student deleted is put back (and graded) instead of needing a manual grade
 c.OverwriteCells.add_missing_cells = True
+# the release's stub for a written answer (nbgrader's manually graded markdown cells)
+c.ClearSolutions.text_stub = "SUA RESPOSTA AQUI"

@@ -37,6 +37,22 @@ class Forecaster(nn.Module):
         raise NotImplementedError('Dica: out, _ = self.lstm(x); a previsão vem do último passo, out[:, -1].')
 
 
+class WindowMLP(nn.Module):
+    """The lecture's MLP over a fixed window (the n-gram idea): no recurrence, the window's
+    values are just `window` input features.
+
+    Linear(window, hidden_size) -> ReLU -> Linear(hidden_size, horizon);
+    x: (B, window, 1) -> (B, horizon)
+    """
+
+    def __init__(self, window, hidden_size, horizon):
+        super().__init__()
+        raise NotImplementedError('Dica: duas camadas nn.Linear: (window -> hidden_size) e (hidden_size -> horizon).')
+
+    def forward(self, x):
+        raise NotImplementedError('Dica: achate cada janela em um vetor de window valores (x.flatten(1)), depois Linear, ReLU, Linear.')
+
+
 SEED = 0   # torch.manual_seed(SEED) when training starts makes runs repeatable
 
 

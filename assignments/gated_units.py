@@ -139,3 +139,15 @@ def stacked_lstm_forward(lstm, x, state=None):
     -> (output (T, B, directions * H) or (B, T, ...) when batch_first, (h_n, c_n))
     """
     raise NotImplementedError('Dica: para cada camada e direção, um laço no tempo (ao contrário na direção _reverse), depois concatene.')
+
+
+def count_parameters(kind, input_size, hidden_size, num_layers=1, bidirectional=False, bias=True):
+    """The number of parameters of torch.nn.RNN / GRU / LSTM (kind "rnn", "gru", "lstm") built
+    with these arguments, as an int: what sum(p.numel() for p in module.parameters()) gives.
+
+    Each layer and direction has weight_ih (G*H, D_in), weight_hh (G*H, H) and, with bias,
+    two bias vectors bias_ih and bias_hh (G*H,), where G is the number of gate blocks (rnn 1,
+    gru 3, lstm 4). D_in is input_size in layer 0; layers >= 1 read the previous layer's
+    output, directions * H wide.
+    """
+    raise NotImplementedError('Dica: G blocos (rnn 1, gru 3, lstm 4) por camada e direção: weight_ih (G·H, D_in), weight_hh (G·H, H) e dois vetores de bias; da 2ª camada em diante D_in = direções·H.')

@@ -86,6 +86,8 @@ Os testes públicos usam dados fixos; a nota final usa também testes ocultos, c
 Cada mensagem diz o que era esperado e o que veio (forma, maior erro, passo de tempo) e, para
 erros comuns, qual deve ser o engano. Fora do Linux (ou no Linux sem root) o seu código roda
 num processo comum: o limite de tempo vale sempre; o de memória, onde o sistema o oferece.
+As respostas escritas (células de texto "SUA RESPOSTA AQUI" nos notebooks) são corrigidas à mão
+pelo professor: `check` não as avalia.
 
 ## English
 
@@ -102,7 +104,8 @@ files) and `{wheel}`, the grader with the public checks. Install it once (Python
 Fill in each answer cell and run the test cell below it (code outside answer cells is not
 graded), or replace each `raise NotImplementedError(...)` in `assignments/` and run
 `python -m autograder check` (`--only rnn_basics`, `check notebooks`, `--lang en`). The public
-checks use fixed data; the final grade also runs hidden checks on other data.
+checks use fixed data; the final grade also runs hidden checks on other data. The written answers
+(the "SUA RESPOSTA AQUI" text cells) are graded by hand by your instructor; `check` does not grade them.
 """
 
 

@@ -2,10 +2,12 @@
 
 The checks name a common mistake by comparing a wrong result with what that mistake
 produces. For most mistakes that is a line or two; for these it is a whole implementation
-(a stacked LSTM, a Jacobian product), so this module stays out of the student bundle and the
+(a stacked LSTM, a Jacobian product, the parameter count), so this module stays out of the student bundle and the
 students' `check` goes without these few diagnoses.
 """
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import torch
@@ -96,3 +98,27 @@ def stacked_lstm_mistakes(case, x64, state) -> list:
     if state is not None:
         variants.append((Message("diag_lstm_state_ignored"), layered_lstm(case, x64, None)))
     return variants
+
+
+def parameter_count(gates: int, D: int, H: int, layers: int, directions: int, biases: int, deep_inputs: int) -> int:
+    """A recurrent module's parameters: `gates` blocks of H rows per layer and direction, `biases`
+    bias vectors each, and layers >= 1 reading `deep_inputs` values (directions * H when right)."""
+    per_layer = [gates * H * ((D if layer == 0 else deep_inputs) + H + biases) for layer in range(layers)]
+    return directions * sum(per_layer)
+
+
+def count_parameters_mistakes(kind: str, D, H, layers, bidirectional, bias) -> list:
+    """One bias vector instead of two; layers >= 1 reading H (not 2H) when bidirectional; another
+    kind's number of gate blocks (3 vs 4); the second direction left out."""
+    gates, directions = {"rnn": 1, "gru": 3, "lstm": 4}[kind], 2 if bidirectional else 1
+    count = functools.partial(parameter_count, D=D, H=H, layers=layers)
+    right = dict(gates=gates, directions=directions, biases=2 if bias else 0, deep_inputs=directions * H)
+    variants = [(Message("diag_count_one_bias"), count(**{**right, "biases": 1}))] if bias else []
+    if bidirectional and layers > 1:
+        variants.append((Message("diag_count_deep_inputs"), count(**{**right, "deep_inputs": H})))
+    variants += [(Message("diag_count_gate_blocks", {"kind": kind, "got": other, "expected": gates}),
+                  count(**{**right, "gates": other})) for other in (1, 3, 4) if other != gates]
+    if bidirectional:
+        variants.append((Message("diag_count_one_direction"), count(**{**right, "directions": 1})))
+    return variants
+

@@ -7,14 +7,15 @@ lose their values (`student_messages`): a report never shows hidden data.
 """
 from __future__ import annotations
 
+import dataclasses
 import html
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .artifacts import problem
 from .messages import Message, catalog
-from .report import HEADINGS, STATUS_TEXT, write_text_atomically
-from .scoring import ExerciseScore, Report
+from .report import HEADINGS, STATUS_TEXT, pending_note, write_text_atomically
+from .scoring import Report
 
 HIDDEN_VALUES = {"mismatch": ("mismatch_hidden", ("what", "where", "rel", "rtol", "atol")),
                  # what student code raised on a hidden case may hold its inputs (repr(argument))
@@ -35,9 +36,8 @@ def student_messages(messages: list[Message]) -> list[Message]:
 
 def redacted(report: Report) -> Report:
     """`report` as a student may see it: `student_messages` in every exercise."""
-    return Report([ExerciseScore(e.id, e.module, e.exercise, e.score, e.max_score, e.status,
-                                 student_messages(e.messages), e.artifacts) for e in report.exercises],
-                  report.sandbox)
+    return dataclasses.replace(report, exercises=[dataclasses.replace(e, messages=student_messages(e.messages))
+                                                  for e in report.exercises])
 
 
 @dataclass
@@ -116,7 +116,7 @@ def render_markdown(report: dict, student: str, language: str, views: list[Exerc
     views = views or exercise_views(report, language)
     exercise_h, points_h, status_h, message_h, _, _ = HEADINGS[language]
     lines = [f"# {Message('report_title', {'student': student}).render(language)}", "",
-             f"**{_total(report, language)}**", "",
+             f"**{_total(report, language)}**", "", *([pending_note(report, language), ""] if report.get("pending") else []),
              f"| {exercise_h} | {points_h} | {status_h} | {message_h} |", "|---|---:|---|---|"]
     module_totals = report.get("modules", {})
     current = None
@@ -190,6 +190,7 @@ def render_html(report: dict, student: str, language: str, views: list[ExerciseV
     return (f'<!DOCTYPE html>\n<html lang="{language}"><head><meta charset="utf-8">'
             f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>"
             f"<h1>{esc(title)}</h1><p><strong>{esc(_total(report, language))}</strong></p>"
+            + (f'<p class="pending">{esc(pending_note(report, language))}</p>' if report.get("pending") else "") +
             f"<table><thead><tr><th>{exercise_h}</th><th>{points_h}</th><th>{status_h}</th><th>{message_h}</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>"
             f"<h2>{esc(Message('report_details').render(language))}</h2>{''.join(details)}{plots_section}"

@@ -10,11 +10,16 @@ from .contract import exercise_id
 from .report import write_text_atomically
 
 
+PENDING = "pending"   # a written answer's cell: graded by hand (nbgrader's formgrader), not here
+
+
 def gradebook_columns(policy, modules: list[str]) -> list[str]:
-    """`student`, then per module its exercises and the module's total, then `total`."""
+    """`student`, then per module its exercises, its written answers (always `pending`) and the
+    module's auto-graded total, then `total` (auto-graded)."""
     columns = ["student"]
     for module in modules:
         columns += [exercise_id(module, exercise) for exercise in policy.modules[module].points]
+        columns += [exercise_id(module, answer) for answer in policy.modules[module].written]
         columns.append(module)
     return columns + ["total"]
 
@@ -25,6 +30,7 @@ def gradebook_row(student: str, report: dict | None) -> dict:
     if report is None:
         return row
     row.update({e["id"]: f"{e['score']:g}" for e in report["exercises"]})
+    row.update({p["id"]: PENDING for p in report.get("pending", [])})
     row.update({module: f"{totals['score']:g}" for module, totals in report["modules"].items()})
     row["total"] = f"{report['score']:g}"
     return row

@@ -5,6 +5,7 @@ it as one line and exits with code 2.
 """
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,6 +105,7 @@ class ModulePolicy:
     points: dict[str, float]
     tables: dict[str, dict] = field(default_factory=dict)
     from_scratch: dict[str, str] = field(default_factory=dict)   # exercise -> name of a forbid list
+    written: dict[str, float] = field(default_factory=dict)      # written answer -> points (graded by hand)
 
 
 @dataclass(frozen=True)
@@ -208,7 +210,7 @@ def _module_policy(path, name: str, table, forbid: dict) -> ModulePolicy:
     if not isinstance(table, dict):
         raise PolicyError(path, prefix, "must be a table")
     extra_tables = MODULE_TABLES.get(name, {})
-    plain = {k: v for k, v in table.items() if k not in ("points", "from_scratch") and k not in extra_tables}
+    plain = {k: v for k, v in table.items() if k not in ("points", "from_scratch", "written") and k not in extra_tables}
     values = _check_table(path, prefix, plain, MODULE_SCHEMA)
     points = table.get("points")
     if points is None:
@@ -223,7 +225,25 @@ def _module_policy(path, name: str, table, forbid: dict) -> ModulePolicy:
               for t, schema in extra_tables.items()}
     return ModulePolicy(name, float(values["time_limit_s"]), int(values["memory_limit_mb"]),
                         {k: float(v) for k, v in points.items()}, tables,
-                        from_scratch_exercises(path, name, table.get("from_scratch", {}), forbid))
+                        from_scratch_exercises(path, name, table.get("from_scratch", {}), forbid),
+                        written_answers(path, name, table.get("written", {})))
+
+
+WRITTEN_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def written_answers(path, module: str, table) -> dict[str, float]:
+    """[modules.<m>.written]: answer = points, the written answers graded by hand (nbgrader's
+    formgrader); a name is an nbgrader grade_id, unlike any exercise's."""
+    prefix = f"modules.{module}.written"
+    if not isinstance(table, dict):
+        raise PolicyError(path, prefix, "must be a table: answer = points")
+    for key, value in table.items():
+        if not WRITTEN_NAME.match(key) or key in EXERCISES[module] or key.removesuffix("_test") in EXERCISES[module]:
+            raise PolicyError(path, f"{prefix}.{key}", "not a valid name (lower case, digits, _; not an exercise's)")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise PolicyError(path, f"{prefix}.{key}", f"{value!r} is not a positive number of points")
+    return {key: float(value) for key, value in table.items()}
 
 
 def load_policy(path: str | Path = DEFAULT_POLICY) -> Policy:

@@ -51,6 +51,29 @@ class Forecaster(nn.Module):
         ### END SOLUTION
 
 
+class WindowMLP(nn.Module):
+    """The lecture's MLP over a fixed window (the n-gram idea): no recurrence, the window's
+    values are just `window` input features.
+
+    Linear(window, hidden_size) -> ReLU -> Linear(hidden_size, horizon);
+    x: (B, window, 1) -> (B, horizon)
+    """
+
+    def __init__(self, window, hidden_size, horizon):
+        super().__init__()
+        # Dica: duas camadas nn.Linear: (window -> hidden_size) e (hidden_size -> horizon).
+        ### BEGIN SOLUTION
+        self.hidden = nn.Linear(window, hidden_size)
+        self.head = nn.Linear(hidden_size, horizon)
+        ### END SOLUTION
+
+    def forward(self, x):
+        # Dica: achate cada janela em um vetor de window valores (x.flatten(1)), depois Linear, ReLU, Linear.
+        ### BEGIN SOLUTION
+        return self.head(torch.relu(self.hidden(x.flatten(1))))
+        ### END SOLUTION
+
+
 SEED = 0   # torch.manual_seed(SEED) when training starts makes runs repeatable
 
 

@@ -236,3 +236,25 @@ def stacked_lstm_forward(lstm, x, state=None):
     output = xs.transpose(0, 1) if lstm.batch_first else xs
     return output, (torch.stack(h_n), torch.stack(c_n))
     ### END SOLUTION
+
+
+def count_parameters(kind, input_size, hidden_size, num_layers=1, bidirectional=False, bias=True):
+    """The number of parameters of torch.nn.RNN / GRU / LSTM (kind "rnn", "gru", "lstm") built
+    with these arguments, as an int: what sum(p.numel() for p in module.parameters()) gives.
+
+    Each layer and direction has weight_ih (G*H, D_in), weight_hh (G*H, H) and, with bias,
+    two bias vectors bias_ih and bias_hh (G*H,), where G is the number of gate blocks (rnn 1,
+    gru 3, lstm 4). D_in is input_size in layer 0; layers >= 1 read the previous layer's
+    output, directions * H wide.
+    """
+    # Dica: G blocos (rnn 1, gru 3, lstm 4) por camada e direção: weight_ih (G·H, D_in), weight_hh (G·H, H) e dois vetores de bias; da 2ª camada em diante D_in = direções·H.
+    ### BEGIN SOLUTION
+    blocks = {"rnn": 1, "gru": 3, "lstm": 4}[kind] * hidden_size
+    directions = 1 + int(bool(bidirectional))
+    total = 0
+    for layer in range(num_layers):
+        inputs = input_size if layer == 0 else directions * hidden_size
+        per_direction = blocks * inputs + blocks * hidden_size + (2 * blocks if bias else 0)
+        total += directions * per_direction
+    return total
+    ### END SOLUTION

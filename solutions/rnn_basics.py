@@ -5,6 +5,8 @@ xs has shape (T, B, D) = (seq_len, batch, input_size). Weights use PyTorch's lay
 (out_features, in_features), so a batch of row vectors x is multiplied as x @ W.T.
 Nothing a function receives is modified in place.
 """
+import contextlib
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -152,4 +154,31 @@ def one_to_many_forward(cell, readout, x, steps):
         h = cell(x if t == 0 else torch.zeros_like(x), h)
         outputs.append(readout(h))
     return torch.stack(outputs)
+    ### END SOLUTION
+
+
+TAXONOMY = {
+    # The taxonomy: the shape of each problem. Replace every None by "one_to_many", "many_to_one",
+    # "many_to_many" (a sequence read, then another written, of another length) or
+    # "many_to_many_synced" (one output at every input step).
+    "image captioning": None,
+    "sentiment analysis": None,
+    "speech to text": None,
+    "named-entity recognition": None,
+    "name to nationality": None,
+    "forecasting the next values": None,
+    "digit read row by row": None,
+}
+with contextlib.suppress(NotImplementedError):   # given: the rest of the module works before you answer
+    # Dica: pergunte-se quantas entradas e quantas saídas cada problema tem, e se há uma saída por passo de entrada.
+    ### BEGIN SOLUTION
+    TAXONOMY.update({
+        "image captioning": "one_to_many",
+        "sentiment analysis": "many_to_one",
+        "speech to text": "many_to_many",
+        "named-entity recognition": "many_to_many_synced",
+        "name to nationality": "many_to_one",
+        "forecasting the next values": "many_to_one",
+        "digit read row by row": "many_to_one",
+    })
     ### END SOLUTION

@@ -50,6 +50,7 @@ TRAINED = {"train_forecaster", "predict_next"}
 WINDOWS_RETURN = "return torch.from_numpy(X[:, :, None]), torch.from_numpy(Y)"
 HEAD = "return self.head(outputs[:, -1])"
 UNSCALE = "return (last + change * model.scale).cpu().numpy().astype(np.float64)"
+MLP_FORWARD = "return self.head(torch.relu(self.hidden(x.flatten(1))))"
 
 CORPUS = [
     mistake("targets overlap the window", "make_windows", "diag_fc_target_overlaps",
@@ -77,6 +78,13 @@ CORPUS = [
     mistake("training returns after one step", "train_forecaster", "diag_training_short",
             ("            optimizer.step()\n            losses.append(loss.item())",
              "            optimizer.step()\n            return model.eval()")),
+
+    mistake("MLP without ReLU", "WindowMLP", "diag_mlp_no_activation", (MLP_FORWARD, "return self.head(self.hidden(x.flatten(1)))")),
+    mistake("MLP with a ReLU on the output", "WindowMLP", "diag_mlp_relu_on_output",
+            (MLP_FORWARD, "return torch.relu(self.head(torch.relu(self.hidden(x.flatten(1)))))")),
+    mistake("MLP reads one value per step", "WindowMLP", "diag_mlp_not_flattened",
+            ("self.hidden = nn.Linear(window, hidden_size)", "self.hidden = nn.Linear(1, hidden_size)"),
+            (MLP_FORWARD, "return self.head(torch.relu(self.hidden(x)).mean(dim=1))")),
 ]
 
 

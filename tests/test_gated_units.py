@@ -163,6 +163,19 @@ CORPUS = [
             ("    if state is None:\n        zeros = xs.new_zeros", "    if True:\n        zeros = xs.new_zeros")),
     mistake("LSTM: o computed with U_f (copy-paste)", "lstm_gates", None,    # caught, not named
             ('"o": sigmoid(pre("o"))', '"o": sigmoid(x @ p["W_o"].T + h_prev @ p["U_f"].T + p["b_o"])'), also=LSTM_USERS),
+
+    mistake("count: one bias vector", "count_parameters", "diag_count_one_bias",
+            ("(2 * blocks if bias else 0)", "(blocks if bias else 0)")),
+    mistake("count: deep layers read H when bidirectional", "count_parameters", "diag_count_deep_inputs",
+            ("else directions * hidden_size", "else hidden_size")),
+    mistake("count: GRU and LSTM gate blocks swapped", "count_parameters", "diag_count_gate_blocks",
+            ('{"rnn": 1, "gru": 3, "lstm": 4}', '{"rnn": 1, "gru": 4, "lstm": 3}')),
+    mistake("count: the torch module built and counted", "count_parameters", "scratch_forbidden", append="""
+            def count_parameters(kind, input_size, hidden_size, num_layers=1, bidirectional=False, bias=True):
+                module = getattr(nn, kind.upper())(input_size, hidden_size, num_layers, bias=bias,
+                                                   bidirectional=bidirectional)
+                return sum(p.numel() for p in module.parameters())
+            """),
 ]
 
 

@@ -64,14 +64,15 @@ def simulated_autograder(tmp_path, autograder_zip, student_files: dict) -> dict:
 
 def test_run_autograder_gives_full_marks_to_the_reference(tmp_path, autograder_zip):
     results = simulated_autograder(tmp_path, autograder_zip, {"rnn_basics.py": SOLUTIONS / "rnn_basics.py"})
-    assert results["score"] == sum(t["max_score"] for t in results["tests"]) == 18
+    points = load_policy(POLICY).modules["rnn_basics"].points
+    assert results["score"] == sum(t["max_score"] for t in results["tests"]) == sum(points.values())
     assert {t["status"] for t in results["tests"]} == {"passed"}
     assert str(load_policy(POLICY).hidden_seed) not in json.dumps(results)
 
 
 def test_run_autograder_finds_stubs_uploaded_inside_a_folder(tmp_path, autograder_zip):
     results = simulated_autograder(tmp_path, autograder_zip, {"my work/rnn_basics.py": ASSIGNMENTS / "rnn_basics.py"})
-    assert results["score"] == 0 and len(results["tests"]) == 9
+    assert results["score"] == 0 and len(results["tests"]) == len(load_policy(POLICY).modules["rnn_basics"].points)
     assert all(t["output"].startswith("Ainda não implementado") for t in results["tests"])
 
 

@@ -90,6 +90,7 @@ def test_release_has_no_solution_code_and_no_hidden_tests(course):
         released = (course / "release" / module / f"{module}.ipynb").read_text()
         assert "BEGIN SOLUTION" not in released and "HIDDEN TESTS" not in released
         assert "hidden=True" not in released
+        assert "Resposta de referência" not in released and "SUA RESPOSTA AQUI" in released  # written answers
         source = (codegen.SOLUTIONS / f"{module}.py").read_text()
         for begin, end, _, _ in codegen.solution_regions(source):
             for line in source.splitlines()[begin + 1:end]:
@@ -103,6 +104,23 @@ def test_autograde_gives_the_reference_full_marks_and_the_release_zero(course):
         top = sum(load_policy(POLICY).modules[module].points.values())
         assert totals[("reference", module)] == top
         assert totals[("untouched", module)] == 0
+
+
+def test_written_answers_wait_in_the_gradebook_for_a_manual_grade(course):
+    """Answered (the reference's model answers): needs manual grade, score 0 until graded. Left as
+    released: nbgrader's own rule gives the unchanged answer cell 0 with no manual grade needed."""
+    from nbgrader.api import Gradebook
+    policy = load_policy(POLICY)
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        for module in MODULES:
+            written = policy.modules[module].written
+            answered = gradebook.find_submission_notebook(module, module, "reference")
+            assert answered.needs_manual_grade, module
+            manual = {g.name: g for g in answered.grades if g.needs_manual_grade}
+            assert set(manual) == set(written), module
+            assert all(g.score == 0 and g.max_score == written[g.name] for g in manual.values())
+            untouched = {g.name: g for g in gradebook.find_submission_notebook(module, module, "untouched").grades}
+            assert all(untouched[name].score == 0 and not untouched[name].needs_manual_grade for name in written)
 
 
 def test_autograde_gives_the_shortcuts_zero_with_the_watch_in_the_kernel(course):

@@ -29,13 +29,18 @@ def test_notebook_cells_carry_nbgrader_metadata_and_the_policy_points(module):
     meta = [c["metadata"]["nbgrader"] for c in notebook["cells"] if "nbgrader" in c["metadata"]]
     ids = [m["grade_id"] for m in meta]
     assert len(ids) == len(set(ids)) and all(m["schema_version"] == 3 for m in meta)
-    tests = {m["grade_id"].removesuffix("_test"): m["points"] for m in meta if m["grade"]}
+    tests = {m["grade_id"].removesuffix("_test"): m["points"] for m in meta if m["grade"] and not m["solution"]}
     assert tests == load_policy(POLICY).modules[module].points
-    answers = [m["grade_id"] for m in meta if m["solution"]]
+    answers = [m["grade_id"] for m in meta if m["solution"] and not m["grade"]]
     assert sorted(answers) == sorted(EXERCISES[module])
+    written = {m["grade_id"]: m["points"] for m in meta if m["grade"] and m["solution"]}   # graded by hand
+    assert written == load_policy(POLICY).modules[module].written
     for cell in notebook["cells"]:
         if cell["metadata"].get("nbgrader", {}).get("grade"):
-            assert "### BEGIN HIDDEN TESTS" in "".join(cell["source"])
+            if cell["cell_type"] == "markdown":
+                assert cell["metadata"]["nbgrader"]["solution"] and "Resposta de referência" in "".join(cell["source"])
+            else:
+                assert "### BEGIN HIDDEN TESTS" in "".join(cell["source"])
 
 
 def _notebook(tmp_path, module, edit=None, name="sub"):

@@ -62,3 +62,12 @@ def forecaster_case(rng):
             **{f"ref.{k}": v for k, v in ref.items()},
             "forecast": lstm_forecast(ref, x), "first_step": lstm_forecast(ref, x, step=0),
             "time_major": lstm_forecast(ref, x, batch_first=False)}
+
+
+@generator(MODULE, "WindowMLP")
+def window_mlp_case(rng):
+    """Sizes (window, hidden, horizon), all different so that each weight is known by its shape,
+    and a batch of windows. The weights are the student's own (read from its state_dict)."""
+    window, hidden, horizon = (int(n) for n in rng.choice(np.arange(2, 13), size=3, replace=False))
+    return {"window": np.array(window), "hidden": np.array(hidden), "horizon": np.array(horizon),
+            "x": rng.normal(0.0, 1.0, (int(rng.integers(2, 6)), window, 1)).astype(np.float32)}

@@ -285,3 +285,23 @@ def stacked_lstm_forward_case(rng):
             output, (h_n, c_n) = lstm(_t(case["x"]), state)
             case.update({"output" + suffix: output.numpy(), "h_n" + suffix: h_n.numpy(), "c_n" + suffix: c_n.numpy()})
     return case
+
+
+KINDS = ("rnn", "gru", "lstm")
+
+
+@generator(MODULE, "count_parameters")
+def count_parameters_case(rng):
+    """Six configurations, two per kind: the first deep and bidirectional with biases (where every
+    usual slip shows), the second random. Expected counts come from torch's modules themselves."""
+    rows = []
+    for kind_index in (0, 1, 2, 0, 1, 2):
+        deep = len(rows) < 3
+        D, H = (int(n) for n in rng.integers([1, 1], [40, 40]))
+        layers = int(rng.integers(2, 5)) if deep else int(rng.integers(1, 4))
+        bidirectional = True if deep else bool(rng.integers(2))
+        bias = True if deep else bool(rng.random() < 0.6)
+        module = getattr(torch.nn, KINDS[kind_index].upper())(D, H, num_layers=layers, bidirectional=bidirectional,
+                                                             bias=bias)
+        rows.append((kind_index, D, H, layers, bidirectional, bias, sum(p.numel() for p in module.parameters())))
+    return {"configs": np.array(rows, dtype=np.int64)}

@@ -160,3 +160,6 @@ def check_predict_next(student, device, hidden, module_policy, task_seed, reques
         if not np.allclose(alone[0], forecasts[row], rtol=1e-4, atol=1e-4 * np.abs(known).max()):
             fail("fc_depends_on_batch", row=int(row), alone=float(alone[0, 0]), batch=float(forecasts[row, 0]))
     _require_dependence(student.predict_next, model, histories, lambda values: values, forecasts, device, what)
+
+
+from .forecast_window import check_WindowMLP  # noqa: E402,F401  (collected with this module's checks)

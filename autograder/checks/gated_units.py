@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..cases.gated_units import (CELL_KEYS, GRU_ORDER, LSTM_BACKWARD_MISTAKES, LSTM_ORDER, GRU_KEYS, LSTM_KEYS,
+from ..cases.gated_units import (CELL_KEYS, GRU_ORDER, KINDS, LSTM_BACKWARD_MISTAKES, LSTM_ORDER, GRU_KEYS, LSTM_KEYS,
                                  cell_from_weights, gru_cell_from_params, lstm_backward_oracle,
                                  lstm_backward_with_mistake, lstm_cell_from_params, lstm_from_case, torch_gru_gates,
                                  torch_lstm_gates)
@@ -283,3 +283,21 @@ def check_stacked_lstm_forward(student, cases, tol32):
                 except CheckFailure as failure:
                     raise failure.with_context(Message("lstm_config", {"config": config})) from None
                 expect_not_mutated(student, "stacked_lstm_forward")
+
+
+def check_count_parameters(student, cases):
+    for case in cases:
+        with case:
+            for kind_index, D, H, layers, bidirectional, bias, expected in case.configs.tolist():
+                kind, bidirectional, bias = KINDS[kind_index], bool(bidirectional), bool(bias)
+                what = (f'count_parameters("{kind}", {D}, {H}, num_layers={layers}, '
+                        f"bidirectional={bidirectional}, bias={bias})")
+                got = student.count_parameters(kind, D, H, num_layers=layers, bidirectional=bidirectional, bias=bias)
+                if isinstance(got, bool) or not isinstance(got, (int, np.integer)):
+                    fail("wrong_type", what=what, expected="int", got=type(got).__name__)
+                if int(got) != expected:
+                    failure = CheckFailure(Message("count_mismatch", {"what": what, "expected": expected,
+                                                                      "got": int(got)}))
+                    variants = diagnoses.count_parameters_mistakes(kind, D, H, layers, bidirectional, bias) \
+                        if diagnoses else []
+                    raise next((failure.adding(message) for message, wrong in variants if wrong == int(got)), failure)
