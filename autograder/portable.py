@@ -176,6 +176,7 @@ class PortableProcess(Peer):
         self.warmup_sent_at: float | None = None
         self.start_seconds = 0.0
         self.import_seconds: dict[str, float] = {}
+        self.starts, self.forks = 0, 0   # as StudentProcess counts them (this runner never forks)
         announce(portable_reason() or "chosen by the caller")
 
     def alive(self) -> bool:
@@ -241,6 +242,7 @@ class PortableProcess(Peer):
     def _spawn(self) -> None:
         self.close()
         self.generation += 1
+        self.starts += 1
         self.loaded = {}
         self.workdir = Path(tempfile.mkdtemp(prefix="check-"))
         runtime = self._write_files()
