@@ -10,7 +10,7 @@ from autograder.cli import grade_pipeline
 from autograder.feedback import render_html
 from autograder.practical import series_task
 from mistakes import assert_lost_only_its_exercises_and_named, mistake
-from practical_helpers import POLICY, ROOT, budget, grade, graded_with_calls, params, variant
+from practical_helpers import POLICY, ROOT, grade, graded_with_calls, params, variant
 
 MODULE = "forecast"
 
@@ -21,12 +21,12 @@ def reference():
 
 
 @pytest.mark.slow
-def test_reference_scores_full_marks_within_its_budget(reference):
+def test_reference_scores_full_marks(reference):
     graded, _ = reference
     for exercise in graded.values():
         assert exercise.score == exercise.max_score, (exercise.exercise, exercise.messages)
     trained = params(graded["train_forecaster"], "score_mse_ratio")
-    assert trained["value"] <= trained["full"] and trained["seconds"] <= budget(MODULE)
+    assert trained["value"] <= trained["full"]
 
 
 @pytest.mark.slow
