@@ -11,7 +11,6 @@ import pytest
 
 from autograder import proxies
 from autograder.cli import grade_pipeline
-from autograder.policy import load_policy
 from conftest import patched_source
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,12 +69,6 @@ def graded_with_calls(folder: Path, module: str):
     with recording_calls() as calls:
         graded = grade(folder, module)
     return graded, calls
-
-
-def budget(module: str) -> float:
-    """The longest training the policy accepts for a module: its budget plus the grace."""
-    training = load_policy(POLICY).modules[module].tables["training"]
-    return training["budget_s"] + training["overrun_grace_s"]
 
 
 def keys(exercise) -> list[str]:

@@ -38,12 +38,30 @@ def test_the_zip_holds_the_grader_and_no_solution_or_student_file(autograder_zip
     assert policy == POLICY.read_bytes()
 
 
+PYTHON_THAT_LOGS = """#!/usr/bin/env bash
+# stands in for python: logs each call; `-m venv DIR` makes DIR/bin/python (this same logger)
+echo "$0 $*" >> "{log}"
+if [ "$1 $2" = "-m venv" ]; then mkdir -p "$3/bin" && cp "$0" "$3/bin/python"; fi
+"""
+
+
 def test_setup_installs_the_locked_requirements_into_a_venv(autograder_zip, tmp_path):
+    """setup.sh run with a python that only logs: it makes a venv beside itself, then installs the
+    zip's requirements.lock and the grader (without other dependencies) with that venv's pip."""
+    source = tmp_path / "source"
     with zipfile.ZipFile(autograder_zip) as archive:
-        archive.extract("setup.sh", tmp_path)
-    assert subprocess.run(["bash", "-n", str(tmp_path / "setup.sh")]).returncode == 0
-    text = (tmp_path / "setup.sh").read_text()
-    assert "-m venv" in text and '-r "$SOURCE/requirements.lock"' in text and '--no-deps "$SOURCE"' in text
+        archive.extract("setup.sh", source)
+    log, python = tmp_path / "calls.log", tmp_path / "python3.11"
+    python.write_text(PYTHON_THAT_LOGS.format(log=log))
+    python.chmod(0o755)
+    run = subprocess.run(["bash", str(source / "setup.sh")], env={**os.environ, "PYTHON": str(python)},
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    made, locked, grader = log.read_text().splitlines()
+    venv_pip = f"{source}/.venv/bin/python -m pip install"
+    assert made == f"{python} -m venv {source}/.venv"
+    assert locked.startswith(venv_pip) and locked.endswith(f"-r {source}/requirements.lock")
+    assert grader.startswith(venv_pip) and grader.endswith(f"--no-deps {source}")
 
 
 def simulated_autograder(tmp_path, autograder_zip, student_files: dict) -> dict:

@@ -1,11 +1,11 @@
 """Hostile and broken submissions: each breaks rnn_basics on purpose while the other numpy
 modules stay correct. The broken exercise (or module) loses its points with a clear message,
-every other module keeps full marks, and the run finishes in bounded time."""
+every other module keeps full marks, and the run finishes (its time limits: test_isolation.py)."""
 from __future__ import annotations
 
 import json
 import shutil
-import time
+from pathlib import Path
 
 import pytest
 
@@ -27,9 +27,7 @@ def hostile_submission(folder, append: str):
 
 
 def graded(tmp_path, append: str, policy=POLICY):
-    started = time.monotonic()
     scores, report = grade(hostile_submission(tmp_path / "sub", append), only=ONLY, policy=policy)
-    assert time.monotonic() - started < 240
     for module in OTHERS:
         assert report.modules()[module][0] == report.modules()[module][1], f"{module} lost points"
     return {id_.split(".")[1]: e for id_, e in scores.items() if e.module == BROKEN}
@@ -77,12 +75,20 @@ def sigmoid(x):
     assert lost(exercises) == set()
 
 
+GRADESCOPE_RESULTS = Path("/autograder/results/results.json")
+
+
+def _contents(path: Path) -> bytes | None:
+    return path.read_bytes() if path.is_file() else None
+
+
 def test_result_files_cannot_be_forged(tmp_path):
     out = tmp_path / "report.json"
     forged = '{"score": 999}'
+    results_before = _contents(GRADESCOPE_RESULTS)
     exercises = graded(tmp_path, f"""
 import os as _os
-for _path in ({str(out)!r}, "/autograder/results/results.json", {str(POLICY.parent / 'gradebook.db')!r},
+for _path in ({str(out)!r}, {str(GRADESCOPE_RESULTS)!r}, {str(POLICY.parent / 'gradebook.db')!r},
               {str(tmp_path / 'grades.csv')!r}):
     try:
         _os.makedirs(_os.path.dirname(_path), exist_ok=True)
@@ -94,6 +100,7 @@ for _path in ({str(out)!r}, "/autograder/results/results.json", {str(POLICY.pare
     assert lost(exercises) == set()
     assert not out.exists() and not (tmp_path / "grades.csv").exists()
     assert not (POLICY.parent / "gradebook.db").exists()
+    assert _contents(GRADESCOPE_RESULTS) == results_before   # absent here, or Gradescope's own
 
 
 @pytest.mark.parametrize("returned, key", [

@@ -10,7 +10,7 @@ import pytest
 from autograder.policy import load_policy
 from autograder.practical import name_task
 from mistakes import assert_lost_only_its_exercises_and_named, mistake
-from practical_helpers import POLICY, ROOT, budget, grade, graded_with_calls, keys, params, variant
+from practical_helpers import POLICY, ROOT, grade, graded_with_calls, keys, params, variant
 
 MODULE = "name_classifier"
 UNTRAINED = ("for epoch in range(epochs):", "for epoch in range(0):")
@@ -28,12 +28,12 @@ def reference():
 
 
 @pytest.mark.slow
-def test_reference_scores_full_marks_within_its_budget(reference):
+def test_reference_scores_full_marks(reference):
     graded, _ = reference
     for exercise in graded.values():
         assert exercise.score == exercise.max_score, (exercise.exercise, exercise.messages)
     trained = params(graded["train_name_classifier"], "score_accuracy")
-    assert trained["value"] >= trained["full"] and trained["seconds"] <= budget(MODULE)
+    assert trained["value"] >= trained["full"]
     balanced = params(graded["predict_nationality"], "score_balanced_accuracy")
     assert balanced["value"] >= balanced["full"]
 

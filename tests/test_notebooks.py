@@ -121,13 +121,30 @@ def test_a_test_directive_before_its_answer_is_refused(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_grade_cell_trains_then_predicts_with_the_same_model(capfd):
-    """In a notebook the training cell's model reaches the predict cell (public and hidden apart)."""
+    """In a notebook the training cell's model reaches the predict cell (public and hidden apart):
+    every model predict_digits is given in the predict cell is the one the train cell trained."""
     import runpy
     from conftest import SOLUTIONS
     namespace = runpy.run_path(str(SOLUTIONS / "pixel_gru.py"))
+    train, predict = namespace["train_pixel_gru"], namespace["predict_digits"]
+    trained, given = [], {}   # models train returned; {(hidden, cell): models predict was given}
+    cell = None
+
+    def recorded_train(*args, **kwargs):
+        trained.append(train(*args, **kwargs))
+        return trained[-1]
+
+    def recorded_predict(model, *args, **kwargs):
+        given.setdefault(cell, []).append(model)
+        return predict(model, *args, **kwargs)
+    namespace.update(train_pixel_gru=recorded_train, predict_digits=recorded_predict)
     for hidden in (False, True):
         for exercise in ("train_pixel_gru", "predict_digits"):
-            grade_cell("pixel_gru", exercise, namespace, hidden=hidden)   # zero points raise ExerciseFailed
+            cell = (hidden, exercise)
+            assert grade_cell("pixel_gru", exercise, namespace, hidden=hidden) is None  # full points
+    assert len(trained) == 2 and trained[0] is not trained[1]
+    for hidden, model in zip((False, True), trained):
+        assert given[hidden, "predict_digits"] and all(m is model for m in given[hidden, "predict_digits"])
     assert capfd.readouterr().err == ""
 
 

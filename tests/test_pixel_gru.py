@@ -6,7 +6,7 @@ import pytest
 
 
 from mistakes import assert_lost_only_its_exercises_and_named, mistake
-from practical_helpers import POLICY, ROOT, budget, grade, keys, params, policy_with, variant
+from practical_helpers import POLICY, ROOT, grade, keys, params, policy_with, variant
 
 MODULE = "pixel_gru"
 UNTRAINED = ("for epoch in range(epochs):", "for epoch in range(0):")
@@ -20,11 +20,11 @@ def reference():
 
 
 @pytest.mark.slow
-def test_reference_scores_full_marks_within_its_budget(reference):
+def test_reference_scores_full_marks(reference):
     for exercise in reference.values():
         assert exercise.score == exercise.max_score, (exercise.exercise, exercise.messages)
     trained = params(reference["train_pixel_gru"], "score_accuracy")
-    assert trained["value"] >= trained["full"] and trained["seconds"] <= budget(MODULE)
+    assert trained["value"] >= trained["full"]
     assert params(reference["predict_digits"], "score_balanced_accuracy")["value"] >= trained["full"]
 
 

@@ -28,7 +28,7 @@ BROKEN = [
     ("unknown module", "[modules.rnn_basics]", "[modules.rnn_basic]", "modules.rnn_basic", "not a module"),
     ("wrong type", 'language = "pt"', "language = 3", "grader.language", '"pt" or "en"'),
     ("bad tolerance", "rtol = 1e-7", "rtol = -1e-7", "tolerances.float64.rtol", "-1e-07"),
-    ("syntax error", "[grader]", "[grader", "(syntax)", ""),
+    ("syntax error", "[grader]", "[grader", "(syntax)", "Expected ']' at the end of a table declaration"),
 ]
 
 
