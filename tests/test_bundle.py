@@ -41,7 +41,8 @@ def test_bundle_has_notebooks_stubs_and_the_package_with_checks_fixtures_and_pol
     for module in MODULES:
         notebook = json.loads((bundle / "notebooks" / f"{module}.ipynb").read_text())
         assert "".join(notebook["cells"][0]["source"]) == setup_cell_source(), module   # the install cell first
-        stubs = ["".join(c["source"]) for c in notebook["cells"] if c["metadata"].get("nbgrader", {}).get("solution")]
+        stubs = ["".join(c["source"]) for c in notebook["cells"]      # answer code cells (not the written answers)
+                 if c["cell_type"] == "code" and c["metadata"].get("nbgrader", {}).get("solution")]
         assert stubs and all("raise NotImplementedError('Dica: " in stub for stub in stubs), module
         assert not any("raise NotImplementedError()" in stub for stub in stubs), module
         assert (bundle / "assignments" / f"{module}.py").read_text() == (codegen.ASSIGNMENTS / f"{module}.py").read_text()
