@@ -62,8 +62,8 @@ def name_task(policy, seed: int, hidden: bool) -> Task:
 
 
 def digit_task(policy, seed: int, hidden: bool) -> Task:
-    """Digits: a test split drawn from `seed` (MNIST: its own test set), every image moved and
-    noised by `seed`'s draws (autograder/transforms.py), the training images as the scored ones."""
+    """Digits: a test split drawn from `seed` (MNIST: its own test set); the training and the
+    scored images alike moved and noised by `seed`'s draws (autograder/transforms.py)."""
     mnist = policy.tables["mnist"]
     data = datasets.digit_dataset(mnist["path"], mnist["train_size"], mnist["test_size"])
     grace = policy.tables["training"]["overrun_grace_s"]
