@@ -8,8 +8,9 @@ reads them), numbers, and comments (a module can read its own source file).
 
 The files that count for a practical module are its own, the helpers (any module may import
 them) and every other module of the submission that its code or the helpers name. A file over
-one of `[embedded_data]`'s limits gets that module's practical exercises (those with a
-training table) refused with a message naming the file; the other exercises are graded as usual.
+one of `[embedded_data]`'s limits gets that module's trained exercises (`train_*`, `predict_*`:
+the checks that draw the task's data) refused with a message naming the file; the other
+exercises are graded as usual.
 """
 from __future__ import annotations
 

@@ -22,9 +22,9 @@ import numpy as np
 
 from .expect import fail
 from .scratch import untampered_report
-from .tracing import RECURRENT_FUNCTIONS, RECURRENT_MODULES
+from .tracing import RECURRENT_NAMES
 
-RECURRENT = tuple([f"torch.nn.{name}" for name in RECURRENT_MODULES] + [f"torch.{name}" for name in RECURRENT_FUNCTIONS])
+RECURRENT = tuple(sorted(RECURRENT_NAMES))   # what the watch names torch's recurrent modules and kernels
 RECURRENT_WEIGHT = re.compile(r"(^|\.)weight_hh(_l\d+)?(_reverse)?$")
 CHANGED_AT_LEAST = 0.25        # the fraction of predictions the noise must change (a model that
                                # uses its recurrent layer: nearly all; a lookup with a token one: few)

@@ -30,7 +30,7 @@ RECURRENT_FUNCTIONS = ("rnn_tanh", "rnn_relu", "gru", "lstm", "rnn_tanh_cell", "
                        "quantized_lstm", "quantized_gru", "quantized_lstm_cell", "quantized_gru_cell",
                        "quantized_rnn_tanh_cell", "quantized_rnn_relu_cell", "mkldnn_rnn_layer", "_cudnn_rnn",
                        "miopen_rnn", "_lstm_mps", "_thnn_fused_lstm_cell", "_thnn_fused_gru_cell")
-_RECURRENT_NAMES = frozenset([f"torch.{f}" for f in RECURRENT_FUNCTIONS] + [f"torch.nn.{m}" for m in RECURRENT_MODULES])
+RECURRENT_NAMES = frozenset([f"torch.{f}" for f in RECURRENT_FUNCTIONS] + [f"torch.nn.{m}" for m in RECURRENT_MODULES])
 SCIPY_ROUTINES = ("expit", "log_expit", "logit", "softmax", "log_softmax", "logsumexp")
 MAX_REACHED = 5
 PROCESS_EVENTS = ("os.fork", "os.forkpty", "os.posix_spawn", "os.spawn", "os.system", "os.exec",
@@ -56,7 +56,7 @@ def matches(routine: str, forbid) -> bool:
 
 def notable(routine: str, forbid) -> bool:
     """A routine worth naming first: listed by name, or one of torch's recurrent routines."""
-    return routine in forbid or routine in _RECURRENT_NAMES
+    return routine in forbid or routine in RECURRENT_NAMES
 
 
 class Watch:
@@ -154,7 +154,7 @@ def _torch_watch_mode():
                 return func(*args, **(kwargs or {}))
             name = torch_name(func)
             watch.saw(name)
-            if watch.perturb and name in _RECURRENT_NAMES:
+            if watch.perturb and name in RECURRENT_NAMES:
                 return _drowned(func(*args, **(kwargs or {})))
             return func(*args, **(kwargs or {}))
 
