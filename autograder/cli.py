@@ -12,13 +12,13 @@ from pathlib import Path
 
 from rich.console import Console
 
-from . import contract
-from .policy import DEFAULT_POLICY, PolicyError, load_policy
-from .feedback import redacted
-from .report import gradescope_json, print_report, write_json_atomically
-from .runner import UnconfinedRefused, confinement, run_checks, write_outcomes
-from .scoring import score
-from .submission import SubmissionError, load_submission
+from .exercises import contract
+from .grading.policy import DEFAULT_POLICY, PolicyError, load_policy
+from .grading.feedback import redacted
+from .grading.report import gradescope_json, print_report, write_json_atomically
+from .grading.runner import UnconfinedRefused, confinement, run_checks, write_outcomes
+from .grading.scoring import score
+from .grading.submission import SubmissionError, load_submission
 
 
 class UsageError(ValueError):
@@ -111,7 +111,7 @@ def add_unconfined_option(parser) -> None:
 
 
 # commands of the instructor's kit that the student package leaves out (grade-all, class-report, gradescope)
-INSTRUCTOR_COMMANDS = ("classroom", "class_report", "gradescope")
+INSTRUCTOR_COMMANDS = ("classroom.classroom", "classroom.class_report", "classroom.gradescope")
 
 
 def _optional_module(name: str):
@@ -119,8 +119,8 @@ def _optional_module(name: str):
     import importlib
     try:
         return importlib.import_module(f"autograder.{name}")
-    except ModuleNotFoundError as error:
-        if error.name != f"autograder.{name}":
+    except ModuleNotFoundError as error:   # the module, or its whole package, left out
+        if error.name != f"autograder.{name}" and not f"autograder.{name}".startswith(f"{error.name}."):
             raise
         return None
 
@@ -134,14 +134,14 @@ def instructor_module(name: str):
 
 
 def cmd_stubs(args) -> int:
-    write_stubs = instructor_module("codegen").write_stubs
+    write_stubs = instructor_module("authoring.codegen").write_stubs
     for path in write_stubs():
         print(path)
     return 0
 
 
 def cmd_release(args) -> int:
-    write_bundle = instructor_module("bundle").write_bundle
+    write_bundle = instructor_module("authoring.bundle").write_bundle
     try:
         print(write_bundle(Path(args.out_dir), Path(args.policy), package_url=args.package_url))
     except FileExistsError as error:
@@ -150,14 +150,14 @@ def cmd_release(args) -> int:
 
 
 def cmd_notebooks(args) -> int:
-    write_notebooks = instructor_module("lessons").write_notebooks
+    write_notebooks = instructor_module("authoring.lessons").write_notebooks
     for path in write_notebooks(load_policy(args.policy).modules):
         print(path)
     return 0
 
 
 def cmd_fixtures(args) -> int:
-    from .cases import write_public_fixtures
+    from .exercises.cases import write_public_fixtures
     policy = load_policy(args.policy)
     for module in policy.modules:
         print(write_public_fixtures(module, policy.public_seed))
@@ -203,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _usage_errors() -> tuple[type[Exception], ...]:
-    classroom = _optional_module("classroom")
+    classroom = _optional_module("classroom.classroom")
     return (PolicyError, SubmissionError, UsageError, UnconfinedRefused,
             *([classroom.ClassroomError] if classroom else []))
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from common import PYTHON, ROOT, grader, median, timed
 from vs_commit import worktree
 
-from autograder.contract import MODULES
+from autograder.exercises.contract import MODULES
 
 PROJECTED_CLASS, PROJECTED_WORKERS = 10_000, (50, 200)
 

@@ -30,8 +30,8 @@ from common import ROOT, grader, timed
 
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
-from autograder.gradebook import gradebook_columns, write_gradebook  # noqa: E402
-from autograder.policy import load_policy  # noqa: E402
+from autograder.classroom.gradebook import gradebook_columns, write_gradebook  # noqa: E402
+from autograder.grading.policy import load_policy  # noqa: E402
 from copied_code import ANA, BRUNO_RENAMES, near_copy  # noqa: E402
 
 MISTAKES = """
@@ -129,8 +129,9 @@ def measured_run(results: Path, cold: bool) -> tuple[float, float, float]:
 
 def stage_seconds(results: Path, cold: bool) -> dict[str, float]:
     """In this process: each stage of one class report, timed."""
-    from autograder.class_report import build, render, stats
-    from autograder.class_report.results import read_results
+    from autograder.classroom import class_report
+    from autograder.classroom.class_report import build, render, stats
+    from autograder.classroom.class_report.results import read_results
     similarity = load_policy(ROOT / "grading.toml").similarity
     seconds, started = {}, time.perf_counter()
 
@@ -147,7 +148,7 @@ def stage_seconds(results: Path, cold: bool) -> dict[str, float]:
                                stats.total_summary(class_results), stats.mistakes(class_results),
                                stats.metrics(class_results), stats.flags(class_results), similarity)
     lap("statistics")
-    report.similarity = build._similarity(class_results, stats.modules_of(class_results), similarity, build.STUBS)
+    report.similarity = build._similarity(class_results, stats.modules_of(class_results), similarity, class_report.STUBS)
     lap("similarity")
     report.figures = build._figures(report, "pt")
     lap("plots")

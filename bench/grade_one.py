@@ -19,7 +19,7 @@ from pathlib import Path
 
 from common import ROOT, grader, median, timed
 
-from autograder.policy import load_policy
+from autograder.grading.policy import load_policy
 
 
 def measure(folder: str, only: str | None, repeat: int, env: dict) -> dict:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from common import ROOT, grader, median, timed
 
-from autograder.policy import load_policy
+from autograder.grading.policy import load_policy
 
 BIN = Path(sys.executable).parent
 

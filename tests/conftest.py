@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from autograder import isolation
+from autograder.sandbox import isolation
 from autograder.cli import grade_pipeline
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autograder import datasets
-from autograder.policy import load_policy
-from autograder.practical import name_task
+from autograder.exercises import datasets
+from autograder.grading.policy import load_policy
+from autograder.exercises.practical import name_task
 from conftest import patched_source
 from practical_helpers import POLICY
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import proxies
+from autograder.sandbox import proxies
 from autograder.cli import grade_pipeline
 from conftest import patched_source
 

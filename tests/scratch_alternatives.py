@@ -205,7 +205,7 @@ def gru_gates(x, h_prev, p):
 RNN_BASICS_TRACER_REPLACED = '''
 import sys
 
-for _name in ("gradechild.tracing", "autograder.tracing"):
+for _name in ("gradechild.tracing", "autograder.sandbox.tracing"):
     if _name in sys.modules:
         _watching = sys.modules[_name].watching
         _watching.__enter__ = lambda self: None

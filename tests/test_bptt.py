@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autograder.cases import generate, load_public_cases
-from autograder.contract import EXERCISES
+from autograder.exercises.cases import generate, load_public_cases
+from autograder.exercises.contract import EXERCISES
 from conftest import SOLUTIONS, grade, load_reference, submission
 from mistakes import assert_lost_only_its_exercises_and_named, mistake, mistake_source, noise_code
 
@@ -175,7 +175,7 @@ def test_feedback_says_which_output_and_step_are_wrong(tmp_path):
 
 
 def test_finite_differences_confirm_the_autograd_oracle_and_reject_a_wrong_gradient():
-    from autograder.cases.bptt import assert_finite_differences, model_loss
+    from autograder.exercises.cases.bptt import assert_finite_differences, model_loss
     case = generate(MODULE, "loss_and_gradients", 12345, 0)  # generating runs the same cross-check
     params = {k[2:]: v for k, v in case.items() if k.startswith("p_")}
     grads = {k[2:]: v for k, v in case.items() if k.startswith("d_")}
@@ -188,7 +188,7 @@ def test_finite_differences_confirm_the_autograd_oracle_and_reject_a_wrong_gradi
 
 
 def test_jacobian_norms_vanish_below_and_explode_above_radius_one():
-    from autograder.plots import rnn_states, scaled_recurrent_matrix
+    from autograder.exercises.plots import rnn_states, scaled_recurrent_matrix
     reference, rng = load_reference(MODULE), np.random.default_rng(0)
     W_xh, xs = rng.normal(size=(8, 3)), rng.normal(0, 1e-4, (25, 3))
     for radius, shrinks in ((0.7, True), (1.4, False)):
@@ -199,7 +199,7 @@ def test_jacobian_norms_vanish_below_and_explode_above_radius_one():
 
 
 def test_plot_helper_writes_a_png(tmp_path):
-    from autograder.plots import plot_jacobian_norms
+    from autograder.exercises.plots import plot_jacobian_norms
     path = tmp_path / "jacobian.png"
     figure = plot_jacobian_norms(load_reference(MODULE).jacobian_norms, path, steps=12, language="en")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

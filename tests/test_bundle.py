@@ -10,10 +10,10 @@ import zipfile
 
 import pytest
 
-from autograder import codegen
-from autograder.bundle import readme_text, setup_cell_source, write_bundle
-from autograder.policy import load_policy
-from autograder.student_package import wheel_name
+from autograder.authoring import codegen
+from autograder.authoring.bundle import readme_text, setup_cell_source, write_bundle
+from autograder.grading.policy import load_policy
+from autograder.authoring.student_package import wheel_name
 from conftest import POLICY, SOLUTIONS
 
 MODULES = list(load_policy(POLICY).modules)

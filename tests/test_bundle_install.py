@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder import codegen, lessons
-from autograder.policy import load_policy
-from autograder.bundle import write_bundle
-from autograder.student_package import DISTRIBUTION, wheel_name
+from autograder.authoring import codegen, lessons
+from autograder.grading.policy import load_policy
+from autograder.authoring.bundle import write_bundle
+from autograder.authoring.student_package import DISTRIBUTION, wheel_name
 from conftest import POLICY, ROOT, grade
 
 pytestmark = pytest.mark.slow

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from autograder import cases
+from autograder.exercises import cases
 from conftest import POLICY, ROOT, SOLUTIONS, grade
 from test_nbgrader import nbgrader
 

@@ -14,12 +14,12 @@ import sys
 import numpy as np
 import pytest
 
-from autograder.class_report import plots, write_class_report
-from autograder.class_report.similarity import compare_module
-from autograder.class_report.stats import SHORTCUT_KEYS
-from autograder.gradebook import write_gradebook
+from autograder.classroom.class_report import plots, write_class_report
+from autograder.classroom.class_report.similarity import compare_module
+from autograder.classroom.class_report.stats import SHORTCUT_KEYS
+from autograder.classroom.gradebook import write_gradebook
 from autograder.messages import Message
-from autograder.policy import load_policy
+from autograder.grading.policy import load_policy
 from conftest import ASSIGNMENTS, POLICY, ROOT, SOLUTIONS
 from copied_code import ANA, BRUNO_RENAMES, CARLA, near_copy
 from insight_class import COPIED, FITTED, INDEPENDENT, MODULE, PLANTED, STUBS, build_insight_class, mistake_key
@@ -345,8 +345,8 @@ HOSTILE = [
 
 @pytest.mark.parametrize("kind, status, message", HOSTILE, ids=[f"{h[0]}-{h[2]['key']}" for h in HOSTILE])
 def test_hostile_behaviour_is_flagged_by_kind(tmp_path, kind, status, message):
-    from autograder.class_report.results import read_results
-    from autograder.class_report.stats import flags
+    from autograder.classroom.class_report.results import read_results
+    from autograder.classroom.class_report.stats import flags
     ordinary = {"key": "raised", "params": {"name": "rnn_step", "exc_type": "ValueError", "message": "shapes differ"}}
     reports = {"mallory": report_of([exercise("rnn_basics.rnn_step", 0, 2, status, message)]),
                "honest mistake": report_of([exercise("rnn_basics.rnn_step", 0, 2, "error", ordinary)])}
@@ -356,7 +356,7 @@ def test_hostile_behaviour_is_flagged_by_kind(tmp_path, kind, status, message):
 
 def test_tokenized_code_is_cached_and_gives_the_same_pairs(tmp_path, monkeypatch):
     import copydetect.utils
-    from autograder.class_report.token_cache import TokenCache
+    from autograder.classroom.class_report.token_cache import TokenCache
     reference, stub = _module_text(SOLUTIONS), _module_text(ASSIGNMENTS)
     answers = {"ana": reference + ANA, "bruno": reference + near_copy(ANA, BRUNO_RENAMES), "carla": reference + CARLA}
     uncached = compare_module(MODULE, answers, stub, **SETTINGS)
@@ -387,7 +387,7 @@ def test_every_class_report_text_has_both_languages_with_the_same_fields():
 
 
 def test_the_graded_code_is_kept_for_py_files_and_notebooks(tmp_path):
-    from autograder.class_report import snapshot_answers
+    from autograder.classroom.class_report import snapshot_answers
     (tmp_path / "ana").mkdir()
     shutil.copy(SOLUTIONS / f"{MODULE}.py", tmp_path / "ana")
     (tmp_path / "bruno").mkdir()
@@ -404,9 +404,9 @@ def test_the_graded_code_is_kept_for_py_files_and_notebooks(tmp_path):
 @pytest.mark.slow
 def test_a_graded_shortcut_is_flagged_with_the_routine_it_called(tmp_path):
     """End to end with the from-scratch enforcement: the key it records is the one counted."""
-    from autograder.class_report.results import read_results
-    from autograder.class_report.stats import flags
-    from autograder.classroom import grade_all
+    from autograder.classroom.class_report.results import read_results
+    from autograder.classroom.class_report.stats import flags
+    from autograder.classroom.classroom import grade_all
     from conftest import submission
     submission(tmp_path / "class" / "honest", MODULE)
     submission(tmp_path / "class" / "shortcut", MODULE, append="""

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import cases, isolation
+from autograder.exercises import cases
+from autograder.sandbox import isolation
 from conftest import ROOT, grade, graded_probe, needs_namespaces, submission
 
 MODULE = "rnn_basics"
@@ -135,9 +136,9 @@ def _running(pattern: str) -> bool:
 
 
 def test_without_namespaces_hidden_grading_is_refused_unless_allowed(tmp_path, monkeypatch, capfd):
-    from autograder import sandbox
+    from autograder.sandbox import sandbox
     from autograder.cli import main
-    from autograder.runner import UnconfinedRefused
+    from autograder.grading.runner import UnconfinedRefused
     monkeypatch.setattr(sandbox.isolation, "unavailable_reason", lambda: "simulated platform")
     folder = submission(tmp_path / "sub", MODULE)
     with pytest.raises(UnconfinedRefused, match="--unconfined"):
@@ -147,7 +148,8 @@ def test_without_namespaces_hidden_grading_is_refused_unless_allowed(tmp_path, m
 
 
 def test_allowed_unconfined_the_grader_warns_once_still_limits_and_records_it(tmp_path, monkeypatch, capfd):
-    from autograder import runner, sandbox
+    from autograder.grading import runner
+    from autograder.sandbox import sandbox
     monkeypatch.setattr(sandbox.isolation, "unavailable_reason", lambda: "simulated platform")
     runner._warn_once.cache_clear()
     code = """
@@ -165,7 +167,7 @@ def test_allowed_unconfined_the_grader_warns_once_still_limits_and_records_it(tm
 
 
 def test_students_check_runs_unconfined_without_the_flag(tmp_path, monkeypatch):
-    from autograder import sandbox
+    from autograder.sandbox import sandbox
     monkeypatch.setattr(sandbox.isolation, "unavailable_reason", lambda: "simulated platform")
     scores, report = grade(submission(tmp_path / "sub", MODULE), only=MODULE, hidden=False)
     assert report.score == report.max_score and report.sandbox["confined"] is False
@@ -179,7 +181,7 @@ def test_a_confined_report_says_so(tmp_path):
 
 @needs_namespaces
 def test_the_datasets_raw_files_are_hidden_from_student_code(tmp_path):
-    from autograder.datasets import source_paths
+    from autograder.exercises.datasets import source_paths
     paths = [str(path) for path in source_paths()]
     assert len(paths) == 3
     exercise = probe(tmp_path, f"""
@@ -201,9 +203,10 @@ def test_the_datasets_raw_files_are_hidden_from_student_code(tmp_path):
 
 
 def test_grade_all_and_gradescope_refuse_unconfined_hidden_grading_too(tmp_path, monkeypatch):
-    from autograder import gradescope, sandbox
-    from autograder.classroom import grade_all
-    from autograder.runner import UnconfinedRefused
+    from autograder.classroom import gradescope
+    from autograder.sandbox import sandbox
+    from autograder.classroom.classroom import grade_all
+    from autograder.grading.runner import UnconfinedRefused
     monkeypatch.setattr(sandbox.isolation, "unavailable_reason", lambda: "simulated platform")
     submission(tmp_path / "class" / "ana", MODULE)
     with pytest.raises(UnconfinedRefused):
@@ -217,7 +220,8 @@ def test_grade_all_and_gradescope_refuse_unconfined_hidden_grading_too(tmp_path,
 
 @needs_namespaces
 def test_without_cgroups_the_grader_says_so_once_and_grades_with_the_rlimits(tmp_path, monkeypatch, capfd):
-    from autograder import cgroups, runner
+    from autograder.sandbox import cgroups
+    from autograder.grading import runner
     monkeypatch.setattr(cgroups, "layout_or_reason", lambda: "simulated: no cgroups")
     runner._warn_once.cache_clear()
     _, report = grade(submission(tmp_path / "sub", MODULE), only=MODULE)

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder.proxies import RemoteModule, StudentFailure
-from autograder.sandbox import Limits, StudentProcess
+from autograder.sandbox.proxies import RemoteModule, StudentFailure
+from autograder.sandbox.sandbox import Limits, StudentProcess
 from conftest import ROOT, SOLUTIONS
 
 ATTACKS = {  # exercise -> the reply frame its function writes instead of answering

@@ -7,9 +7,9 @@ import struct
 import numpy as np
 import pytest
 
-from autograder import datasets
-from autograder.policy import load_policy
-from autograder.practical import digit_task, name_task, series_task
+from autograder.exercises import datasets
+from autograder.grading.policy import load_policy
+from autograder.exercises.practical import digit_task, name_task, series_task
 from practical_helpers import POLICY
 
 

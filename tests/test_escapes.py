@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import cgroups, isolation
+from autograder.sandbox import cgroups, isolation
 from conftest import graded_probe, needs_namespaces, policy_with
 
 needs_cgroups = pytest.mark.skipif(cgroups.unavailable_reason() is not None and os.geteuid() != 0,

@@ -10,11 +10,11 @@ import subprocess
 import numpy as np
 import pytest
 
-import autograder.checks.rnn_basics as rnn_basics_checks
-from autograder.feedback import render_html, render_markdown, student_messages, write_feedback
+import autograder.exercises.checks.rnn_basics as rnn_basics_checks
+from autograder.grading.feedback import render_html, render_markdown, student_messages, write_feedback
 from autograder.messages import Message
-from autograder.report_plots import render_png
-from autograder.policy import load_policy
+from autograder.grading.report_plots import render_png
+from autograder.grading.policy import load_policy
 from conftest import POLICY, grade, submission
 from synthetic_class import reference_code_lines
 
@@ -40,7 +40,7 @@ def rnn_step(*args):
 
 
 def synthetic_report(artifacts: dict, status="failed") -> dict:
-    from autograder.artifacts import plain_data
+    from autograder.exercises.artifacts import plain_data
     return {"score": 0.0, "max_score": 2.0, "language": "pt", "modules": {"forecast": {"score": 0.0, "max_score": 2.0}},
             "exercises": [{"id": "forecast.train_forecaster", "module": "forecast", "score": 0.0, "max_score": 2.0,
                            "status": status, "feedback": "", "artifacts": plain_data(artifacts),
@@ -50,7 +50,7 @@ def synthetic_report(artifacts: dict, status="failed") -> dict:
 
 @pytest.mark.parametrize("name", SYNTHETIC_ARTIFACTS)
 def test_each_kind_of_artifact_is_drawn_as_a_png(name):
-    from autograder.artifacts import plain_data
+    from autograder.exercises.artifacts import plain_data
     png = render_png(plain_data(SYNTHETIC_ARTIFACTS[name]), "en")
     assert png.startswith(PNG_MAGIC) and len(png) > 5000
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from autograder.cases import generate
-from autograder.contract import EXERCISES
+from autograder.exercises.cases import generate
+from autograder.exercises.contract import EXERCISES
 from conftest import ASSIGNMENTS, SOLUTIONS, grade, load_module, patched_source, submission
 from mistakes import assert_lost_only_its_exercises_and_named, mistake, mistake_source, noise_code
 
@@ -241,8 +241,8 @@ def test_given_converters_make_the_numpy_steps_equal_torch_cells():
 
 @pytest.mark.parametrize("index", range(4))
 def test_the_layered_lstm_that_produces_mistakes_equals_torch_lstm_without_one(index):
-    from autograder.cases import Case
-    from autograder.diagnoses import layered_lstm
+    from autograder.exercises.cases import Case
+    from autograder.exercises.diagnoses import layered_lstm
     case = Case("hidden", index, generate(MODULE, "stacked_lstm_forward", 99, index))
     for state, suffix in (((torch.from_numpy(case.h0), torch.from_numpy(case.c0)), ""), (None, "_from_zero")):
         got = layered_lstm(case, torch.from_numpy(case.x), state)

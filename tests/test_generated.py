@@ -6,10 +6,10 @@ import ast
 import numpy as np
 import pytest
 
-from autograder import codegen
-from autograder.cases import build_public_fixtures, fixture_path, generators
-from autograder.contract import EXERCISES, GIVEN
-from autograder.policy import load_policy
+from autograder.authoring import codegen
+from autograder.exercises.cases import build_public_fixtures, fixture_path, generators
+from autograder.exercises.contract import EXERCISES, GIVEN
+from autograder.grading.policy import load_policy
 from conftest import POLICY
 
 SOLUTION_FILES = codegen.stub_paths()
@@ -65,6 +65,6 @@ def test_public_fixtures_match_their_generators(module):
 def test_every_graded_exercise_has_a_check():
     import importlib
     for module, section in load_policy(POLICY).modules.items():
-        checks = importlib.import_module(f"autograder.checks.{module}")
+        checks = importlib.import_module(f"autograder.exercises.checks.{module}")
         for exercise in section.points:
             assert callable(getattr(checks, f"check_{exercise}", None)), f"{module}.{exercise} has no check"

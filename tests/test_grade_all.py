@@ -17,8 +17,8 @@ import pytest
 from conftest import ROOT, SOLUTIONS
 from synthetic_class import HANG_LIMIT_S, MODULE, build_class, class_policy, reference_code_lines
 
-from autograder.classroom import files_hash
-from autograder.policy import load_policy
+from autograder.classroom.classroom import files_hash
+from autograder.grading.policy import load_policy
 
 STUDENT_COUNT = 9
 
@@ -218,7 +218,7 @@ def test_the_content_hash_covers_names_and_bytes_but_not_caches(tmp_path):
 
 
 def test_the_nbgrader_layout_grades_each_students_assignment_folder(tmp_path):
-    from autograder.classroom import find_students
+    from autograder.classroom.classroom import find_students
     (tmp_path / "ana" / "ps1").mkdir(parents=True)
     (tmp_path / "ana" / "ps1" / "rnn_basics.py").write_text("x = 1\n")
     (tmp_path / "bruno" / "ps2").mkdir(parents=True)
@@ -230,7 +230,7 @@ def test_the_nbgrader_layout_grades_each_students_assignment_folder(tmp_path):
 
 
 def test_without_a_fork_server_each_student_gets_a_fresh_interpreter(tmp_path, monkeypatch):
-    from autograder import classroom
+    from autograder.classroom import classroom
     monkeypatch.setattr(classroom, "_fork_server", lambda: None)
     submissions = tmp_path / "submissions"
     shutil.copytree(SOLUTIONS, submissions / "reference", ignore=shutil.ignore_patterns("__pycache__"))

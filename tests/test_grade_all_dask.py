@@ -16,12 +16,12 @@ from conftest import ROOT, SOLUTIONS, submission
 from synthetic_class import MODULE, build_class, class_policy
 from test_grade_all import grade_all, grade_all_command, kill_after_reports, read_gradebook
 
-from autograder.class_results import read_report
-from autograder.policy import SandboxPolicy, load_policy
+from autograder.classroom.class_results import read_report
+from autograder.grading.policy import SandboxPolicy, load_policy
 
 distributed = pytest.importorskip("distributed")   # the [cluster] extra (pinned in requirements.lock)
 
-from autograder import cluster, cluster_task  # noqa: E402  (after the skip)
+from autograder.classroom import cluster, cluster_task  # noqa: E402  (after the skip)
 
 EXITS_AT_IMPORT = "import os\nos._exit(3)\n"
 CLASS_SIZE = 10
@@ -79,7 +79,7 @@ def test_an_unreachable_scheduler_is_one_line_and_exit_2(tmp_path, monkeypatch, 
 
 
 def test_a_worker_with_another_kit_or_policy_is_refused(tmp_path, monkeypatch):
-    from autograder.policy import load_policy
+    from autograder.grading.policy import load_policy
     policy = load_policy(class_policy(tmp_path))
     with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) as local, \
             distributed.Client(local) as client:
@@ -97,8 +97,8 @@ def test_a_worker_with_another_kit_or_policy_is_refused(tmp_path, monkeypatch):
 
 
 def test_a_worker_that_cannot_confine_is_refused_unless_unconfined(tmp_path, monkeypatch):
-    from autograder import sandbox
-    from autograder.policy import load_policy
+    from autograder.sandbox import sandbox
+    from autograder.grading.policy import load_policy
     monkeypatch.setattr(sandbox.isolation, "unavailable_reason", lambda: "simulated platform")
     with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) as local, \
             distributed.Client(local) as client:

@@ -12,7 +12,7 @@ import zipfile
 import pytest
 
 from conftest import ASSIGNMENTS, POLICY, ROOT, SOLUTIONS
-from autograder.policy import load_policy
+from autograder.grading.policy import load_policy
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def test_the_zip_holds_the_grader_and_no_solution_or_student_file(autograder_zip
         modes = {info.filename: info.external_attr >> 16 for info in archive.infolist()}
         policy = archive.read("grading.toml")
     assert {"setup.sh", "run_autograder", "requirements.lock", "grading.toml", "pyproject.toml",
-            "autograder/cli.py", "autograder/checks/rnn_basics.py", "autograder/fixtures/rnn_basics.npz",
+            "autograder/cli.py", "autograder/exercises/checks/rnn_basics.py", "autograder/exercises/fixtures/rnn_basics.npz",
             "autograder/locale/common.toml"} <= names
     assert not [n for n in names if n.split("/")[0] in ("solutions", "assignments", "tests", ".venv")]
     assert not [n for n in names if "__pycache__" in n]
@@ -95,10 +95,10 @@ def test_run_autograder_finds_stubs_uploaded_inside_a_folder(tmp_path, autograde
 
 
 def test_gradescope_output_leaves_out_the_values_of_hidden_cases():
-    from autograder.gradescope import redacted
+    from autograder.classroom.gradescope import redacted
     from autograder.messages import Message
-    from autograder.report import gradescope_json
-    from autograder.scoring import ExerciseScore, Report
+    from autograder.grading.report import gradescope_json
+    from autograder.grading.scoring import ExerciseScore, Report
     mismatch = Message("mismatch", {"what": "h", "where": "[2, 0]", "rel": 0.5, "abs": 0.25, "expected": -0.318309,
                                     "got": 0.271828, "rtol": 1e-7, "atol": 1e-9})
     report = Report([ExerciseScore("rnn_basics.rnn_step", "rnn_basics", "rnn_step", 0.0, 2.0, "failed",

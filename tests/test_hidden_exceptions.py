@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 from autograder import cli
-from autograder.cases import cases_for, load_public_cases
-from autograder.feedback import write_feedback
-from autograder.policy import load_policy
+from autograder.exercises.cases import cases_for, load_public_cases
+from autograder.grading.feedback import write_feedback
+from autograder.grading.policy import load_policy
 from conftest import POLICY, submission
 
 MODULE, EXERCISE = "rnn_basics", "rnn_step"

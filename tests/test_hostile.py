@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.policy import load_policy
+from autograder.grading.policy import load_policy
 from conftest import POLICY, SOLUTIONS, grade, policy_with
 
 BROKEN = "rnn_basics"

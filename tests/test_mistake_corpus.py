@@ -1,7 +1,7 @@
 """The mistake corpus as a whole: every exercise has mistakes, and most of them are named."""
 from __future__ import annotations
 
-from autograder.contract import EXERCISES
+from autograder.exercises.contract import EXERCISES
 from mistakes import corpus_table
 
 GOAL = 0.9

@@ -1,7 +1,7 @@
 """Each module is graded as if alone: what one module does at import (threads, numpy's and
 torch's global settings, monkeypatches, sys.modules, files in its scratch space, background
 processes) never reaches another module's exercises (a fresh process per module, forked from
-the warm confined parent, autograder/zygote.py)."""
+the warm confined parent, autograder/sandbox/zygote.py)."""
 from __future__ import annotations
 
 import subprocess
@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from autograder.contract import MODULES
+from autograder.exercises.contract import MODULES
 from conftest import grade, needs_namespaces, policy_with, submission
 
 CARRIER = "rnn_basics"          # graded first: whatever it leaves behind, the others would meet

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import codegen, lessons
-from autograder.bundle import with_setup_cell
-from autograder.policy import load_policy
+from autograder.authoring import codegen, lessons
+from autograder.authoring.bundle import with_setup_cell
+from autograder.grading.policy import load_policy
 from conftest import POLICY, ROOT, grade
 
 MODULES = list(load_policy(POLICY).modules)

@@ -6,11 +6,11 @@ import shutil
 
 import pytest
 
-from autograder import lessons
-from autograder.contract import EXERCISES
-from autograder.notebook import ExerciseFailed, grade_cell
-from autograder.policy import load_policy
-from autograder.submission import load_submission
+from autograder.authoring import lessons
+from autograder.exercises.contract import EXERCISES
+from autograder.grading.notebook import ExerciseFailed, grade_cell
+from autograder.grading.policy import load_policy
+from autograder.grading.submission import load_submission
 from conftest import POLICY, grade
 
 MODULES = list(load_policy(POLICY).modules)
@@ -153,7 +153,7 @@ def test_a_practical_test_cell_draws_its_plots_under_the_cell(capfd, monkeypatch
     """check (public): the loss curve, the confusion matrix and misclassified digits; hidden: no images."""
     import runpy
     from conftest import SOLUTIONS
-    from autograder import notebook
+    from autograder.grading import notebook
     shown = []
     monkeypatch.setattr(notebook, "_notebook_display", lambda: shown.append)
     namespace = runpy.run_path(str(SOLUTIONS / "pixel_gru.py"))

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from autograder.policy import PolicyError, load_policy
+from autograder.grading.policy import PolicyError, load_policy
 from conftest import POLICY, ROOT, policy_with
 
 

@@ -1,4 +1,4 @@
-"""The portable runner (autograder/portable.py), forced on Linux with AUTOGRADER_RUNNER=portable,
+"""The portable runner (autograder/sandbox/portable.py), forced on Linux with AUTOGRADER_RUNNER=portable,
 and the student package on a platform made to look like Windows."""
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import zipfile
 
 import pytest
 
-from autograder import portable
-from autograder.bundle import public_policy
-from autograder.contract import EXERCISES
-from autograder.policy import load_policy
-from autograder.runner import UnconfinedRefused
-from autograder.student_package import write_wheel
+from autograder.sandbox import portable
+from autograder.authoring.bundle import public_policy
+from autograder.exercises.contract import EXERCISES
+from autograder.grading.policy import load_policy
+from autograder.grading.runner import UnconfinedRefused
+from autograder.authoring.student_package import write_wheel
 from conftest import ASSIGNMENTS, POLICY, SOLUTIONS, grade, policy_with
 
 MODULES = list(load_policy(POLICY).modules)

@@ -8,13 +8,13 @@ import zipfile
 import numpy as np
 import pytest
 
-from autograder import datasets, transforms
-from autograder.bundle import write_bundle
-from autograder.embedded_data import files_of, measure, over_limit, refusals
-from autograder.policy import EmbeddedDataPolicy, load_policy
-from autograder.practical import digit_task, name_task, series_task
-from autograder.student_package import wheel_name
-from autograder.submission import notebook_code
+from autograder.exercises import datasets, transforms
+from autograder.authoring.bundle import write_bundle
+from autograder.exercises.embedded_data import files_of, measure, over_limit, refusals
+from autograder.grading.policy import EmbeddedDataPolicy, load_policy
+from autograder.exercises.practical import digit_task, name_task, series_task
+from autograder.authoring.student_package import wheel_name
+from autograder.grading.submission import notebook_code
 from conftest import POLICY, ROOT, SOLUTIONS, patched_source
 from practical_helpers import grade
 from practical_variants import VARIANTS, write_variants

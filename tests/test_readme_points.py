@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from autograder.policy import load_policy
+from autograder.grading.policy import load_policy
 from conftest import POLICY, ROOT
 
 ROW = re.compile(r"^\| `(?P<module>\w+)` \|.*\| (?P<points>\d+) \| (?P<written>\d+) \|$", re.MULTILINE)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from autograder.contract import EXERCISES
-from autograder.policy import load_policy
+from autograder.exercises.contract import EXERCISES
+from autograder.grading.policy import load_policy
 from conftest import POLICY
 
 MODULES = list(load_policy(POLICY).modules)

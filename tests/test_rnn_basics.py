@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from autograder.cases import load_public_cases
-from autograder.contract import EXERCISES
+from autograder.exercises.cases import load_public_cases
+from autograder.exercises.contract import EXERCISES
 from conftest import grade, submission
 from mistakes import assert_lost_only_its_exercises_and_named, mistake, mistake_source, noise_code
 

@@ -7,11 +7,13 @@ import shutil
 
 import pytest
 
-from autograder import classroom, scratch, tracing
+from autograder.classroom import classroom
+from autograder.exercises import scratch
+from autograder.sandbox import tracing
 from autograder.cli import main
-from autograder.notebook import run_check
+from autograder.grading.notebook import run_check
 from autograder.messages import Message
-from autograder.policy import PolicyError, load_policy
+from autograder.grading.policy import PolicyError, load_policy
 from conftest import POLICY, SOLUTIONS, grade, load_module, policy_with, submission
 from scratch_alternatives import (BPTT_ALTERNATIVES, GATED_ALTERNATIVES, GATED_TAMPERING, RNN_BASICS_ALTERNATIVES,
                                   RNN_BASICS_TRACER_REPLACED)
@@ -180,7 +182,7 @@ _HONEST_GRU = '''
 @pytest.mark.parametrize("before,inside,what", [
     ("import sys", "    sys.settrace(None)", "sys.settrace"),
     ("import ctypes", "    ctypes.CDLL(None).getpid()", "ctypes"),
-    ("import sys\nsys.modules['autograder.tracing'].torch_name.__code__ = (lambda func: 'x').__code__", "", "rewritten"),
+    ("import sys\nsys.modules['autograder.sandbox.tracing'].torch_name.__code__ = (lambda func: 'x').__code__", "", "rewritten"),
     ("torch.jit._state.enable()", "", "TorchScript turned back on"),
     ("", "    torch.overrides._pop_mode_temporarily().__enter__()", "_pop_mode"),
 ])

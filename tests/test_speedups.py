@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autograder import cases as cases_package
-from autograder.cases import cases_for, generate
-from autograder.policy import load_policy
-from autograder.runner import run_checks
-from autograder.submission import load_submission
+from autograder.exercises import cases as cases_package
+from autograder.exercises.cases import cases_for, generate
+from autograder.grading.policy import load_policy
+from autograder.grading.runner import run_checks
+from autograder.grading.submission import load_submission
 from conftest import POLICY, SOLUTIONS, grade, submission
 
 SEED, COUNT = 424242, 2

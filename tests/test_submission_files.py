@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from autograder.policy import load_policy
-from autograder.submission import load_submission
+from autograder.grading.policy import load_policy
+from autograder.grading.submission import load_submission
 from conftest import POLICY, ROOT, SOLUTIONS, grade
 
 MODULE = "rnn_basics"

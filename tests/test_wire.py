@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from autograder import wire
+from autograder.sandbox import wire
 
 
 def test_round_trip_of_plain_data():

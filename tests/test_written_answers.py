@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from autograder import lessons
-from autograder.feedback import render_html, render_markdown
-from autograder.gradebook import PENDING, gradebook_columns, gradebook_row
-from autograder.policy import PolicyError, load_policy
-from autograder.report import gradescope_json
+from autograder.authoring import lessons
+from autograder.grading.feedback import render_html, render_markdown
+from autograder.classroom.gradebook import PENDING, gradebook_columns, gradebook_row
+from autograder.grading.policy import PolicyError, load_policy
+from autograder.grading.report import gradescope_json
 from conftest import POLICY, SOLUTIONS, grade, policy_with
 
 MODULE = "rnn_basics"
