@@ -45,7 +45,7 @@ class Message:
         return {"key": self.key, "params": self.params}
 
     @classmethod
-    def from_json(cls, data: dict) -> "Message":
+    def from_json(cls, data: dict) -> Message:
         return cls(data["key"], dict(data.get("params", {})))
 
 

@@ -22,10 +22,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from autograder.exercises.contract import MODULES
 from common import PYTHON, ROOT, grader, median, timed
 from vs_commit import worktree
-
-from autograder.exercises.contract import MODULES
 
 PROJECTED_CLASS, PROJECTED_WORKERS = 10_000, (50, 200)
 

@@ -30,9 +30,9 @@ from common import ROOT, grader, timed
 
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
-from autograder.classroom.gradebook import gradebook_columns, write_gradebook  # noqa: E402
-from autograder.grading.policy import load_policy  # noqa: E402
-from copied_code import ANA, BRUNO_RENAMES, near_copy  # noqa: E402
+from autograder.classroom.gradebook import gradebook_columns, write_gradebook
+from autograder.grading.policy import load_policy
+from copied_code import ANA, BRUNO_RENAMES, near_copy
 
 MISTAKES = """
 def rnn_step(x, h_prev, W_xh, W_hh, b_h):

@@ -17,9 +17,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from common import ROOT, grader, median, timed
-
 from autograder.grading.policy import load_policy
+from common import ROOT, grader, median, timed
 
 
 def measure(folder: str, only: str | None, repeat: int, env: dict) -> dict:

@@ -19,8 +19,8 @@ from pathlib import Path
 from common import PYTHON, ROOT
 
 sys.path.insert(0, str(ROOT / "tests"))
-from conftest import patched_source  # noqa: E402
-from practical_variants import write_variants  # noqa: E402
+from conftest import patched_source
+from practical_variants import write_variants
 
 MODULES = "name_classifier,forecast,pixel_gru"
 METRICS = {"name_classifier": ("train_name_classifier", "predict_nationality"),

@@ -52,7 +52,7 @@ def run(policy: Path) -> tuple[float, float, float]:
 
 
 def install_seconds() -> float:
-    code = ("import time, torch; from autograder import tracing; t = time.perf_counter(); tracing.install(); "
+    code = ("import time, torch; from autograder.sandbox import tracing; t = time.perf_counter(); tracing.install(); "
             "print(time.perf_counter() - t)")
     return float(subprocess.run([PYTHON, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout)
 

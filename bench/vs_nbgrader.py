@@ -12,9 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import ROOT, grader, median, timed
-
 from autograder.grading.policy import load_policy
+from common import ROOT, grader, median, timed
 
 BIN = Path(sys.executable).parent
 

@@ -22,8 +22,8 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from autograder.grading.policy import DEFAULT_POLICY, load_policy  # noqa: E402
 from autograder.exercises.practical import series_task  # noqa: E402
+from autograder.grading.policy import DEFAULT_POLICY, load_policy  # noqa: E402
 
 
 def _reference():

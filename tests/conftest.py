@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import textwrap
 from pathlib import Path
 
-import os
-
 import pytest
 
-from autograder.sandbox import isolation
 from autograder.cli import grade_pipeline
+from autograder.sandbox import isolation
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS, ASSIGNMENTS, POLICY = ROOT / "solutions", ROOT / "assignments", ROOT / "grading.toml"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from conftest import ASSIGNMENTS, submission
 from copied_code import ANA, BRUNO_RENAMES, CARLA, near_copy
+from mistakes import mistake_source
 from synthetic_class import HANGS
 from test_feedback import RIGHT_ONLY_IN_PUBLIC
-from mistakes import mistake_source
 from test_rnn_basics import CORPUS
 
 MODULE = "rnn_basics"

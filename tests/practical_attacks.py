@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from autograder.exercises import datasets
-from autograder.grading.policy import load_policy
 from autograder.exercises.practical import name_task
+from autograder.grading.policy import load_policy
 from conftest import patched_source
 from practical_helpers import POLICY
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.sandbox import proxies
 from autograder.cli import grade_pipeline
+from autograder.sandbox import proxies
 from conftest import patched_source
 
 ROOT = Path(__file__).resolve().parent.parent

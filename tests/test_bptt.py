@@ -6,7 +6,7 @@ import pytest
 
 from autograder.exercises.cases import generate, load_public_cases
 from autograder.exercises.contract import EXERCISES
-from conftest import SOLUTIONS, grade, load_reference, submission
+from conftest import grade, load_reference, submission
 from mistakes import assert_lost_only_its_exercises_and_named, mistake, mistake_source, noise_code
 
 MODULE = "bptt"
@@ -212,10 +212,11 @@ def test_plot_helper_writes_a_png(tmp_path):
 def test_every_message_formats_in_both_languages_with_the_same_fields(locale):
     import string
     import tomllib
+
     from autograder.messages import LOCALE
     for key, templates in tomllib.loads((LOCALE / f"{locale}.toml").read_text(encoding="utf-8")).items():
         fields = {lang: {name for _, name, _, _ in string.Formatter().parse(templates[lang]) if name}
                   for lang in ("pt", "en")}
         assert fields["pt"] == fields["en"], key
         for lang in ("pt", "en"):
-            templates[lang].format(**{name: 1 for name in fields[lang]})  # raises on a stray brace
+            templates[lang].format(**dict.fromkeys(fields[lang], 1))  # raises on a stray brace

@@ -2,6 +2,7 @@
 installs it as its README says and runs its notebooks is tests/test_bundle_install.py)."""
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -12,8 +13,8 @@ import pytest
 
 from autograder.authoring import codegen
 from autograder.authoring.bundle import readme_text, setup_cell_source, write_bundle
-from autograder.grading.policy import load_policy
 from autograder.authoring.student_package import wheel_name
+from autograder.grading.policy import load_policy
 from conftest import POLICY, SOLUTIONS
 
 MODULES = list(load_policy(POLICY).modules)
@@ -46,15 +47,16 @@ def test_bundle_has_notebooks_stubs_and_the_package_with_checks_fixtures_and_pol
         assert stubs and all("raise NotImplementedError('Dica: " in stub for stub in stubs), module
         assert not any("raise NotImplementedError()" in stub for stub in stubs), module
         assert (bundle / "assignments" / f"{module}.py").read_text() == (codegen.ASSIGNMENTS / f"{module}.py").read_text()
-        assert (package / "autograder" / "checks" / f"{module}.py").is_file()
-        assert (package / "autograder" / "fixtures" / f"{module}.npz").is_file()
-    assert (package / "autograder" / "checks" / "pytest.ini").is_file()
+        assert (package / "autograder" / "exercises" / "checks" / f"{module}.py").is_file()
+        assert (package / "autograder" / "exercises" / "fixtures" / f"{module}.npz").is_file()
+    assert (package / "autograder" / "exercises" / "checks" / "pytest.ini").is_file()
     readme = (bundle / "README.md").read_text()
     assert "Instalação" not in readme and "## Windows (PowerShell)" in readme and "## English" in readme
     assert f'pip install "./{wheel_name()}[notebook]"' in readme and "Colab" in readme
     left_out = {"codegen.py", "lessons.py", "bundle.py", "diagnoses.py", "classroom.py", "student_package.py"}
     assert not left_out & {p.name for p in package.rglob("*")}
-    assert not (package / "autograder" / "class_report").exists() and not (bundle / "autograder").exists()
+    assert not (package / "autograder" / "classroom").exists() and not (package / "autograder" / "authoring").exists()
+    assert not (bundle / "autograder").exists()
 
 
 def test_the_package_url_goes_into_the_install_cell_and_the_readme():
@@ -95,7 +97,7 @@ def test_bundle_hides_the_reference_and_the_hidden_seed(bundle, package):
         for begin, end, _, _ in codegen.solution_regions(source):
             region = [line.strip() for line in source.splitlines()[begin + 1:end]]
             reference_lines |= {line for line in region if len(line) > 45}
-            reference_lines |= {f"{a}\n{b}" for a, b in zip(region, region[1:]) if min(len(a), len(b)) > 15}
+            reference_lines |= {f"{a}\n{b}" for a, b in itertools.pairwise(region) if min(len(a), len(b)) > 15}
     for path in bundle_files(bundle, package):
         data = path.read_bytes()
         assert seed not in data, path

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from autograder.authoring import codegen, lessons
-from autograder.grading.policy import load_policy
 from autograder.authoring.bundle import write_bundle
 from autograder.authoring.student_package import DISTRIBUTION, wheel_name
+from autograder.grading.policy import load_policy
 from conftest import POLICY, ROOT, grade
 
 pytestmark = pytest.mark.slow

@@ -18,8 +18,8 @@ from autograder.classroom.class_report import plots, write_class_report
 from autograder.classroom.class_report.similarity import compare_module
 from autograder.classroom.class_report.stats import SHORTCUT_KEYS
 from autograder.classroom.gradebook import write_gradebook
-from autograder.messages import Message
 from autograder.grading.policy import load_policy
+from autograder.messages import Message
 from conftest import ASSIGNMENTS, POLICY, ROOT, SOLUTIONS
 from copied_code import ANA, BRUNO_RENAMES, CARLA, near_copy
 from insight_class import COPIED, FITTED, INDEPENDENT, MODULE, PLANTED, STUBS, build_insight_class, mistake_key
@@ -356,6 +356,7 @@ def test_hostile_behaviour_is_flagged_by_kind(tmp_path, kind, status, message):
 
 def test_tokenized_code_is_cached_and_gives_the_same_pairs(tmp_path, monkeypatch):
     import copydetect.utils
+
     from autograder.classroom.class_report.token_cache import TokenCache
     reference, stub = _module_text(SOLUTIONS), _module_text(ASSIGNMENTS)
     answers = {"ana": reference + ANA, "bruno": reference + near_copy(ANA, BRUNO_RENAMES), "carla": reference + CARLA}

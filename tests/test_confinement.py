@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from autograder.exercises import cases
-from autograder.sandbox import isolation
 from conftest import ROOT, grade, graded_probe, needs_namespaces, submission
 
 MODULE = "rnn_basics"
@@ -136,9 +135,9 @@ def _running(pattern: str) -> bool:
 
 
 def test_without_namespaces_hidden_grading_is_refused_unless_allowed(tmp_path, monkeypatch, capfd):
-    from autograder.sandbox import sandbox
     from autograder.cli import main
     from autograder.grading.runner import UnconfinedRefused
+    from autograder.sandbox import sandbox
     monkeypatch.setattr(sandbox.isolation, "unavailable_reason", lambda: "simulated platform")
     folder = submission(tmp_path / "sub", MODULE)
     with pytest.raises(UnconfinedRefused, match="--unconfined"):
@@ -159,7 +158,7 @@ def test_allowed_unconfined_the_grader_warns_once_still_limits_and_records_it(tm
             assert _resource.getrlimit(_resource.RLIMIT_DATA)[0] > 0
             return _reference_step(x, h_prev, W_xh, W_hh, b_h)
     """
-    scores, report = grade(submission(tmp_path / "sub", MODULE, append=code), only=MODULE, unconfined=True)
+    _, report = grade(submission(tmp_path / "sub", MODULE, append=code), only=MODULE, unconfined=True)
     assert report.score == report.max_score
     assert report.to_json("en")["sandbox"] == {"confined": False, "reason": "simulated platform", "cgroups": False}
     warnings = [line for line in capfd.readouterr().err.splitlines() if "simulated platform" in line]
@@ -169,7 +168,7 @@ def test_allowed_unconfined_the_grader_warns_once_still_limits_and_records_it(tm
 def test_students_check_runs_unconfined_without_the_flag(tmp_path, monkeypatch):
     from autograder.sandbox import sandbox
     monkeypatch.setattr(sandbox.isolation, "unavailable_reason", lambda: "simulated platform")
-    scores, report = grade(submission(tmp_path / "sub", MODULE), only=MODULE, hidden=False)
+    _, report = grade(submission(tmp_path / "sub", MODULE), only=MODULE, hidden=False)
     assert report.score == report.max_score and report.sandbox["confined"] is False
 
 
@@ -204,9 +203,9 @@ def test_the_datasets_raw_files_are_hidden_from_student_code(tmp_path):
 
 def test_grade_all_and_gradescope_refuse_unconfined_hidden_grading_too(tmp_path, monkeypatch):
     from autograder.classroom import gradescope
-    from autograder.sandbox import sandbox
     from autograder.classroom.classroom import grade_all
     from autograder.grading.runner import UnconfinedRefused
+    from autograder.sandbox import sandbox
     monkeypatch.setattr(sandbox.isolation, "unavailable_reason", lambda: "simulated platform")
     submission(tmp_path / "class" / "ana", MODULE)
     with pytest.raises(UnconfinedRefused):
@@ -220,8 +219,8 @@ def test_grade_all_and_gradescope_refuse_unconfined_hidden_grading_too(tmp_path,
 
 @needs_namespaces
 def test_without_cgroups_the_grader_says_so_once_and_grades_with_the_rlimits(tmp_path, monkeypatch, capfd):
-    from autograder.sandbox import cgroups
     from autograder.grading import runner
+    from autograder.sandbox import cgroups
     monkeypatch.setattr(cgroups, "layout_or_reason", lambda: "simulated: no cgroups")
     runner._warn_once.cache_clear()
     _, report = grade(submission(tmp_path / "sub", MODULE), only=MODULE)

@@ -12,9 +12,9 @@ import pytest
 
 import autograder.exercises.checks.rnn_basics as rnn_basics_checks
 from autograder.grading.feedback import render_html, render_markdown, student_messages, write_feedback
-from autograder.messages import Message
-from autograder.grading.report_plots import render_png
 from autograder.grading.policy import load_policy
+from autograder.grading.report_plots import render_png
+from autograder.messages import Message
 from conftest import POLICY, grade, submission
 from synthetic_class import reference_code_lines
 

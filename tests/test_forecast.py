@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autograder.grading.policy import load_policy
 from autograder.cli import grade_pipeline
-from autograder.grading.feedback import render_html
 from autograder.exercises.practical import series_task
+from autograder.grading.feedback import render_html
+from autograder.grading.policy import load_policy
 from mistakes import assert_lost_only_its_exercises_and_named, mistake
 from practical_helpers import POLICY, ROOT, grade, graded_with_calls, params, variant
 

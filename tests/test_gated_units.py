@@ -2,7 +2,6 @@
 (with per-gate partial credit), and the given converters."""
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import torch

@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SOLUTIONS
-from synthetic_class import HANG_LIMIT_S, MODULE, build_class, class_policy, reference_code_lines
-
 from autograder.classroom.classroom import files_hash
 from autograder.grading.policy import load_policy
+from conftest import ROOT, SOLUTIONS
+from synthetic_class import HANG_LIMIT_S, MODULE, build_class, class_policy, reference_code_lines
 
 STUDENT_COUNT = 9
 

@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from autograder.classroom.class_results import read_report
+from autograder.grading.policy import SandboxPolicy, load_policy
 from conftest import ROOT, SOLUTIONS, submission
 from synthetic_class import MODULE, build_class, class_policy
 from test_grade_all import grade_all, grade_all_command, kill_after_reports, read_gradebook
-
-from autograder.classroom.class_results import read_report
-from autograder.grading.policy import SandboxPolicy, load_policy
 
 distributed = pytest.importorskip("distributed")   # the [cluster] extra (pinned in requirements.lock)
 
@@ -89,7 +88,7 @@ def test_a_worker_with_another_kit_or_policy_is_refused(tmp_path, monkeypatch):
         with pytest.raises(cluster.ClassroomError, match="grader files differ from the coordinator's"):
             executor.check_workers(unconfined=True)
         executor.kit = {**executor.kit, "version": "0.0.1"}
-        with pytest.raises(cluster.ClassroomError, match="runs kit 0.1.0, the coordinator 0.0.1"):
+        with pytest.raises(cluster.ClassroomError, match=r"runs kit 0\.1\.0, the coordinator 0\.0\.1"):
             executor.check_workers(unconfined=True)
     monkeypatch.setenv(cluster_task.PINNED_POLICY, str(ROOT / "grading.toml"))   # a worker kept for another policy
     with pytest.raises(cluster_task.WorkerRefused, match="is not the coordinator's"):
@@ -97,13 +96,13 @@ def test_a_worker_with_another_kit_or_policy_is_refused(tmp_path, monkeypatch):
 
 
 def test_a_worker_that_cannot_confine_is_refused_unless_unconfined(tmp_path, monkeypatch):
-    from autograder.sandbox import sandbox
     from autograder.grading.policy import load_policy
+    from autograder.sandbox import sandbox
     monkeypatch.setattr(sandbox.isolation, "unavailable_reason", lambda: "simulated platform")
     with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) as local, \
             distributed.Client(local) as client:
         executor = cluster.DaskExecutor(client, None, load_policy(class_policy(tmp_path)))
-        with pytest.raises(cluster.ClassroomError, match="worker refused: .*simulated platform"):
+        with pytest.raises(cluster.ClassroomError, match=r"worker refused: .*simulated platform"):
             executor.check_workers(unconfined=False)
         executor.check_workers(unconfined=True)                    # the reports then say it ran unconfined
 

@@ -11,8 +11,8 @@ import zipfile
 
 import pytest
 
-from conftest import ASSIGNMENTS, POLICY, ROOT, SOLUTIONS
 from autograder.grading.policy import load_policy
+from conftest import ASSIGNMENTS, POLICY, ROOT, SOLUTIONS
 
 
 @pytest.fixture(scope="module")
@@ -96,9 +96,9 @@ def test_run_autograder_finds_stubs_uploaded_inside_a_folder(tmp_path, autograde
 
 def test_gradescope_output_leaves_out_the_values_of_hidden_cases():
     from autograder.classroom.gradescope import redacted
-    from autograder.messages import Message
     from autograder.grading.report import gradescope_json
     from autograder.grading.scoring import ExerciseScore, Report
+    from autograder.messages import Message
     mismatch = Message("mismatch", {"what": "h", "where": "[2, 0]", "rel": 0.5, "abs": 0.25, "expected": -0.318309,
                                     "got": 0.271828, "rtol": 1e-7, "atol": 1e-9})
     report = Report([ExerciseScore("rnn_basics.rnn_step", "rnn_basics", "rnn_step", 0.0, 2.0, "failed",

@@ -143,12 +143,12 @@ def test_paths_with_spaces_and_accents(tmp_path):
     folder = tmp_path / "turma A" / "aluna Conceição"
     folder.mkdir(parents=True)
     shutil.copy(SOLUTIONS / f"{BROKEN}.py", folder)
-    scores, report = grade(folder, only=BROKEN)
+    _, report = grade(folder, only=BROKEN)
     assert report.score == report.max_score
 
 
 def test_a_module_that_is_a_folder_is_that_modules_error(tmp_path):
     (tmp_path / "sub" / f"{BROKEN}.py").mkdir(parents=True)
-    scores, report = grade(tmp_path / "sub", only=BROKEN)
+    scores, _ = grade(tmp_path / "sub", only=BROKEN)
     assert {e.status for e in scores.values()} == {"error"}
     assert {(e.messages[0].key, e.messages[0].params["kind"]) for e in scores.values()} == {("file_not_regular", "a folder")}

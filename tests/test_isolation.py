@@ -1,8 +1,8 @@
 """Broken submissions cost their own exercises only, and the grader always finishes."""
 from __future__ import annotations
 
-from autograder.sandbox import portable
 from autograder.exercises.contract import EXERCISES
+from autograder.sandbox import portable
 from conftest import SOLUTIONS, grade, policy_with, submission
 
 MODULE = "rnn_basics"

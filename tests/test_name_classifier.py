@@ -7,8 +7,8 @@ import hashlib
 import numpy as np
 import pytest
 
-from autograder.grading.policy import load_policy
 from autograder.exercises.practical import name_task
+from autograder.grading.policy import load_policy
 from mistakes import assert_lost_only_its_exercises_and_named, mistake
 from practical_helpers import POLICY, ROOT, grade, graded_with_calls, keys, params, variant
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.authoring import codegen, lessons
+from autograder.authoring import codegen
 from autograder.authoring.bundle import with_setup_cell
 from autograder.grading.policy import load_policy
 from conftest import POLICY, ROOT, grade
@@ -135,7 +134,7 @@ def test_autograde_gives_the_shortcuts_zero_with_the_watch_in_the_kernel(course)
 
 @pytest.mark.parametrize("student", ["reference", "untouched", "shortcuts"])
 def test_the_pytest_grader_gives_the_same_totals_on_the_same_notebooks(course, student):
-    scores, report = grade(course / "submitted" / student, only=",".join(MODULES))
+    _, report = grade(course / "submitted" / student, only=",".join(MODULES))
     totals = nbgrader_totals(course)
     for module, (score, _) in report.modules().items():
         assert score == totals[(student, module)], module

@@ -57,7 +57,7 @@ def test_exploratory_cells_are_ignored_and_answers_are_graded(tmp_path):
     def explore(notebook):
         notebook["cells"].append({"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
                                   "source": "raise SystemExit('a student experiment')\n%matplotlib inline"})
-    scores, report = grade(_notebook(tmp_path, "rnn_basics", explore), only="rnn_basics")
+    _, report = grade(_notebook(tmp_path, "rnn_basics", explore), only="rnn_basics")
     assert report.score == report.max_score
 
 
@@ -88,6 +88,7 @@ def test_nbgrader_layout_is_found(tmp_path):
 
 def test_grade_cell_passes_fails_and_never_writes_to_stderr(capfd):
     import runpy
+
     from conftest import ASSIGNMENTS, SOLUTIONS
     assert grade_cell("rnn_basics", "sigmoid", runpy.run_path(str(SOLUTIONS / "rnn_basics.py")), hidden=True) is None
     with pytest.raises(ExerciseFailed, match="Dica"):
@@ -124,6 +125,7 @@ def test_grade_cell_trains_then_predicts_with_the_same_model(capfd):
     """In a notebook the training cell's model reaches the predict cell (public and hidden apart):
     every model predict_digits is given in the predict cell is the one the train cell trained."""
     import runpy
+
     from conftest import SOLUTIONS
     namespace = runpy.run_path(str(SOLUTIONS / "pixel_gru.py"))
     train, predict = namespace["train_pixel_gru"], namespace["predict_digits"]
@@ -152,8 +154,9 @@ def test_grade_cell_trains_then_predicts_with_the_same_model(capfd):
 def test_a_practical_test_cell_draws_its_plots_under_the_cell(capfd, monkeypatch):
     """check (public): the loss curve, the confusion matrix and misclassified digits; hidden: no images."""
     import runpy
-    from conftest import SOLUTIONS
+
     from autograder.grading import notebook
+    from conftest import SOLUTIONS
     shown = []
     monkeypatch.setattr(notebook, "_notebook_display", lambda: shown.append)
     namespace = runpy.run_path(str(SOLUTIONS / "pixel_gru.py"))

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-
 from mistakes import assert_lost_only_its_exercises_and_named, mistake
-from practical_helpers import POLICY, ROOT, grade, keys, params, policy_with, variant
+from practical_helpers import ROOT, grade, keys, params, policy_with, variant
 
 MODULE = "pixel_gru"
 UNTRAINED = ("for epoch in range(epochs):", "for epoch in range(0):")

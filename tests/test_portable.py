@@ -10,12 +10,12 @@ import zipfile
 
 import pytest
 
-from autograder.sandbox import portable
 from autograder.authoring.bundle import public_policy
+from autograder.authoring.student_package import write_wheel
 from autograder.exercises.contract import EXERCISES
 from autograder.grading.policy import load_policy
 from autograder.grading.runner import UnconfinedRefused
-from autograder.authoring.student_package import write_wheel
+from autograder.sandbox import portable
 from conftest import ASSIGNMENTS, POLICY, SOLUTIONS, grade, policy_with
 
 MODULES = list(load_policy(POLICY).modules)

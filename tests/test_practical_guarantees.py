@@ -8,12 +8,12 @@ import zipfile
 import numpy as np
 import pytest
 
-from autograder.exercises import datasets, transforms
 from autograder.authoring.bundle import write_bundle
-from autograder.exercises.embedded_data import files_of, measure, over_limit, refusals
-from autograder.grading.policy import EmbeddedDataPolicy, load_policy
-from autograder.exercises.practical import digit_task, name_task, series_task
 from autograder.authoring.student_package import wheel_name
+from autograder.exercises import datasets, transforms
+from autograder.exercises.embedded_data import files_of, measure, over_limit, refusals
+from autograder.exercises.practical import digit_task, name_task, series_task
+from autograder.grading.policy import EmbeddedDataPolicy, load_policy
 from autograder.grading.submission import notebook_code
 from conftest import POLICY, ROOT, SOLUTIONS, patched_source
 from practical_helpers import grade

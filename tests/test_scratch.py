@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import json
 import shutil
+import traceback
 
 import pytest
 
 from autograder.classroom import classroom
-from autograder.exercises import scratch
-from autograder.sandbox import tracing
 from autograder.cli import main
+from autograder.exercises import scratch
 from autograder.grading.notebook import run_check
-from autograder.messages import Message
 from autograder.grading.policy import PolicyError, load_policy
+from autograder.messages import Message
+from autograder.sandbox import tracer_state, tracing
 from conftest import POLICY, SOLUTIONS, grade, load_module, policy_with, submission
-from scratch_alternatives import (BPTT_ALTERNATIVES, GATED_ALTERNATIVES, GATED_TAMPERING, RNN_BASICS_ALTERNATIVES,
-                                  RNN_BASICS_TRACER_REPLACED)
+from scratch_alternatives import (
+    BPTT_ALTERNATIVES,
+    GATED_ALTERNATIVES,
+    GATED_TAMPERING,
+    RNN_BASICS_ALTERNATIVES,
+    RNN_BASICS_TRACER_REPLACED,
+)
 from scratch_shortcuts import BPTT_SHORTCUTS, GATED_ROUTES, GATED_SCRIPTED, GATED_SHORTCUTS, RNN_BASICS_SHORTCUTS
 
 SHORTCUTS = {"rnn_basics": RNN_BASICS_SHORTCUTS, "bptt": BPTT_SHORTCUTS, "gated_units": GATED_SHORTCUTS,
@@ -118,10 +124,10 @@ def test_the_grader_decides_what_a_reached_routine_means():
 
 
 def test_any_torch_call_breaks_the_numpy_list_but_not_a_named_one():
-    assert tracing.matches("torch.Tensor.numpy", ("torch",))
-    assert tracing.matches("torch.nn.functional.linear", ("torch", "scipy.special.expit"))
-    assert not tracing.matches("scipy.special.logit", ("torch", "scipy.special.expit"))
-    assert not tracing.matches("torch.sigmoid", ("torch.gru_cell",))
+    assert tracer_state.matches("torch.Tensor.numpy", ("torch",))
+    assert tracer_state.matches("torch.nn.functional.linear", ("torch", "scipy.special.expit"))
+    assert not tracer_state.matches("scipy.special.logit", ("torch", "scipy.special.expit"))
+    assert not tracer_state.matches("torch.sigmoid", ("torch.gru_cell",))
 
 
 # -- the policy ------------------------------------------------------------------------------------
@@ -182,7 +188,7 @@ _HONEST_GRU = '''
 @pytest.mark.parametrize("before,inside,what", [
     ("import sys", "    sys.settrace(None)", "sys.settrace"),
     ("import ctypes", "    ctypes.CDLL(None).getpid()", "ctypes"),
-    ("import sys\nsys.modules['autograder.sandbox.tracing'].torch_name.__code__ = (lambda func: 'x').__code__", "", "rewritten"),
+    ("import sys\nsys.modules['autograder.sandbox.tracer_state'].torch_name.__code__ = (lambda func: 'x').__code__", "", "rewritten"),
     ("torch.jit._state.enable()", "", "TorchScript turned back on"),
     ("", "    torch.overrides._pop_mode_temporarily().__enter__()", "_pop_mode"),
 ])
@@ -191,7 +197,7 @@ def test_other_ways_around_the_watch_are_tampering(tmp_path, before, inside, wha
     try:
         outcome = _in_kernel(tmp_path, code, "GRUCellScratch")
     finally:
-        tracing._lasting.clear()  # this test process is the "kernel": leave it clean for the next tests
+        tracer_state.lasting.clear()  # this test process is the "kernel": leave it clean for the next tests
     assert outcome.fraction == 0.0 and outcome.messages[0].key == "scratch_tampered", outcome.messages
     assert what in outcome.messages[0].params["what"]
     assert _in_kernel(tmp_path / "after", "", "GRUCellScratch").status == "passed"  # mended
@@ -267,16 +273,34 @@ def test_torch_calls_with_no_student_code_on_the_stack_are_the_graders_plumbing(
     assert [r["routine"] for r in watch.report()["reached"]] == ["torch.zeros", "torch.Tensor.clone"]
     watch = tracing.watching({"nonce": "n", "seq": 2, "forbid": ["torch"]})
     with watch:
-        tracing.torch_name(torch.zeros)  # tracing's own code
+        tracer_state.torch_name(torch.zeros)  # the tracer's own code
         exec(compile("torch.zeros(1)", tracing.__file__, "exec"), {"torch": torch})  # a frame of the runtime's folder
     assert watch.report()["reached"] == []
+
+
+def test_an_error_reply_shows_the_students_frames_and_none_of_the_tracers():
+    """A student's exception raised through the tracer's torch function mode (patches.py) travels
+    with the student's frame in its traceback and no frame of the runtime's own files."""
+    import torch
+
+    from autograder.sandbox import child
+
+    def students_code():
+        return torch.zeros(2, 3) @ torch.zeros(2, 3)   # shapes that cannot be multiplied
+    with pytest.raises(RuntimeError) as raised, tracing.watching({"nonce": "n", "seq": 1, "forbid": ["torch"]}):
+        students_code()
+    frames = [frame.filename for frame in traceback.extract_tb(raised.value.__traceback__)]
+    assert any(name.endswith("patches.py") for name in frames)   # the mode was on the way
+    text = child._error_reply(raised.value)["error"]["traceback"]
+    assert "students_code" in text and "@ torch.zeros(2, 3)" in text
+    assert not any(name in text for name in ("patches.py", "tracing.py", "tracer_state.py", "child.py"))
 
 
 def test_only_values_that_could_run_code_while_encoded_are_encoded_under_the_watch():
     import numpy as np
     import torch
-    assert tracing.plain({"value": [np.zeros(2), (torch.zeros(1), 1.5, "s", None, True)]})
+    assert tracer_state.plain({"value": [np.zeros(2), (torch.zeros(1), 1.5, "s", None, True)]})
     tagged = torch.zeros(1)
     tagged.detach = lambda: torch.ones(1)
-    assert not tracing.plain(np.zeros(2).view(type("Sub", (np.ndarray,), {})))
-    assert not tracing.plain([tagged]) and not tracing.plain(torch.nn.Parameter(torch.zeros(1)))
+    assert not tracer_state.plain(np.zeros(2).view(type("Sub", (np.ndarray,), {})))
+    assert not tracer_state.plain([tagged]) and not tracer_state.plain(torch.nn.Parameter(torch.zeros(1)))

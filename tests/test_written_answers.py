@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from autograder.authoring import lessons
-from autograder.grading.feedback import render_html, render_markdown
 from autograder.classroom.gradebook import PENDING, gradebook_columns, gradebook_row
+from autograder.grading.feedback import render_html, render_markdown
 from autograder.grading.policy import PolicyError, load_policy
 from autograder.grading.report import gradescope_json
 from conftest import POLICY, SOLUTIONS, grade, policy_with

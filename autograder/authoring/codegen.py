@@ -8,6 +8,7 @@ the committed stubs differ from what this produces.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from .. import PROJECT as ROOT
 

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import PACKAGE
-from . import class_report
 from ..grading.feedback import write_feedback
+from ..grading.report import write_json_atomically, write_text_atomically
+from . import class_report
 from .gradebook import gradebook_columns, read_report, write_gradebook
 from .progress import progress_display
-from ..grading.report import write_json_atomically, write_text_atomically
 
 MANIFEST, GRADEBOOK, WORK, LOCK = "manifest.json", "grades.csv", ".work", ".lock"
 IGNORED_PARTS = {"__pycache__", ".ipynb_checkpoints", ".git"}
@@ -133,7 +133,7 @@ class ClassRun:
         self.results, self.policy, self.modules, self.language = results, policy, modules, options["language"]
         self.students = find_students(submissions, options["assignment"], results)
         results.mkdir(parents=True, exist_ok=True)
-        self.lock = open(results / LOCK, "w")
+        self.lock = open(results / LOCK, "w")  # noqa: SIM115  (held, and locked, until close())
         try:
             fcntl.flock(self.lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

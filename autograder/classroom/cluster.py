@@ -51,7 +51,7 @@ def _local_workers(cluster: str) -> int:
     return int(match[1])
 
 
-def connect(*, scheduler: str | None, cluster: str | None, policy, unconfined: bool) -> "DaskExecutor":
+def connect(*, scheduler: str | None, cluster: str | None, policy, unconfined: bool) -> DaskExecutor:
     """Reach the scheduler (or start a local cluster) and check the workers already there."""
     distributed = _distributed()
     local = start_local_cluster(_local_workers(cluster)) if cluster else None

@@ -9,7 +9,6 @@ from pathlib import Path
 from ..exercises.contract import exercise_id
 from ..grading.report import write_text_atomically
 
-
 PENDING = "pending"   # a written answer's cell: graded by hand (nbgrader's formgrader), not here
 
 

@@ -87,7 +87,7 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
     kept, held = [], []
     for label in np.unique(labels):
         members = rng.permutation(np.flatnonzero(labels == label))
-        count = max(1, int(round(fraction * len(members))))
+        count = max(1, round(fraction * len(members)))
         held.append(members[:count])
         kept.append(members[count:])
     return np.sort(np.concatenate(kept)), np.sort(np.concatenate(held))
@@ -221,5 +221,5 @@ def series_dataset(name: str) -> np.ndarray:
 
 def chronological_split(series: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
     """(head, tail): the last `fraction` of the points is the tail."""
-    cut = len(series) - int(round(fraction * len(series)))
+    cut = len(series) - round(fraction * len(series))
     return series[:cut].copy(), series[cut:].copy()

@@ -12,8 +12,8 @@ import functools
 import numpy as np
 import torch
 
-from .cases.gated_units import CELL_KEYS, LSTM_ORDER, lstm_from_case
 from ..messages import Message
+from .cases.gated_units import CELL_KEYS, LSTM_ORDER, lstm_from_case
 
 
 def _chained_norms(W_hh, factors, norm=2) -> np.ndarray:

@@ -21,10 +21,10 @@ class CheckFailure(AssertionError):
         super().__init__("; ".join(m.render("en") for m in messages))
         self.messages = list(messages)
 
-    def with_context(self, *extra: Message) -> "CheckFailure":
+    def with_context(self, *extra: Message) -> CheckFailure:
         return CheckFailure(*extra, *self.messages)
 
-    def adding(self, *diagnoses: Message) -> "CheckFailure":
+    def adding(self, *diagnoses: Message) -> CheckFailure:
         return CheckFailure(*self.messages, *diagnoses)
 
 

@@ -14,12 +14,17 @@ import numpy as np
 import pytest
 import torch
 
-from . import datasets, transforms
-from .expect import CheckFailure, PartialCredit, fail
 from ..messages import Message
 from ..sandbox.proxies import StudentFailure
-from .recurrent_use import (drowned_predictions, recurrent_predictions, require_class_dependence,
-                            require_recurrent_layer, sample_of)
+from . import datasets, transforms
+from .expect import CheckFailure, PartialCredit, fail
+from .recurrent_use import (
+    drowned_predictions,
+    recurrent_predictions,
+    require_class_dependence,
+    require_recurrent_layer,
+    sample_of,
+)
 from .transforms import data_seed
 
 
@@ -244,7 +249,7 @@ def load_reference_weights(instance, reference: dict, what: str):
         fail("wrong_type", what=f"{what}.state_dict()", expected="dict", got=type(state).__name__)
     expected = {name.rsplit(".", 1)[-1]: (name, value) for name, value in reference.items()}
     found = {}
-    for key, value in state.items():
+    for key in state:
         suffix = key.rsplit(".", 1)[-1]
         if suffix in expected:
             if suffix in found:

@@ -20,9 +20,9 @@ import secrets
 
 import numpy as np
 
+from ..sandbox.tracer_state import RECURRENT_NAMES
 from .expect import fail
 from .scratch import untampered_report
-from ..sandbox.tracing import RECURRENT_NAMES
 
 RECURRENT = tuple(sorted(RECURRENT_NAMES))   # what the watch names torch's recurrent modules and kernels
 RECURRENT_WEIGHT = re.compile(r"(^|\.)weight_hh(_l\d+)?(_reverse)?$")

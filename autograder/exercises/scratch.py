@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 
 from ..messages import Message, catalog
-from ..sandbox.tracing import matches, notable
+from ..sandbox.tracer_state import matches, notable
 
 
 class ScratchViolation(Exception):

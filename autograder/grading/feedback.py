@@ -60,7 +60,7 @@ class ExerciseView:
 
 
 def _plots(artifacts: dict, language: str) -> list[Plot]:
-    from .report_plots import png_data_uri, render_png   # matplotlib only when there is something to draw
+    from .report_plots import png_data_uri, render_png  # matplotlib only when there is something to draw
     plots = []
     for name, artifact in artifacts.items():
         title_key = artifact.get("title") or f"plot_{artifact.get('kind')}" if isinstance(artifact, dict) else ""

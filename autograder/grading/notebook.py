@@ -20,15 +20,15 @@ import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
-from ..sandbox import child, tracing, wire
 from ..exercises.artifacts import plain_data, problem
 from ..exercises.cases import cases_for
+from ..exercises.scratch import watch_for
 from ..messages import render_all
-from .policy import DEFAULT_POLICY, load_policy
-from .runner import outcome_of
+from ..sandbox import child, patches, tracing, wire
 from ..sandbox.proxies import Peer, RemoteModule
 from ..sandbox.sandbox import Limits
-from ..exercises.scratch import watch_for
+from .policy import DEFAULT_POLICY, load_policy
+from .runner import outcome_of
 
 tracing.install()  # the from-scratch watch, as in the child (before the checks call student code)
 
@@ -39,7 +39,7 @@ class LocalPeer(Peer):
     def __init__(self, namespace: dict, scratch=None):
         self.names = sorted(name for name in namespace if not name.startswith("_"))
         self.scratch = scratch
-        tracing.patch_namespace(namespace)  # names bound to scipy routines before the watch was installed
+        patches.patch_namespace(namespace)  # names bound to scipy routines before the watch was installed
         child.attach(SimpleNamespace(**namespace))
 
     def alive(self) -> bool:
@@ -142,6 +142,7 @@ def show_plots(artifacts: dict, language: str) -> int:
     if display is None or not artifacts:
         return 0
     from IPython.display import Image
+
     from .report_plots import render_png
     drawable = [artifact for artifact in artifacts.values() if problem(artifact) is None]
     with _silenced():

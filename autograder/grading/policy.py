@@ -14,7 +14,7 @@ from .. import PACKAGE, PROJECT
 from ..exercises.contract import EXERCISES
 from ..exercises.expect import Tolerance
 from ..sandbox.settings import SandboxPolicy
-from ..sandbox.tracing import RECURRENT_FUNCTIONS, RECURRENT_MODULES, SCIPY_ROUTINES
+from ..sandbox.tracer_state import RECURRENT_FUNCTIONS, RECURRENT_MODULES, SCIPY_ROUTINES
 
 # the student package carries its public copy beside the code; the instructor's kit, at the root
 _PACKAGED_POLICY = PACKAGE / "grading.toml"
@@ -155,6 +155,7 @@ def _known_routine(name: str) -> bool:
     if owner not in ("torch", "torch.nn.functional", "torch.Tensor") or not attribute.isidentifier():
         return False
     import importlib
+
     import torch
     return callable(getattr(torch.Tensor if owner == "torch.Tensor" else importlib.import_module(owner), attribute, None))
 
@@ -200,7 +201,7 @@ def _module_policy(path, name: str, table, forbid: dict) -> ModulePolicy:
     points = table.get("points")
     if points is None:
         raise PolicyError(path, f"{prefix}.points", "missing (a table: exercise = points)")
-    exercise_schema = {exercise: NUMBER for exercise in EXERCISES[name]}
+    exercise_schema = dict.fromkeys(EXERCISES[name], NUMBER)
     for key in points if isinstance(points, dict) else ():
         if key not in exercise_schema:
             raise PolicyError(path, f"{prefix}.points.{key}",

@@ -8,10 +8,10 @@ import math
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from ..messages import Message, catalog  # noqa: E402
+from ..messages import Message, catalog
 
 FIGURE_INCHES = (6.0, 3.6)
 DPI = 90

@@ -187,7 +187,7 @@ def load_submission(root: str | Path, modules, staging: Path | None = None,
         too_large = Message("submission_too_large", {"size_kb": -(-total // 1024), "limit_kb": caps.max_submission_kb})
         codes = {module: (None, too_large if code is not None else problem, origin)
                  for module, (code, problem, origin) in codes.items()}
-        ignored.update({name: "submission_too_large" for name in helpers})
+        ignored.update(dict.fromkeys(helpers, "submission_too_large"))
         helpers = {}
     found = {}
     for module, (code, problem, origin) in codes.items():

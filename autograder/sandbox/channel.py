@@ -6,6 +6,7 @@ its time limit, not a hung grader), a frame's length is checked before its bytes
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import time
@@ -59,10 +60,8 @@ class Channel:
 
     def close(self) -> None:
         for fd in (self.write_fd, self.read_fd):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
 
 
 def _wait(selector, deadline: float) -> None:

@@ -1,7 +1,8 @@
 """The child process: imports a student's modules and answers calls on them, as data.
 
 Runs with `python -I` in a private working directory, with only this package's copy of
-`wire`, `modules`, `tracing` and `child` on its path besides the student's folder. It reads requests
+the runtime (`zygote`, `child`, `wire`, `modules`, the tracer's `tracing`, `patches` and
+`tracer_state`) on its path besides the student's folder. It reads requests
 from fd IN and writes replies to fd OUT; the student's own stdout/stderr go elsewhere.
 Nothing here is trusted by the grader: replies are decoded as data and checked there, and
 the grader itself compares the arguments' digests with what it sent. The functions below
@@ -19,8 +20,9 @@ import time
 import traceback
 import warnings
 
-from . import tracing, wire
+from . import tracer_state, tracing, wire
 
+RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))   # these files' folder: never the student's code
 _objects: dict[int, object] = {}
 _modules: dict[str, object] = {}   # the student's modules imported here, by name
 _module = None                     # the namespace served by `attach` (a notebook's globals)
@@ -58,16 +60,18 @@ def _overflow_trap():
     return _OverflowTrap()
 
 
+FE_OVERFLOW = {"x86_64": 0x08, "i686": 0x08, "aarch64": 0x04}   # <fenv.h> per machine
+
+
 class _OverflowTrap:
     """Floating-point overflow raises SIGFPE while active (glibc on Linux; elsewhere a no-op):
     an overflow the student's code hides from numpy's warnings still kills the child."""
-    FE_OVERFLOW = {"x86_64": 0x08, "i686": 0x08, "aarch64": 0x04}
 
     def __init__(self):
         import ctypes
         import ctypes.util
         import platform
-        self.flag = self.FE_OVERFLOW.get(platform.machine())
+        self.flag = FE_OVERFLOW.get(platform.machine())
         name = ctypes.util.find_library("m") if sys.platform == "linux" else None
         self.libm = ctypes.CDLL(name) if name and self.flag else None
 
@@ -133,9 +137,11 @@ def _serve(request: dict, *, call=_call, load=_load, thawed=_thawed):
     raise ValueError(f"unknown request {op!r}")
 
 
-def _error_reply(error: BaseException) -> dict:
+def _error_reply(error: BaseException, *, runtime: str = RUNTIME_DIR) -> dict:
+    """The student's exception as data; its traceback leaves out the runtime's own frames (this
+    child, the wire format, the tracer's wrappers): the student sees their code and the libraries'."""
     frames = traceback.extract_tb(error.__traceback__)
-    student_frames = [f for f in frames if not f.filename.endswith(("child.py", "wire.py", "modules.py"))]
+    student_frames = [f for f in frames if os.path.dirname(os.path.abspath(f.filename)) != runtime]
     text = "".join(traceback.format_list(student_frames[-6:]))
     return {"ok": False, "error": {"type": type(error).__name__, "message": str(error)[:2000],
                                    "traceback": text[-4000:]}}
@@ -161,7 +167,7 @@ def decode_request(data: bytes, *, decode=wire.decode):
 
 
 def answer(request: dict, *, serve=_serve, error_reply=_error_reply, encode=wire.encode, decode=wire.decode,
-           clock=time.perf_counter, watching=tracing.watching, plain=tracing.plain) -> bytes:
+           clock=time.perf_counter, watching=tracing.watching, plain=tracer_state.plain) -> bytes:
     """The encoded reply to one request: its result, or the student's exception as data.
     A call's reply says how many seconds it ran (the student's compute, for the benchmarks);
     a from-scratch exercise's request is watched, and its reply carries the watch's report."""

@@ -28,8 +28,8 @@ class Peer:
     """The side that runs student code, as the proxies see it: requests in, replies decoded."""
 
     generation = 0
-    last_mutated: list = []
-    last_warnings: list[str] = []
+    last_mutated: list = []          # noqa: RUF012  (replaced per reply, never changed in place)
+    last_warnings: list[str] = []    # noqa: RUF012
     student_seconds = 0.0    # inside student functions, as the child measured it
     request_seconds = 0.0    # round trips of requests, as the grader measured them
     scratch = None           # the running exercise's from-scratch watch (autograder/exercises/scratch.py)

@@ -29,7 +29,7 @@ from .channel import Channel, ChannelError
 from .settings import SandboxPolicy
 from .proxies import Peer, StudentFailure
 
-RUNTIME_FILES = ("wire.py", "modules.py", "tracing.py", "child.py", "zygote.py")
+RUNTIME_FILES = ("wire.py", "modules.py", "tracer_state.py", "patches.py", "tracing.py", "child.py", "zygote.py")
 RUNTIME_PACKAGE = "gradechild"
 MAX_REPLY_BYTES = 128 << 20    # one reply; a larger one costs the exercise (the grader stays small)
 LIBRARIES_MB = 768             # resident libraries (numpy, torch) on top of the memory cap, for the cgroup

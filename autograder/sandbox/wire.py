@@ -207,7 +207,7 @@ def decode(data: bytes, resolve_handle=None, build_modules: bool = False, limits
         if isinstance(error, WireError):
             raise
         raise WireError(f"malformed message: {str(error)[:200]}") from None
-    resolve = resolve_handle or (lambda ident, type_name: Handle(ident, type_name))
+    resolve = resolve_handle or Handle
     try:
         return _Decoder(buffers, resolve, build_modules, limits, frozen).node(header)
     except RecursionError:

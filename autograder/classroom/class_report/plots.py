@@ -10,9 +10,9 @@ import textwrap
 import matplotlib
 
 matplotlib.use("Agg")
-from matplotlib.figure import Figure  # noqa: E402  (after choosing the backend)
+from matplotlib.figure import Figure
 
-from ...messages import Message  # noqa: E402
+from ...messages import Message
 
 DPI = 90
 OUTCOME_COLOURS = {"full": "#2ca02c", "partial": "#ffbb78", "zero": "#d62728",

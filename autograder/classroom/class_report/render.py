@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import itertools
 import statistics
 
 from ...messages import Message
@@ -32,9 +33,9 @@ def _distribution(summary: Summary) -> str:
         return " · ".join(f"{points:g}: {count}" for points, count in counts)
     edges = [summary.max_score * q / 4 for q in range(5)]
     bins = [sum(c for p, c in counts if low <= p < high or (high == edges[-1] and p == high))
-            for low, high in zip(edges, edges[1:])]
+            for low, high in itertools.pairwise(edges)]
     return " · ".join(f"[{low:g}, {high:g}{']' if high == edges[-1] else ')'}: {n}"
-                      for low, high, n in zip(edges, edges[1:], bins))
+                      for (low, high), n in zip(itertools.pairwise(edges), bins))
 
 
 def points_row(summary: Summary, name: str) -> list[str]:

@@ -68,8 +68,8 @@ class Case(SimpleNamespace):
         return self
 
     def __exit__(self, exc_type, error, traceback):
-        from ..expect import CheckFailure
         from ...sandbox.proxies import StudentFailure
+        from ..expect import CheckFailure
         if isinstance(error, CheckFailure):
             raise error.with_context(self._label) from None
         if isinstance(error, StudentFailure) and error.case is None:

@@ -92,7 +92,7 @@ def readout_loss_oracle(hs, W_hy, b_y, targets, *, time_reduction="sum", batch_r
 
 def model_loss(xs, targets, h0, params) -> torch.Tensor:
     """The whole many-to-many model in torch (float64): torch.nn.RNN, linear readout, CE."""
-    T, B, D = xs.shape
+    D = xs.shape[2]
     H = params["W_hh"].shape[0]
     rnn = torch.nn.RNN(D, H).double()
     with torch.no_grad():

@@ -7,10 +7,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..cases.bptt import (GRAD_NAMES, jacobian_norms_oracle, model_gradients, preactivation_gradients,
-                          readout_loss_oracle, unrolled_rnn_backward)
-from ..expect import CheckFailure, diagnose, expect_close, expect_not_mutated, fail
 from ...messages import Message
+from ..cases.bptt import (
+    GRAD_NAMES,
+    jacobian_norms_oracle,
+    model_gradients,
+    preactivation_gradients,
+    readout_loss_oracle,
+    unrolled_rnn_backward,
+)
+from ..expect import CheckFailure, diagnose, expect_close, expect_not_mutated, fail
 
 try:  # instructor-only: some mistakes' outputs are computed by code that would give the answer away
     from .. import diagnoses

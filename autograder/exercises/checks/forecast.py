@@ -9,13 +9,19 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..expect import CheckFailure, Tolerance, as_array, diagnose, expect_close, fail
 from ...messages import Message
 from ..cases.forecast import lstm_forecast
+from ..expect import CheckFailure, Tolerance, as_array, diagnose, expect_close, fail
 from ..practical import award, load_reference_weights, series_task, train_within_budget, trained_model
+from ..practical_feedback import (
+    attach_error_by_step,
+    attach_forecast,
+    attach_losses,
+    forecast_diagnoses,
+    reported_losses,
+    training_diagnoses,
+)
 from ..recurrent_use import drowned_predictions, recurrent_predictions, require_value_dependence, sample_of
-from ..practical_feedback import (attach_error_by_step, attach_forecast, attach_losses, forecast_diagnoses,
-                                  reported_losses, training_diagnoses)
 
 MODULE = "forecast"
 BATCH_SAMPLE = 4                # histories forecast alone, to compare with the batch forecast

@@ -11,8 +11,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..expect import CheckFailure, diagnose, expect_close, fail
 from ...messages import Message
+from ..expect import CheckFailure, diagnose, expect_close, fail
 
 
 def _shapes(window: int, hidden: int, horizon: int) -> dict[str, tuple]:

@@ -9,12 +9,25 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..cases.gated_units import (CELL_KEYS, GRU_ORDER, KINDS, LSTM_BACKWARD_MISTAKES, LSTM_ORDER, GRU_KEYS, LSTM_KEYS,
-                                 cell_from_weights, gru_cell_from_params, lstm_backward_oracle,
-                                 lstm_backward_with_mistake, lstm_cell_from_params, lstm_from_case, torch_gru_gates,
-                                 torch_lstm_gates)
-from ..expect import CheckFailure, PartialCredit, diagnose, expect_close, expect_not_mutated, fail
 from ...messages import Message
+from ..cases.gated_units import (
+    CELL_KEYS,
+    GRU_KEYS,
+    GRU_ORDER,
+    KINDS,
+    LSTM_BACKWARD_MISTAKES,
+    LSTM_KEYS,
+    LSTM_ORDER,
+    cell_from_weights,
+    gru_cell_from_params,
+    lstm_backward_oracle,
+    lstm_backward_with_mistake,
+    lstm_cell_from_params,
+    lstm_from_case,
+    torch_gru_gates,
+    torch_lstm_gates,
+)
+from ..expect import CheckFailure, PartialCredit, diagnose, expect_close, expect_not_mutated, fail
 
 try:  # instructor-only: some mistakes' outputs are computed by code that would give the answer away
     from .. import diagnoses

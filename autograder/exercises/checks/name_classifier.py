@@ -9,13 +9,27 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ...messages import Message
 from ..datasets import NAME_LOCALES
 from ..expect import CheckFailure, close, diagnose, expect_close, fail
-from ...messages import Message
-from ..practical import (accuracy, award, balanced_accuracy, class_predictions, load_reference_weights, name_task,
-                         recurrent_class_predictions, train_within_budget, trained_model)
-from ..practical_feedback import (attach_confusion, attach_losses, constant_class_diagnoses, reported_losses,
-                                  training_diagnoses)
+from ..practical import (
+    accuracy,
+    award,
+    balanced_accuracy,
+    class_predictions,
+    load_reference_weights,
+    name_task,
+    recurrent_class_predictions,
+    train_within_budget,
+    trained_model,
+)
+from ..practical_feedback import (
+    attach_confusion,
+    attach_losses,
+    constant_class_diagnoses,
+    reported_losses,
+    training_diagnoses,
+)
 
 MODULE = "name_classifier"
 N_CLASSES = len(NAME_LOCALES)

@@ -9,14 +9,29 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..expect import CheckFailure, diagnose, expect_close, fail
 from ...messages import Message
 from ..cases.pixel_gru import gru_logits
-from ..practical import (accuracy, award, balanced_accuracy, class_predictions, digit_task, load_reference_weights,
-                         recurrent_class_predictions, train_within_budget, trained_model)
+from ..expect import CheckFailure, diagnose, expect_close, fail
+from ..practical import (
+    accuracy,
+    award,
+    balanced_accuracy,
+    class_predictions,
+    digit_task,
+    load_reference_weights,
+    recurrent_class_predictions,
+    train_within_budget,
+    trained_model,
+)
+from ..practical_feedback import (
+    attach_confusion,
+    attach_losses,
+    attach_misclassified,
+    constant_class_diagnoses,
+    reported_losses,
+    training_diagnoses,
+)
 from ..recurrent_use import drowned_predictions, recurrent_predictions, require_class_dependence
-from ..practical_feedback import (attach_confusion, attach_losses, attach_misclassified, constant_class_diagnoses,
-                                  reported_losses, training_diagnoses)
 
 MODULE = "pixel_gru"
 N_CLASSES = 10

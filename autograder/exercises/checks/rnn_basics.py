@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from ..cases.rnn_basics import rnn_cell, torch_rnn
-from ..expect import CheckFailure, as_array, diagnose, expect_close, expect_not_mutated, fail
 from ...messages import Message
 from ...sandbox.proxies import StudentFailure
+from ..cases.rnn_basics import rnn_cell, torch_rnn
+from ..expect import CheckFailure, as_array, diagnose, expect_close, expect_not_mutated, fail
 
 
 def _sigmoid(z):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import hashlib
 
-from ..expect import PartialCredit, fail
 from ...messages import Message
+from ..expect import PartialCredit, fail
 
 SHAPES = ("one_to_many", "many_to_one", "many_to_many", "many_to_many_synced")
 # problem -> (its slug in the locale keys, the accepted answers as digests of "problem=shape": the
