@@ -101,9 +101,11 @@ sys.modules["fcntl"] = None
 del os.killpg, os.O_NOFOLLOW, os.O_NONBLOCK
 sys.meta_path[:] = [f for f in sys.meta_path if not getattr(f, "__module__", "").startswith("__editable__")]
 sys.path.insert(0, sys.argv[1])
-from autograder import cli, notebook, portable
+from autograder import cli
+from autograder.grading import notebook
+from autograder.sandbox import portable
 assert portable.process_class() is portable.PortableProcess, portable.process_class()
-assert "classroom" not in sys.modules and cli.__file__.startswith(sys.argv[1]), cli.__file__
+assert "autograder.classroom" not in sys.modules and cli.__file__.startswith(sys.argv[1]), cli.__file__
 sys.exit(cli.main(["check", sys.argv[2], "--only", "rnn_basics"]))
 """
 
