@@ -114,7 +114,8 @@ GATED_ALTERNATIVES = ['''
 def gru_gates(x, h_prev, p):
     gate = {}
     for name in ("z", "r"):
-        gate[name] = sigmoid(np.einsum("bd,hd->bh", x, p["W_" + name]) + np.einsum("bk,hk->bh", h_prev, p["U_" + name]) + p["b_" + name])
+        gate[name] = sigmoid(np.einsum("bd,hd->bh", x, p["W_" + name])
+                             + np.einsum("bk,hk->bh", h_prev, p["U_" + name]) + p["b_" + name])
     recurrent = np.einsum("bk,hk->bh", h_prev, p["U_h"]) + p["b_Uh"]
     gate["h_tilde"] = np.tanh(np.einsum("bd,hd->bh", x, p["W_h"]) + p["b_Wh"] + gate["r"] * recurrent)
     return gate
@@ -180,7 +181,8 @@ LSTMCellScratch.forward = _lstm_forward
 def stacked_lstm_forward(lstm, x, state=None):
     result = []
     worker = threading.Thread(target=lambda: result.append(torch.lstm(
-        x, state or (x.new_zeros(lstm.num_layers * (1 + lstm.bidirectional), x.shape[1 - lstm.batch_first], lstm.hidden_size),) * 2,
+        x, state or (x.new_zeros(lstm.num_layers * (1 + lstm.bidirectional), x.shape[1 - lstm.batch_first],
+                                 lstm.hidden_size),) * 2,
         lstm._flat_weights, True, lstm.num_layers, 0.0, False, lstm.bidirectional, lstm.batch_first)))
     worker.start()
     worker.join()

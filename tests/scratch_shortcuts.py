@@ -56,7 +56,8 @@ def one_to_many_forward(cell, readout, x, steps):
     inputs = torch.cat([x[None], torch.zeros(steps - 1, *x.shape, dtype=x.dtype)])
     h0 = torch.zeros(1, x.shape[0], cell.hidden_size, dtype=x.dtype)
     run = getattr(importlib.import_module("torch"), "rnn_" + "tanh")
-    hs, _ = run(inputs, h0, [cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh], True, 1, 0.0, False, False, False)
+    weights = [cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh]
+    hs, _ = run(inputs, h0, weights, True, 1, 0.0, False, False, False)
     return readout(hs)
 ''', {"sigmoid": "scipy.special.expit", "rnn_step": "torch.rnn_tanh_cell", "rnn_forward": "torch.rnn_tanh",
       "rnn_readout": "torch.sigmoid", "VanillaRNN": "torch.nn.RNN", "rnncell_forward": "torch.nn.RNN",

@@ -38,7 +38,8 @@ def test_student_code_runs_as_an_unprivileged_user_without_capabilities(tmp_path
             import os
             status = open("/proc/self/status").read()
             caps = [line.split()[1] for line in status.splitlines() if line.startswith(("CapEff", "CapPrm", "CapBnd"))]
-            if os.getuid() == 0 or os.geteuid() == 0 or os.getgid() == 0 or os.getgroups() or set(caps) != {"0000000000000000"}:
+            if (os.getuid() == 0 or os.geteuid() == 0 or os.getgid() == 0 or os.getgroups()
+                    or set(caps) != {"0000000000000000"}):
 """ + ESCAPED)
     only_rnn_step_lost(exercises)
 

@@ -63,7 +63,8 @@ def stacked_lstm_forward(lstm, x, state=None):
         for direction in range(directions):
             suffix = f"_l{layer}" + "_reverse" * direction
             cell = LSTMCellScratch(seq.shape[2], lstm.hidden_size).to(seq.dtype)
-            cell.load_state_dict({k: getattr(lstm, k + suffix) for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")})
+            names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+            cell.load_state_dict({k: getattr(lstm, k + suffix) for k in names})
             hc, by_step = (h0[layer * directions + direction], c0[layer * directions + direction]), {}
             for t in (reversed(range(len(seq))) if direction else range(len(seq))):
                 hc = cell(seq[t], hc)

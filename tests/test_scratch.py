@@ -188,7 +188,8 @@ _HONEST_GRU = '''
 @pytest.mark.parametrize("before,inside,what", [
     ("import sys", "    sys.settrace(None)", "sys.settrace"),
     ("import ctypes", "    ctypes.CDLL(None).getpid()", "ctypes"),
-    ("import sys\nsys.modules['autograder.sandbox.tracer_state'].torch_name.__code__ = (lambda func: 'x').__code__", "", "rewritten"),
+    ("import sys\nsys.modules['autograder.sandbox.tracer_state'].torch_name.__code__ = (lambda func: 'x').__code__",
+     "", "rewritten"),
     ("torch.jit._state.enable()", "", "TorchScript turned back on"),
     ("", "    torch.overrides._pop_mode_temporarily().__enter__()", "_pop_mode"),
 ])
@@ -216,7 +217,8 @@ def test_leaving_the_mode_by_other_doors_is_tampering(tmp_path, inside):
 
 
 def test_torch_device_as_a_context_is_not_tampering(tmp_path):
-    code = f"\n\ndef _forward(self, x, h=None):\n    with torch.device('cpu'):\n{_HONEST_GRU.replace(chr(10) + '    ', chr(10) + '        ')}\n\nGRUCellScratch.forward = _forward\n"
+    inside = _HONEST_GRU.replace("\n    ", "\n        ")   # one level deeper, under the `with`
+    code = f"\n\ndef _forward(self, x, h=None):\n    with torch.device('cpu'):\n{inside}\n\nGRUCellScratch.forward = _forward\n"
     assert _in_kernel(tmp_path, code, "GRUCellScratch").status == "passed"
 
 

@@ -2,8 +2,9 @@
 
 Each `### BEGIN SOLUTION` ... `### END SOLUTION` region of `solutions/<module>.py` becomes
 `raise NotImplementedError("Dica: <hint>")`, the hint taken from the `# Dica:` comment
-right above the region (which the stub then drops, the exception saying it). `python -m autograder stubs` writes `assignments/`; a test fails when
-the committed stubs differ from what this produces.
+right above the region (which the stub then drops, the exception saying it).
+`python -m autograder stubs` writes `assignments/`; a test fails when the committed stubs
+differ from what this produces.
 """
 from __future__ import annotations
 

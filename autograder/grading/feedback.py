@@ -191,7 +191,8 @@ def render_html(report: dict, student: str, language: str, views: list[ExerciseV
             f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>"
             f"<h1>{esc(title)}</h1><p><strong>{esc(_total(report, language))}</strong></p>"
             + (f'<p class="pending">{esc(pending_note(report, language))}</p>' if report.get("pending") else "") +
-            f"<table><thead><tr><th>{exercise_h}</th><th>{points_h}</th><th>{status_h}</th><th>{message_h}</th></tr></thead>"
+            f"<table><thead><tr><th>{exercise_h}</th><th>{points_h}</th>"
+            f"<th>{status_h}</th><th>{message_h}</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>"
             f"<h2>{esc(Message('report_details').render(language))}</h2>{''.join(details)}{plots_section}"
             f'<p class="note">{esc(Message("report_hidden_note").render(language))}</p></body></html>\n')

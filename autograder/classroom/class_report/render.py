@@ -178,7 +178,8 @@ tr.strong td { background: #f3f3f3; font-weight: bold; }
 .pair { display: grid; grid-template-columns: 1fr 1fr; gap: 1em; margin-bottom: 1.5em; }
 .pair pre { background: #f6f8fa; padding: .6em; overflow-x: auto; font-size: .8em; margin: 0; }
 .plots { display: grid; grid-template-columns: 1fr 1fr; gap: 1em; }
-figure { margin: 0; } figure.wide { grid-column: 1 / -1; text-align: center; } figure img { max-width: 100%; border: 1px solid #eee; }
+figure { margin: 0; } figure.wide { grid-column: 1 / -1; text-align: center; }
+figure img { max-width: 100%; border: 1px solid #eee; }
 """
 
 
