@@ -64,6 +64,22 @@ class Template:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+def zygote(workdir: Path, jail: isolation.Jail, env: dict, rlimits: dict, fds: list[int]) -> KeptProcess | None:
+    """The student's zygote from this run's template, for the child's folder `workdir` (made by
+    StudentProcess) confined in `jail`; None without a template or when it cannot answer."""
+    where = address()
+    if where is None:
+        return None
+    new_root = isolation.new_root_of(workdir)
+    request = {"script": isolation.root_filesystem_script(new_root, workdir, jail), "root": str(new_root),
+               "home": str(isolation.home_of(workdir)), "uid": jail.uid, "cgroup_procs": list(jail.cgroup_procs),
+               "env": env, "runtime": str(workdir / "runtime"), "rlimits": rlimits}
+    try:
+        return spawn(where, request, fds)
+    except Unavailable:
+        return None
+
+
 def spawn(where: str, request: dict, fds: list[int]) -> KeptProcess:
     """A confined zygote forked by the template at `where`, serving on `fds` (the control pipe's
     two ends and the fd socket, ours to close afterwards); raises Unavailable."""
