@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import multiprocessing
 import os
 import shutil
@@ -46,8 +47,8 @@ __all__ = ["IGNORED_PARTS", "ClassroomError", "Outcome", "Summary", "files_hash"
 # `_grade_in_worker`: argv is the log's path, grade-all's pid, then the `grade` command.
 WORKER_BOOTSTRAP = ("import sys; from autograder.classroom import _grade_in_worker; "
                     "_grade_in_worker(sys.argv[3:], sys.argv[1], int(sys.argv[2]))")
-PRELOAD = ["autograder.cli", "torch", "pytest", "autograder.report_plots", *(f"autograder.{stage}.{module}" for module in contract.MODULES
-                                                  for stage in ("checks", "cases"))]
+PRELOAD = ["autograder.cli", "torch", "pytest", "autograder.report_plots", "autograder.preload",
+           *(f"autograder.{stage}.{module}" for module in contract.MODULES for stage in ("checks", "cases"))]
 WORKER_ENV = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}   # the checks need no installed plugin
 
 
@@ -78,6 +79,7 @@ def _grade_in_worker(command: list[str], log_path: str, grade_all_pid: int, envi
     except ProcessLookupError:
         os._exit(3)
     os.setsid()
+    gc.freeze()   # what the fork server imported is never scanned by this worker's collector (nor copied)
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     sys.stdout.flush()
     sys.stderr.flush()

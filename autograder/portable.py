@@ -176,7 +176,7 @@ class PortableProcess(Peer):
         self.warmup_sent_at: float | None = None
         self.start_seconds = 0.0
         self.import_seconds: dict[str, float] = {}
-        self.starts, self.forks = 0, 0   # as StudentProcess counts them (this runner never forks)
+        self.starts, self.forks, self.templated = 0, 0, 0   # as StudentProcess counts them (never forks)
         announce(portable_reason() or "chosen by the caller")
 
     def alive(self) -> bool:

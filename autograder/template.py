@@ -47,6 +47,7 @@ SETUP_FAILED = 125           # isolation.SETUP_FAILED: the confinement failed, b
 REQUEST_BYTES = 1 << 20
 FDS = 4                      # control in, control out, fd socket, status pipe
 PEERCRED = struct.calcsize("3i")  # pid, uid, gid of the connecting process
+LENGTH = struct.Struct("!Q")
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -82,7 +83,7 @@ def serve(listener: socket.socket) -> None:
         with connection:
             try:
                 _answer(connection)
-            except (OSError, ValueError, wire.WireError, KeyError):
+            except (OSError, EOFError, ValueError, wire.WireError, KeyError):
                 pass   # that grader falls back to starting its zygote itself
 
 
@@ -101,11 +102,11 @@ def _answer(connection: socket.socket) -> None:
     pid, uid, _ = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, PEERCRED))
     if uid != 0:
         return
-    message, fds, _, _ = socket.recv_fds(connection, REQUEST_BYTES, FDS)
+    head, fds, _, _ = socket.recv_fds(connection, LENGTH.size, FDS)   # the request's length, with the fds
     try:
-        if len(fds) != FDS:
+        if len(fds) != FDS or len(head) != LENGTH.size or LENGTH.unpack(head)[0] > REQUEST_BYTES:
             return
-        request = wire.decode(message)
+        request = wire.decode(_receive(connection, LENGTH.unpack(head)[0]))
         keeper = os.fork()
         if keeper == 0:
             _become_keeper(request, fds, grader=pid)   # never returns
@@ -113,6 +114,16 @@ def _answer(connection: socket.socket) -> None:
     finally:
         for fd in fds:
             os.close(fd)
+
+
+def _receive(connection: socket.socket, size: int) -> bytes:
+    data = bytearray()
+    while len(data) < size:
+        chunk = connection.recv(size - len(data))
+        if not chunk:
+            raise EOFError("the grader closed the connection")
+        data += chunk
+    return bytes(data)
 
 
 # -- the keeper: root, outside the namespaces it makes ----------------------------------------

@@ -15,6 +15,7 @@ import select
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -88,7 +89,9 @@ def spawn(where: str, request: dict, fds: list[int]) -> KeptProcess:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
             connection.settimeout(STARTUP_S)
             connection.connect(where)
-            socket.send_fds(connection, [wire.encode(request)], [*fds, status_w])
+            message = wire.encode(request)
+            socket.send_fds(connection, [struct.pack("!Q", len(message))], [*fds, status_w])
+            connection.sendall(message)
             reply = _read_all(connection)
         pid = wire.decode(reply, limits=wire.REPLY)["pid"]
     except (OSError, wire.WireError, KeyError, TypeError) as error:
