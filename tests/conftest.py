@@ -101,3 +101,30 @@ def copy_of(tmp_path):
         shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
         return target
     return copy
+
+
+@pytest.fixture(scope="session")
+def warm_template():
+    """One warm template (as grade-all starts it) for this test session; None where student code
+    cannot be confined (grade-all starts none there)."""
+    from autograder.sandbox import template_client
+    from autograder.sandbox.sandbox import child_environment
+    if isolation.unavailable_reason() is not None:
+        yield None
+        return
+    template = template_client.Template(child_environment("cpu"))
+    yield template
+    template.close()
+
+
+@pytest.fixture(params=["unshare", "template"])
+def zygote_start(request, monkeypatch):
+    """Each test twice: the child's zygote started through `unshare` (as `grade` does), and forked
+    by a warm template (as in `grade-all`); the name of the way, for the test."""
+    monkeypatch.delenv("AUTOGRADER_TEMPLATE", raising=False)
+    if request.param == "template":
+        template = request.getfixturevalue("warm_template")
+        if template is None:
+            pytest.skip("no confinement here: grade-all starts no template")
+        monkeypatch.setenv("AUTOGRADER_TEMPLATE", template.address)
+    return request.param

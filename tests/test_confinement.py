@@ -15,6 +15,7 @@ from autograder.exercises import cases
 from conftest import ROOT, grade, graded_probe, needs_namespaces, submission
 
 MODULE = "rnn_basics"
+pytestmark = pytest.mark.usefixtures("zygote_start")   # every property, on both ways of starting the child
 
 
 def probe(tmp_path, body: str):

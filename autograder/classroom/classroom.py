@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import multiprocessing
 import os
 import shutil
@@ -34,9 +35,11 @@ import time
 from pathlib import Path
 
 from ..exercises import contract
+from ..grading.policy import load_policy
+from ..sandbox import isolation, template_client
+from ..sandbox.sandbox import child_environment
 from .class_results import (IGNORED_PARTS, PACKAGE, WORK, ClassroomError, ClassRun, Outcome, Student, Summary,
                             files_hash, find_students, read_report, settings_hash)
-from ..grading.policy import load_policy
 
 __all__ = ["IGNORED_PARTS", "ClassroomError", "Outcome", "Summary", "files_hash", "find_students", "grade_all",
            "settings_hash"]   # files_hash … settings_hash: class_results.py's, named here as before
@@ -45,8 +48,8 @@ __all__ = ["IGNORED_PARTS", "ClassroomError", "Outcome", "Summary", "files_hash"
 # `_grade_in_worker`: argv is the log's path, grade-all's pid, then the `grade` command.
 WORKER_BOOTSTRAP = ("import sys; from autograder.classroom.classroom import _grade_in_worker; "
                     "_grade_in_worker(sys.argv[3:], sys.argv[1], int(sys.argv[2]))")
-PRELOAD = ["autograder.cli", "torch", "pytest", *(f"autograder.exercises.{stage}.{module}" for module in contract.MODULES
-                                                  for stage in ("checks", "cases"))]
+PRELOAD = ["autograder.cli", "torch", "pytest", "autograder.grading.report_plots", "autograder.classroom.preload",
+           *(f"autograder.exercises.{stage}.{module}" for module in contract.MODULES for stage in ("checks", "cases"))]
 WORKER_ENV = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}   # the checks need no installed plugin
 
 
@@ -61,8 +64,9 @@ def _fork_server():
     return context
 
 
-def _grade_in_worker(command: list[str], log_path: str, grade_all_pid: int) -> None:
-    """A worker: grade one student (`python -m autograder` with `command`), output to its log.
+def _grade_in_worker(command: list[str], log_path: str, grade_all_pid: int, environment: dict | None = None) -> None:
+    """A worker: grade one student (`python -m autograder` with `command`), output to its log;
+    `environment` adds to its variables (the warm template's address, when there is one).
 
     It dies with its parent (PR_SET_PDEATHSIG): grade-all, or the fork server, which exits when
     grade-all does; it gives up if grade-all is already gone.
@@ -76,13 +80,14 @@ def _grade_in_worker(command: list[str], log_path: str, grade_all_pid: int) -> N
     except ProcessLookupError:
         os._exit(3)
     os.setsid()
+    gc.freeze()   # what the fork server imported is never scanned by this worker's collector (nor copied)
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     sys.stdout.flush()
     sys.stderr.flush()
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.close(log)
-    os.environ.update(WORKER_ENV)
+    os.environ.update({**WORKER_ENV, **(environment or {})})
     from ..cli import main
     sys.exit(main(command))
 
@@ -98,14 +103,15 @@ def student_time_cap(policy, modules: list[str]) -> float:
 class _Worker:
     """One student's grading, in a process forked from the fork server (or a fresh interpreter)."""
 
-    def __init__(self, student: Student, command: list[str], workdir: Path, server):
+    def __init__(self, student: Student, command: list[str], workdir: Path, server, environment: dict | None = None):
         self.student, self.workdir, self.started = student, workdir, time.monotonic()
         self.log_path = workdir / "grading.log"
         if server is not None:
-            self.process = server.Process(target=_grade_in_worker, args=(command, str(self.log_path), os.getpid()))
+            self.process = server.Process(target=_grade_in_worker,
+                                          args=(command, str(self.log_path), os.getpid(), environment))
             self.process.start()
         else:
-            env = {**os.environ,
+            env = {**os.environ, **(environment or {}),
                    "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE.parent), os.environ.get("PYTHONPATH")]))}
             with open(self.log_path, "wb") as log:  # until the worker points its own output there
                 self.process = subprocess.Popen(
@@ -161,8 +167,10 @@ def _last_line(text: str) -> str:
     return lines[-1][:300] if lines else ""
 
 
-def _grade_locally(run: ClassRun, server, *, jobs: int, cap: float, command_options: dict) -> None:
-    """Grade run.pending with the local fork server (or fresh interpreters), `jobs` students at a time."""
+def _grade_locally(run: ClassRun, server, *, jobs: int, cap: float, command_options: dict,
+                   environment: dict | None = None) -> None:
+    """Grade run.pending with the local fork server (or fresh interpreters), `jobs` students at a
+    time; `environment` adds to the workers' variables."""
     running: list[_Worker] = []
     try:
         while run.pending or running:
@@ -170,7 +178,7 @@ def _grade_locally(run: ClassRun, server, *, jobs: int, cap: float, command_opti
                 student = run.pending.popleft()
                 workdir = Path(tempfile.mkdtemp(dir=run.results / WORK))
                 command = _worker_command(student, workdir / "report.json", **command_options)
-                running.append(_Worker(student, command, workdir, server))
+                running.append(_Worker(student, command, workdir, server, environment))
             time.sleep(0.05)
             for worker in list(running):
                 timed_out = worker.exit_code() is None and time.monotonic() - worker.started > cap
@@ -184,6 +192,15 @@ def _grade_locally(run: ClassRun, server, *, jobs: int, cap: float, command_opti
     finally:
         for worker in running:                       # interrupted: nothing half-done is kept
             worker.kill()
+
+
+def _warm_template(device: str):
+    """The class run's warm template, where student code is confined (else None: each child
+    starts itself, unconfined or through the portable runner)."""
+    from ..sandbox import portable
+    if isolation.unavailable_reason() is not None or portable.portable_reason() is not None:
+        return None
+    return template_client.Template(child_environment(device))
 
 
 def grade_all(submissions, results, *, policy_path, only=None, jobs=None, force=False, device="cpu",
@@ -203,24 +220,35 @@ def grade_all(submissions, results, *, policy_path, only=None, jobs=None, force=
                "unconfined": unconfined}
     command_options = dict(policy_path=policy.path, only=",".join(modules), device=device, language=language,
                            unconfined=unconfined)
+    template = None
     if scheduler or cluster:
         from .cluster import connect   # Dask is imported here only (the optional extra)
         executor = connect(scheduler=scheduler, cluster=cluster, policy=policy, unconfined=unconfined)
     else:
         confinement(hidden=True, unconfined=unconfined)   # refused for the whole class, before any student
+        template = _warm_template(device)                 # it warms up while the fork server imports PRELOAD
         executor, server = None, _fork_server()           # it imports PRELOAD while the class is scanned
-    run = ClassRun(submissions, results, policy, modules, options, force=force, show_progress=show_progress)
+    try:
+        run = ClassRun(submissions, results, policy, modules, options, force=force, show_progress=show_progress)
+    except BaseException:
+        for resource in (executor, template):
+            if resource is not None:
+                resource.close()
+        raise
     finished = False
     try:
         if executor is None:
+            environment = {template_client.ADDRESS_VARIABLE: template.address} if template else None
             _grade_locally(run, server, jobs=max(1, jobs or os.cpu_count() or 1), cap=cap,
-                           command_options=command_options)
+                           command_options=command_options, environment=environment)
         else:
             executor.grade(run, cap=cap, command_options=command_options)
         finished = True
     finally:
         if executor is not None:
             executor.close()
+        if template is not None:
+            template.close()
         summary = run.close(finished=finished)
     summary.seconds = round(time.monotonic() - started, 1)
     return summary

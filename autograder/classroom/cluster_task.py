@@ -5,13 +5,15 @@ assumed), the policy's bytes, the options and the coordinator's kit (package ver
 the grader's files, hash of the policy). The worker refuses a task whose kit differs from its
 own, writes the files into a scratch folder, and grades them exactly as the local fork server
 does: `classroom._Worker` runs `classroom._grade_in_worker` (the `grade` command, whose
-confined child runs the student's code) under the same wall-time cap. It returns the report
+confined child runs the student's code, forked by the worker's own warm template) under the
+same wall-time cap. It returns the report
 (JSON text), report.md, report.html and the log as data; the coordinator writes them.
 
 This module imports no Dask: the tasks are plain functions of plain data.
 """
 from __future__ import annotations
 
+import atexit
 import functools
 import hashlib
 import multiprocessing
@@ -23,6 +25,7 @@ from pathlib import Path, PurePosixPath
 
 from . import classroom
 from ..exercises import contract
+from ..sandbox import template_client
 from .class_results import IGNORED_PARTS, Student, grader_hash
 from ..grading.feedback import write_feedback
 from ..grading.policy import SandboxPolicy
@@ -155,6 +158,17 @@ def _fork_server():
     return classroom._fork_server()
 
 
+@functools.cache
+def _template(device: str):
+    """This worker's warm template (as the local grade-all has one), started with its first
+    student and ended with the worker; None where student code is not confined."""
+    from ..cli import resolve_device
+    template = classroom._warm_template(resolve_device(device))
+    if template is not None:
+        atexit.register(template.close)
+    return template
+
+
 def _rendered_feedback(report: dict, student: str, language: str, folder: Path) -> dict[str, str]:
     written = write_feedback(report, student, folder, language)
     return {path.name: path.read_text(encoding="utf-8") for path in written}
@@ -176,7 +190,9 @@ def grade_task(task: dict) -> dict:
         student = Student(task["student"], folder, task["files_hash"])
         options = {**task["options"], "policy_path": policy_path}
         command = classroom._worker_command(student, workdir / "report.json", **options)
-        worker = classroom._Worker(student, command, workdir, _fork_server())
+        template = _template(options["device"])
+        environment = {template_client.ADDRESS_VARIABLE: template.address} if template is not None else None
+        worker = classroom._Worker(student, command, workdir, _fork_server(), environment)
         timed_out = worker.run_to_end(task["cap"])
         outcome = classroom.worker_outcome(worker, timed_out, task["cap"])
         feedback = None if outcome.report is None else \

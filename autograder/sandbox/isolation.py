@@ -191,10 +191,17 @@ def _proc_and_sys(root: str) -> list[str]:
 
 
 def confinement_script(new_root: Path, workdir: Path, jail: Jail) -> str:
-    """The shell script that builds the child's root filesystem (run inside the namespaces)."""
+    """The shell script that joins the child's cgroups and builds its root filesystem (run
+    inside the namespaces)."""
+    joins = [f"echo 0 > {_q(procs)} || exit {SETUP_FAILED}" for procs in jail.cgroup_procs]  # first: all counts
+    return "\n".join([*joins, root_filesystem_script(new_root, workdir, jail)])
+
+
+def root_filesystem_script(new_root: Path, workdir: Path, jail: Jail) -> str:
+    """The shell script that builds the child's root filesystem at `new_root` (see the module
+    docstring); the warm template's zygotes run it too (`template.py`), after joining their cgroups."""
     root = _q(new_root)
-    lines = [f"echo 0 > {_q(procs)}" for procs in jail.cgroup_procs]   # first: all that follows counts
-    lines.append(f"mount -t tmpfs -o mode=755,size=16m grader-root {root}")
+    lines = [f"mount -t tmpfs -o mode=755,size=16m grader-root {root}"]
     lines += _tmpfs(f"{root}/tmp", jail.scratch_mb, "1777")   # first: an environment may live below /tmp
     for name in SYSTEM_DIRS:
         path = Path("/") / name
@@ -217,11 +224,17 @@ def confinement_script(new_root: Path, workdir: Path, jail: Jail) -> str:
                      for line in lines)
 
 
+def new_root_of(workdir: Path) -> Path:
+    """The (empty) mount point of the child's root filesystem, beside its working folder."""
+    new_root = workdir.parent / (workdir.name + "-root")
+    new_root.mkdir(exist_ok=True)
+    return new_root
+
+
 def confine(command: list[str], workdir: Path, jail: Jail) -> list[str]:
     """`command` wrapped so that it runs confined, in its home, as `jail.uid` (see the module
     docstring). `workdir` was made by `prepare_workdir`."""
-    new_root = workdir.parent / (workdir.name + "-root")
-    new_root.mkdir()
+    new_root = new_root_of(workdir)
     script = confinement_script(new_root, workdir, jail)
     run = " ".join(shlex.quote(part) for part in command)
     user = (f"setpriv --reuid={jail.uid} --regid={jail.uid} --clear-groups --no-new-privs "

@@ -28,7 +28,7 @@ from pathlib import Path
 from . import wire
 from .channel import ChannelError
 from .proxies import Peer, StudentFailure
-from .sandbox import MAX_REPLY_BYTES, RUNTIME_FILES, RUNTIME_PACKAGE, WARMUP_S, Limits, StudentProcess
+from .sandbox import MAX_REPLY_BYTES, RUNTIME_PACKAGE, WARMUP_S, Limits, StudentProcess, write_runtime
 
 RUNNER_VARIABLE = "AUTOGRADER_RUNNER"   # "portable" forces this runner (e.g. to test it on Linux)
 
@@ -176,7 +176,7 @@ class PortableProcess(Peer):
         self.warmup_sent_at: float | None = None
         self.start_seconds = 0.0
         self.import_seconds: dict[str, float] = {}
-        self.starts, self.forks = 0, 0   # as StudentProcess counts them (this runner never forks)
+        self.starts, self.forks, self.templated = 0, 0, 0   # as StudentProcess counts them (never forks)
         announce(portable_reason() or "chosen by the caller")
 
     def alive(self) -> bool:
@@ -256,11 +256,7 @@ class PortableProcess(Peer):
 
     def _write_files(self) -> Path:
         """The runtime package and the submission, in the child's folder; the runtime's folder."""
-        runtime = self.workdir / "runtime"
-        (runtime / RUNTIME_PACKAGE).mkdir(parents=True)
-        (runtime / RUNTIME_PACKAGE / "__init__.py").write_text("")
-        for name in RUNTIME_FILES:
-            shutil.copyfile(Path(__file__).with_name(name), runtime / RUNTIME_PACKAGE / name)
+        runtime = write_runtime(self.workdir)
         submission = self.workdir / "submission"
         submission.mkdir()
         for name, path in {**self.helpers, **{f"{m}.py": p for m, p in self.sources.items()}}.items():

@@ -29,7 +29,8 @@ from .channel import Channel, ChannelError
 from .settings import SandboxPolicy
 from .proxies import Peer, StudentFailure
 
-RUNTIME_FILES = ("wire.py", "modules.py", "tracer_state.py", "patches.py", "tracing.py", "child.py", "zygote.py")
+RUNTIME_FILES = ("wire.py", "modules.py", "tracer_state.py", "patches.py", "tracing.py", "child.py", "zygote.py",
+                 "template.py")
 RUNTIME_PACKAGE = "gradechild"
 MAX_REPLY_BYTES = 128 << 20    # one reply; a larger one costs the exercise (the grader stays small)
 LIBRARIES_MB = 768             # resident libraries (numpy, torch) on top of the memory cap, for the cgroup
@@ -56,6 +57,31 @@ class Limits:
         return (self.memory_mb + 2 * box.scratch_mb + box.shm_mb + LIBRARIES_MB) << 20
 
 
+def write_runtime(folder: Path) -> Path:
+    """The child's runtime package (RUNTIME_FILES as `gradechild`) under `folder`/runtime."""
+    runtime = folder / "runtime"
+    (runtime / RUNTIME_PACKAGE).mkdir(parents=True)
+    (runtime / RUNTIME_PACKAGE / "__init__.py").write_text("")
+    for name in RUNTIME_FILES:
+        shutil.copyfile(Path(__file__).with_name(name), runtime / RUNTIME_PACKAGE / name)
+    return runtime
+
+
+def child_environment(device: str, home: Path | None = None) -> dict[str, str]:
+    """The child's whole environment (nothing else of the grader's): one thread for the libraries,
+    no GPU unless grading on one, its home (None: the warm template's, which has none)."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
+           "MPLBACKEND": "Agg", "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1"}
+    if home is not None:
+        env["HOME"] = env["TMPDIR"] = str(home)
+    if device == "cpu":
+        env["CUDA_VISIBLE_DEVICES"] = ""
+    for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH"):
+        if key in os.environ and key not in env:
+            env[key] = os.environ[key]
+    return env
+
+
 class StudentProcess(Peer):
     """A student's modules, each served by a process of its own forked from one warm parent.
 
@@ -63,11 +89,10 @@ class StudentProcess(Peer):
     exercise (`limits.time_s` when absent); `warm_optimizer` creates an optimizer during the
     warm-up, whose first use imports torch._dynamo (seconds) — for modules that train.
 
-    The child started here (confined, as `autograder/isolation.py` describes) is the zygote of
-    `autograder/zygote.py`: it imports numpy and torch while the grader collects its checks,
-    then forks a fresh process for each module — and again for an exercise after its module's
-    process crashed or timed out — which imports the module under the import limit and
-    serves its exercises. So a module sees nothing another module did at import.
+    The child started here (confined, as `autograder/isolation.py` describes; a new interpreter,
+    or forked by grade-all's warm template) is the zygote of `autograder/zygote.py`. It forks a
+    fresh process for each module, and again for an exercise after its module's process crashed
+    or timed out: a module sees nothing another module did at import.
     """
 
     def __init__(self, sources: dict[str, Path], limits: Limits, *, time_limits: dict[str, float] | None = None,
@@ -89,6 +114,7 @@ class StudentProcess(Peer):
         self._oom_kills = 0
         self._warming = False
         self.starts = 0              # zygotes started (interpreters, confinements)
+        self.templated = 0           # of which forked by grade-all's warm template
         self.forks = 0               # processes forked for modules
         self.start_seconds = 0.0     # starting zygotes and their warm-up (our imports)
         self.import_seconds: dict[str, float] = {}
@@ -192,31 +218,31 @@ class StudentProcess(Peer):
         from_child_r, from_child_w = os.pipe()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.confined = self.confine and isolation.unavailable_reason() is None
-        bootstrap = (f"import sys; sys.path.insert(0, {str(self.workdir / 'runtime')!r}); "
-                     f"from {RUNTIME_PACKAGE}.zygote import main; "
-                     f"main({to_child_r}, {from_child_w}, {theirs.fileno()}, {self._rlimits()!r})")
-        command = [sys.executable, "-I", "-c", bootstrap]
-        if self.confined:
-            command = isolation.confine(command, self.workdir, self._jail())
+        fds = [to_child_r, from_child_w, theirs.fileno()]
         try:
-            self.proc = subprocess.Popen(
-                isolation.die_with_parent(command), cwd=self.workdir, env=self._child_env(),
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                pass_fds=(to_child_r, from_child_w, theirs.fileno()), start_new_session=True, close_fds=True)
+            jail = self._jail() if self.confined else None
+            self.proc = (jail and self._from_template(jail, fds)) or self._start_zygote(jail, fds)
         finally:
             os.close(to_child_r)
             os.close(from_child_w)
             theirs.close()
         self.control, self.fd_socket = Channel(to_child_w, from_child_r, CONTROL_BYTES), ours
 
+    def _start_zygote(self, jail: isolation.Jail | None, fds: list[int]) -> subprocess.Popen:
+        """A new interpreter as the zygote, confined through `unshare` when `jail` is given."""
+        bootstrap = (f"import sys; sys.path.insert(0, {str(self.workdir / 'runtime')!r}); "
+                     f"from {RUNTIME_PACKAGE}.zygote import main; main({', '.join(map(str, fds))}, {self._rlimits()!r})")
+        command = [sys.executable, "-I", "-c", bootstrap]
+        if jail is not None:
+            command = isolation.confine(command, self.workdir, jail)
+        return subprocess.Popen(
+            isolation.die_with_parent(command), cwd=self.workdir, env=self._child_env(), stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=fds, start_new_session=True, close_fds=True)
+
     def _write_files(self) -> None:
         """The runtime and the submission, readable by the child's user and writable by root only."""
         isolation.prepare_workdir(self.workdir)
-        runtime = self.workdir / "runtime" / RUNTIME_PACKAGE
-        runtime.mkdir(parents=True)
-        (runtime / "__init__.py").write_text("")
-        for name in RUNTIME_FILES:
-            shutil.copyfile(Path(__file__).with_name(name), runtime / name)
+        runtime = write_runtime(self.workdir) / RUNTIME_PACKAGE
         submission = self.workdir / "submission"
         submission.mkdir()
         files = {**self.helpers, **{f"{module}.py": path for module, path in self.sources.items()}}
@@ -238,16 +264,15 @@ class StudentProcess(Peer):
             devices=isolation.gpu_devices() if self.limits.device == "cuda" else ())
 
     def _child_env(self) -> dict:
-        home = str(isolation.home_of(self.workdir))
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "TMPDIR": home,
-               "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg", "LANG": "C.UTF-8",
-               "OMP_NUM_THREADS": "1"}
-        if self.limits.device == "cpu":
-            env["CUDA_VISIBLE_DEVICES"] = ""
-        for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH"):
-            if key in os.environ and key not in env:
-                env[key] = os.environ[key]
-        return env
+        return child_environment(self.limits.device, isolation.home_of(self.workdir))
+
+    def _from_template(self, jail: isolation.Jail, fds: list[int]):
+        """The zygote forked by grade-all's warm template, confined as `isolation.confine` would
+        confine it; None without a template, or when it cannot answer."""
+        from . import template_client
+        process = template_client.zygote(self.workdir, jail, self._child_env(), self._rlimits(), fds)
+        self.templated += process is not None
+        return process
 
     def _rlimits(self) -> dict[str, int]:
         """Resource limits the child sets on itself before it imports any student code."""
