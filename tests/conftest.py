@@ -108,7 +108,7 @@ def warm_template():
     """One warm template (as grade-all starts it) for this test session; None where student code
     cannot be confined (grade-all starts none there)."""
     from autograder.sandbox import template_client
-    from autograder.sandbox.sandbox import child_environment
+    from autograder.sandbox.runtime import child_environment
     if isolation.unavailable_reason() is not None:
         yield None
         return

@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 
-from autograder.classroom import classroom
+from autograder.classroom import classroom, worker
 from autograder.sandbox import isolation, template_client, wire
 from conftest import ROOT, SOLUTIONS, needs_namespaces, submission
 
@@ -90,7 +90,7 @@ def test_without_an_answering_template_the_grader_starts_the_child_itself(tmp_pa
 
 @needs_namespaces
 def test_a_stopped_template_costs_nothing_but_speed(tmp_path):
-    from autograder.sandbox.sandbox import child_environment
+    from autograder.sandbox.runtime import child_environment
     template = template_client.Template(child_environment("cpu"))
     template.close()
     report, timings = grade_with_stages(submission(tmp_path / "sub", MODULE), tmp_path,
@@ -176,4 +176,4 @@ def test_grade_all_starts_one_template_and_names_it_to_every_worker(tmp_path, mo
 
 def test_grade_all_starts_no_template_where_children_are_not_confined(monkeypatch):
     monkeypatch.setattr(isolation, "unavailable_reason", lambda: "no namespaces")
-    assert classroom._warm_template("cpu") is None
+    assert worker.warm_template("cpu") is None

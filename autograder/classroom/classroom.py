@@ -17,80 +17,34 @@ Every file is written atomically. A student whose files and settings (policy, gr
 options) have the same hashes as in the manifest is not graded again unless `force`; so an
 interrupted run (Ctrl-C, kill -9) continues where it stopped. That bookkeeping is
 class_results.py's; with `--scheduler`/`--cluster` the students are graded on a Dask cluster
-instead (cluster.py), each by the same `_Worker` on a worker machine (cluster_task.py).
+instead (cluster.py), each by the same `worker.Worker` (worker.py) on a worker machine (cluster_task.py).
 """
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import gc
-import multiprocessing
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from ..exercises import contract
 from ..grading.policy import load_policy
-from ..sandbox import isolation, template_client
-from ..sandbox.sandbox import child_environment
-from .class_results import (IGNORED_PARTS, PACKAGE, WORK, ClassroomError, ClassRun, Outcome, Student, Summary,
-                            files_hash, find_students, read_report, settings_hash)
+from ..sandbox import template_client
+from . import worker
+from .class_results import (
+    IGNORED_PARTS,
+    WORK,
+    ClassroomError,
+    ClassRun,
+    Outcome,
+    Summary,
+    files_hash,
+    find_students,
+    settings_hash,
+)
 
 __all__ = ["IGNORED_PARTS", "ClassroomError", "Outcome", "Summary", "files_hash", "find_students", "grade_all",
            "settings_hash"]   # files_hash … settings_hash: class_results.py's, named here as before
-
-# Without a fork server (not Linux/macOS) each student gets a fresh interpreter running the same
-# `_grade_in_worker`: argv is the log's path, grade-all's pid, then the `grade` command.
-WORKER_BOOTSTRAP = ("import sys; from autograder.classroom.classroom import _grade_in_worker; "
-                    "_grade_in_worker(sys.argv[3:], sys.argv[1], int(sys.argv[2]))")
-PRELOAD = ["autograder.cli", "torch", "pytest", "autograder.grading.report_plots", "autograder.classroom.preload",
-           *(f"autograder.exercises.{stage}.{module}" for module in contract.MODULES for stage in ("checks", "cases"))]
-WORKER_ENV = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}   # the checks need no installed plugin
-
-
-def _fork_server():
-    """multiprocessing's fork server with the grader preloaded; None where there is none."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return None
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(PRELOAD)
-    from multiprocessing import forkserver
-    forkserver.ensure_running()  # it imports PRELOAD while the class is scanned
-    return context
-
-
-def _grade_in_worker(command: list[str], log_path: str, grade_all_pid: int, environment: dict | None = None) -> None:
-    """A worker: grade one student (`python -m autograder` with `command`), output to its log;
-    `environment` adds to its variables (the warm template's address, when there is one).
-
-    It dies with its parent (PR_SET_PDEATHSIG): grade-all, or the fork server, which exits when
-    grade-all does; it gives up if grade-all is already gone.
-    """
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass
-    try:
-        os.kill(grade_all_pid, 0)
-    except ProcessLookupError:
-        os._exit(3)
-    os.setsid()
-    gc.freeze()   # what the fork server imported is never scanned by this worker's collector (nor copied)
-    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    os.close(log)
-    os.environ.update({**WORKER_ENV, **(environment or {})})
-    from ..cli import main
-    sys.exit(main(command))
-
 
 def student_time_cap(policy, modules: list[str]) -> float:
     """Wall seconds after which one student's grading is stopped: twice the sum of the policy's
@@ -100,107 +54,31 @@ def student_time_cap(policy, modules: list[str]) -> float:
     return 120 + 2 * budget
 
 
-class _Worker:
-    """One student's grading, in a process forked from the fork server (or a fresh interpreter)."""
-
-    def __init__(self, student: Student, command: list[str], workdir: Path, server, environment: dict | None = None):
-        self.student, self.workdir, self.started = student, workdir, time.monotonic()
-        self.log_path = workdir / "grading.log"
-        if server is not None:
-            self.process = server.Process(target=_grade_in_worker,
-                                          args=(command, str(self.log_path), os.getpid(), environment))
-            self.process.start()
-        else:
-            env = {**os.environ, **(environment or {}),
-                   "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE.parent), os.environ.get("PYTHONPATH")]))}
-            with open(self.log_path, "wb") as log:  # until the worker points its own output there
-                self.process = subprocess.Popen(
-                    [sys.executable, "-c", WORKER_BOOTSTRAP, str(self.log_path), str(os.getpid()), *command],
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
-        self.pid = self.process.pid
-
-    def run_to_end(self, cap: float) -> bool:
-        """Wait until it exits, killing it after `cap` wall seconds; True if it was killed."""
-        while self.exit_code() is None:
-            if time.monotonic() - self.started > cap:
-                self.kill()
-                return True
-            time.sleep(0.05)
-        return False
-
-    def exit_code(self) -> int | None:
-        """None while it runs."""
-        if isinstance(self.process, subprocess.Popen):
-            return self.process.poll()
-        return self.process.exitcode
-
-    def kill(self) -> None:
-        try:
-            os.killpg(self.pid, signal.SIGKILL)   # the worker's session: what it started outside the child
-        except (ProcessLookupError, PermissionError):
-            pass
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGKILL)     # not yet in its own session
-        if isinstance(self.process, subprocess.Popen):
-            self.process.wait()
-        else:
-            self.process.join()
-
-
-def _worker_command(student: Student, report: Path, *, policy_path, only, device, language,
-                    unconfined=False) -> list[str]:
-    command = ["--policy", str(policy_path), "grade", str(student.folder.resolve()), "--out", str(report),
-               "--device", device, "--lang", language]
-    return command + (["--only", only] if only else []) + (["--unconfined"] if unconfined else [])
-
-
-def worker_outcome(worker: _Worker, timed_out: bool, cap: float) -> Outcome:
-    """What a finished worker left in its folder (grading.log, report.json)."""
-    log = (worker.workdir / "grading.log").read_text(encoding="utf-8", errors="replace")
-    report = read_report(worker.workdir / "report.json") if worker.exit_code() == 0 else None
-    detail = "" if report is not None else f"stopped after {cap:g} s" if timed_out else _last_line(log)
-    return Outcome(worker.student, round(time.monotonic() - worker.started, 1), log, report, detail)
-
-
-def _last_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1][:300] if lines else ""
-
-
 def _grade_locally(run: ClassRun, server, *, jobs: int, cap: float, command_options: dict,
                    environment: dict | None = None) -> None:
     """Grade run.pending with the local fork server (or fresh interpreters), `jobs` students at a
     time; `environment` adds to the workers' variables."""
-    running: list[_Worker] = []
+    running: list[worker.Worker] = []
     try:
         while run.pending or running:
             while run.pending and len(running) < jobs:
                 student = run.pending.popleft()
                 workdir = Path(tempfile.mkdtemp(dir=run.results / WORK))
-                command = _worker_command(student, workdir / "report.json", **command_options)
-                running.append(_Worker(student, command, workdir, server, environment))
+                command = worker.worker_command(student, workdir / "report.json", **command_options)
+                running.append(worker.Worker(student, command, workdir, server, environment))
             time.sleep(0.05)
-            for worker in list(running):
-                timed_out = worker.exit_code() is None and time.monotonic() - worker.started > cap
+            for graded in list(running):
+                timed_out = graded.exit_code() is None and time.monotonic() - graded.started > cap
                 if timed_out:
-                    worker.kill()
-                if worker.exit_code() is not None:
-                    running.remove(worker)
-                    run.record(worker_outcome(worker, timed_out, cap), len(running))
-                    shutil.rmtree(worker.workdir, ignore_errors=True)
+                    graded.kill()
+                if graded.exit_code() is not None:
+                    running.remove(graded)
+                    run.record(worker.worker_outcome(graded, timed_out, cap), len(running))
+                    shutil.rmtree(graded.workdir, ignore_errors=True)
             run.show_counts(len(running))
     finally:
-        for worker in running:                       # interrupted: nothing half-done is kept
-            worker.kill()
-
-
-def _warm_template(device: str):
-    """The class run's warm template, where student code is confined (else None: each child
-    starts itself, unconfined or through the portable runner)."""
-    from ..sandbox import portable
-    if isolation.unavailable_reason() is not None or portable.portable_reason() is not None:
-        return None
-    return template_client.Template(child_environment(device))
+        for graded in running:                       # interrupted: nothing half-done is kept
+            graded.kill()
 
 
 def grade_all(submissions, results, *, policy_path, only=None, jobs=None, force=False, device="cpu",
@@ -208,7 +86,7 @@ def grade_all(submissions, results, *, policy_path, only=None, jobs=None, force=
               scheduler=None, cluster=None) -> Summary:
     """Grade every student of SUBMISSIONS into RESULTS: with the local fork server, or with
     `scheduler` (a Dask scheduler's address) / `cluster` ("local:N") on a Dask cluster."""
-    from ..cli import selected_modules
+    from ..grading.pipeline import selected_modules
     from ..grading.runner import confinement
     started = time.monotonic()
     submissions, results = Path(submissions), Path(results)
@@ -222,12 +100,12 @@ def grade_all(submissions, results, *, policy_path, only=None, jobs=None, force=
                            unconfined=unconfined)
     template = None
     if scheduler or cluster:
-        from .cluster import connect   # Dask is imported here only (the optional extra)
+        from .cluster import connect  # Dask is imported here only (the optional extra)
         executor = connect(scheduler=scheduler, cluster=cluster, policy=policy, unconfined=unconfined)
     else:
         confinement(hidden=True, unconfined=unconfined)   # refused for the whole class, before any student
-        template = _warm_template(device)                 # it warms up while the fork server imports PRELOAD
-        executor, server = None, _fork_server()           # it imports PRELOAD while the class is scanned
+        template = worker.warm_template(device)                 # it warms up while the fork server imports PRELOAD
+        executor, server = None, worker.fork_server()           # it imports PRELOAD while the class is scanned
     try:
         run = ClassRun(submissions, results, policy, modules, options, force=force, show_progress=show_progress)
     except BaseException:
@@ -255,7 +133,7 @@ def grade_all(submissions, results, *, policy_path, only=None, jobs=None, force=
 
 
 def cmd_grade_all(args) -> int:
-    from ..cli import UsageError, resolve_device
+    from ..grading.pipeline import UsageError, resolve_device
     if args.scheduler and args.cluster:
         raise UsageError("--scheduler and --cluster: give one of them")
     distributed = args.scheduler or args.cluster
@@ -294,6 +172,6 @@ def add_command(commands) -> None:
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="grade on the Dask cluster of this scheduler (tcp://host:8786; needs .[cluster])")
     parser.add_argument("--cluster", metavar="local:N", help="grade on a Dask cluster of N local worker processes")
-    from ..cli import add_unconfined_option
+    from ..grading.pipeline import add_unconfined_option
     add_unconfined_option(parser)
     parser.set_defaults(run=cmd_grade_all)

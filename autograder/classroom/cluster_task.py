@@ -4,7 +4,7 @@ A task is plain data: the student's files (packed by `pack_files`, no shared fil
 assumed), the policy's bytes, the options and the coordinator's kit (package version, hash of
 the grader's files, hash of the policy). The worker refuses a task whose kit differs from its
 own, writes the files into a scratch folder, and grades them exactly as the local fork server
-does: `classroom._Worker` runs `classroom._grade_in_worker` (the `grade` command, whose
+does: `worker.Worker` runs `worker.grade_in_worker` (the `grade` command, whose
 confined child runs the student's code, forked by the worker's own warm template) under the
 same wall-time cap. It returns the report
 (JSON text), report.md, report.html and the log as data; the coordinator writes them.
@@ -23,12 +23,12 @@ import tempfile
 from importlib import metadata
 from pathlib import Path, PurePosixPath
 
-from . import classroom
 from ..exercises import contract
-from ..sandbox import template_client
-from .class_results import IGNORED_PARTS, Student, grader_hash
 from ..grading.feedback import write_feedback
 from ..grading.policy import SandboxPolicy
+from ..sandbox import template_client
+from . import worker
+from .class_results import IGNORED_PARTS, Student, grader_hash
 
 PINNED_POLICY = "AUTOGRADER_WORKER_POLICY"   # a worker started with it grades that policy only
 
@@ -155,15 +155,15 @@ def _fork_server():
     start children with multiprocessing), which then starts a fresh interpreter per student."""
     if multiprocessing.current_process().daemon:
         return None
-    return classroom._fork_server()
+    return worker.fork_server()
 
 
 @functools.cache
 def _template(device: str):
     """This worker's warm template (as the local grade-all has one), started with its first
     student and ended with the worker; None where student code is not confined."""
-    from ..cli import resolve_device
-    template = classroom._warm_template(resolve_device(device))
+    from ..grading.pipeline import resolve_device
+    template = worker.warm_template(resolve_device(device))
     if template is not None:
         atexit.register(template.close)
     return template
@@ -189,12 +189,12 @@ def grade_task(task: dict) -> dict:
         workdir.mkdir()
         student = Student(task["student"], folder, task["files_hash"])
         options = {**task["options"], "policy_path": policy_path}
-        command = classroom._worker_command(student, workdir / "report.json", **options)
+        command = worker.worker_command(student, workdir / "report.json", **options)
         template = _template(options["device"])
         environment = {template_client.ADDRESS_VARIABLE: template.address} if template is not None else None
-        worker = classroom._Worker(student, command, workdir, _fork_server(), environment)
-        timed_out = worker.run_to_end(task["cap"])
-        outcome = classroom.worker_outcome(worker, timed_out, task["cap"])
+        grading = worker.Worker(student, command, workdir, _fork_server(), environment)
+        timed_out = grading.run_to_end(task["cap"])
+        outcome = worker.worker_outcome(grading, timed_out, task["cap"])
         feedback = None if outcome.report is None else \
             _rendered_feedback(outcome.report, student.name, options["language"], scratch)
     return {"seconds": outcome.seconds, "log": outcome.log, "report": outcome.report, "detail": outcome.detail,

@@ -95,7 +95,7 @@ def submission_folder(root: Path) -> Path:
 def run_autograder(root: Path, policy_path: Path, device: str = "cpu", only: str | None = None,
                    unconfined: bool = False) -> dict:
     """Grade `root`/submission; write and return Gradescope's results."""
-    from ..cli import grade_pipeline
+    from ..grading.pipeline import grade_pipeline
     from ..grading.policy import PolicyError
     from ..grading.runner import UnconfinedRefused
     from ..grading.submission import SubmissionError

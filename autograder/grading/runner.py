@@ -1,11 +1,11 @@
-"""Stage 3 — run the checks: pytest over `autograder/checks/<module>.py`, student code in a child.
+"""Stage 3 — run the checks: pytest over `autograder/exercises/checks/<module>.py`, student code in a child.
 
 The grader process runs pytest with `GradingPlugin`, which hands each check its fixtures:
 `student` (a proxy to the module running in a child process under the module's time and
 memory limits), `cases`, `tol`/`tol32`, `device`, `hidden`, `module_policy` and `artifacts`. Every check's outcome becomes an `Outcome`.
 One confined child serves all the student's modules that share a memory limit: it starts
 before pytest collects the checks, so its imports overlap the grader's, and it forks a fresh
-process for each module (`autograder/sandbox.py`), so each module is graded as if alone.
+process for each module (`autograder/sandbox/sandbox.py`), so each module is graded as if alone.
 """
 from __future__ import annotations
 
@@ -22,17 +22,17 @@ from pathlib import Path
 import pytest
 
 from .. import PACKAGE
+from ..exercises import embedded_data
 from ..exercises.artifacts import plain_data
-from ..exercises.cases import cases_for
+from ..exercises.cases import cases_for, paths_to_mask
 from ..exercises.contract import exercise_id
 from ..exercises.expect import CheckFailure, PartialCredit
+from ..exercises.scratch import ScratchViolation, watch_for
 from ..messages import Message
-from .policy import Policy
 from ..sandbox import cgroups, isolation, portable
-from ..exercises import embedded_data
 from ..sandbox.proxies import RemoteModule, StudentFailure
 from ..sandbox.sandbox import Limits, StudentProcess
-from ..exercises.scratch import ScratchViolation, watch_for
+from .policy import Policy
 from .submission import Submission
 
 CHECKS_PACKAGE = "autograder.exercises.checks"
@@ -50,7 +50,7 @@ class Outcome:
     fraction: float = 0.0        # of the exercise's points
     messages: list[Message] = field(default_factory=list)
     seconds: float = 0.0
-    artifacts: dict = field(default_factory=dict)   # plot data the check attached (autograder/artifacts.py)
+    artifacts: dict = field(default_factory=dict)   # plot data the check attached (autograder/exercises/artifacts.py)
 
     @property
     def id(self) -> str:
@@ -62,7 +62,7 @@ class Outcome:
                 "seconds": round(self.seconds, 3), **({"artifacts": self.artifacts} if self.artifacts else {})}
 
     @classmethod
-    def from_json(cls, data: dict) -> "Outcome":
+    def from_json(cls, data: dict) -> Outcome:
         return cls(data["module"], data["exercise"], data["status"], data["fraction"],
                    [Message.from_json(m) for m in data["messages"]], data.get("seconds", 0.0),
                    data.get("artifacts", {}))
@@ -146,7 +146,7 @@ class GradingPlugin:
     def limits(self, module: str) -> Limits:
         policy = self.policy.modules[module]
         return Limits(policy.time_limit_s, policy.memory_limit_mb, self.grading_device, self.policy.import_limit_s,
-                      self.policy.sandbox)
+                      self.policy.sandbox, masked=paths_to_mask())
 
     def process(self, module: str) -> StudentProcess:
         memory = self.policy.modules[module].memory_limit_mb
@@ -203,7 +203,7 @@ class GradingPlugin:
     @pytest.fixture
     def task_seed(self, request):
         """The seed of a practical task's draws (split, changes of the data): hidden when grading.
-        A module whose code carries data (autograder/embedded_data.py) fails here, before any draw."""
+        A module whose code carries data (autograder/exercises/embedded_data.py) fails here, before any draw."""
         refused = self.embedded_data.get(self._names(request.node)[0])
         if refused is not None:
             raise CheckFailure(refused)
@@ -216,7 +216,7 @@ class GradingPlugin:
 
     @pytest.fixture
     def artifacts(self, request):
-        """A dict the check fills with plot data for the feedback report (see autograder/artifacts.py)."""
+        """A dict the check fills with plot data for the feedback report (see autograder/exercises/artifacts.py)."""
         return self._artifacts.setdefault(exercise_id(*self._names(request.node)), {})
 
     def pytest_collection_modifyitems(self, items):

@@ -1,10 +1,12 @@
 """Where student code runs, and how the grader talks to it.
 
-`sandbox` (StudentProcess: the confined child, its limits), `isolation` and `cgroups` (the
-namespaces, root filesystem and cgroup), `portable` (the runner without them), `channel`
-(framed pipes), `proxies` (the objects the checks call student code through). The child's
-runtime, copied into it as package `gradechild` (sandbox.RUNTIME_FILES): `zygote`, `child`,
-`wire`, `modules`, `tracing` — they import only each other, relatively, and the standard library.
+`sandbox` (StudentProcess: the confined child, its limits), `settings` (grading.toml's
+`[sandbox]`), `isolation` and `cgroups` (the namespaces, root filesystem and cgroup),
+`template_client` (grade-all's warm template), `portable` (the runner without namespaces),
+`channel` (framed pipes), `proxies` (the objects the checks call student code through),
+`runtime` (what a child starts from). The child's runtime files, copied into it as package
+`gradechild` (runtime.RUNTIME_FILES): `template`, `zygote`, `child`, `wire`, `modules` and the
+tracer's `tracing`, `patches`, `tracer_state`; they import only each other, relatively.
 
-May import: messages only (and nothing of the grader at all in the runtime files).
+May import: messages only; the runtime files nothing of the grader outside themselves.
 """

@@ -2,7 +2,7 @@
 
 As root on Linux, the child starts through `unshare` in new mount, network, PID, IPC and UTS
 namespaces. A small shell script (our code, before any student code) joins the child's
-cgroups (`autograder/cgroups.py`), builds a root filesystem and `chroot`s into it:
+cgroups (`autograder/sandbox/cgroups.py`), builds a root filesystem and `chroot`s into it:
 
 - the system folders and the Python installation, read-only down to every nested mount,
   with the datasets' raw files and the grader's cache shown empty;

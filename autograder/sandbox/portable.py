@@ -28,7 +28,8 @@ from pathlib import Path
 from . import wire
 from .channel import ChannelError
 from .proxies import Peer, StudentFailure
-from .sandbox import MAX_REPLY_BYTES, RUNTIME_PACKAGE, WARMUP_S, Limits, StudentProcess, write_runtime
+from .runtime import RUNTIME_PACKAGE, write_runtime
+from .sandbox import MAX_REPLY_BYTES, WARMUP_S, Limits, StudentProcess
 
 RUNNER_VARIABLE = "AUTOGRADER_RUNNER"   # "portable" forces this runner (e.g. to test it on Linux)
 

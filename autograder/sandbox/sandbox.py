@@ -1,10 +1,10 @@
 """Run student code in child processes under time and memory limits; talk to them as data.
 
 `StudentProcess` owns one confined child for one student's modules: a warm parent (a
-"zygote", `autograder/zygote.py`) that imports numpy and torch while the grader collects its
+"zygote", `autograder/sandbox/zygote.py`) that imports numpy and torch while the grader collects its
 checks, then forks a fresh process for each module, which imports the module under the
 import limit and serves that module's exercises. The grader calls the module's functions
-through the proxies of `autograder/proxies.py`, so a check reads like ordinary code
+through the proxies of `autograder/sandbox/proxies.py`, so a check reads like ordinary code
 (`student.rnn_step(x, h, W_xh, W_hh, b_h)`) while the work happens in the forked process.
 A crash, hang or memory blow-up raises `StudentFailure` in the grader and ends that process
 with all it started; the next exercise gets a fresh one (which imports its module again).
@@ -23,15 +23,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..exercises import cases, datasets
 from . import cgroups, isolation, wire
 from .channel import Channel, ChannelError
-from .settings import SandboxPolicy
 from .proxies import Peer, StudentFailure
+from .runtime import RUNTIME_PACKAGE, child_environment, write_runtime
+from .settings import SandboxPolicy
 
-RUNTIME_FILES = ("wire.py", "modules.py", "tracer_state.py", "patches.py", "tracing.py", "child.py", "zygote.py",
-                 "template.py")
-RUNTIME_PACKAGE = "gradechild"
 MAX_REPLY_BYTES = 128 << 20    # one reply; a larger one costs the exercise (the grader stays small)
 LIBRARIES_MB = 768             # resident libraries (numpy, torch) on top of the memory cap, for the cgroup
 
@@ -49,37 +46,13 @@ class Limits:
     device: str = "cpu"
     import_s: float = 30.0  # wall seconds to import the student's module
     sandbox: SandboxPolicy = field(default_factory=SandboxPolicy)
+    masked: tuple[Path, ...] = ()   # shown empty to a confined child (the grader's hidden data: cases.paths_to_mask)
 
     @property
     def cgroup_memory_bytes(self) -> int:
         """The whole child in its cgroup: its data, shared memory, scratch tmpfs and libraries."""
         box = self.sandbox
         return (self.memory_mb + 2 * box.scratch_mb + box.shm_mb + LIBRARIES_MB) << 20
-
-
-def write_runtime(folder: Path) -> Path:
-    """The child's runtime package (RUNTIME_FILES as `gradechild`) under `folder`/runtime."""
-    runtime = folder / "runtime"
-    (runtime / RUNTIME_PACKAGE).mkdir(parents=True)
-    (runtime / RUNTIME_PACKAGE / "__init__.py").write_text("")
-    for name in RUNTIME_FILES:
-        shutil.copyfile(Path(__file__).with_name(name), runtime / RUNTIME_PACKAGE / name)
-    return runtime
-
-
-def child_environment(device: str, home: Path | None = None) -> dict[str, str]:
-    """The child's whole environment (nothing else of the grader's): one thread for the libraries,
-    no GPU unless grading on one, its home (None: the warm template's, which has none)."""
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
-           "MPLBACKEND": "Agg", "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1"}
-    if home is not None:
-        env["HOME"] = env["TMPDIR"] = str(home)
-    if device == "cpu":
-        env["CUDA_VISIBLE_DEVICES"] = ""
-    for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH"):
-        if key in os.environ and key not in env:
-            env[key] = os.environ[key]
-    return env
 
 
 class StudentProcess(Peer):
@@ -89,8 +62,8 @@ class StudentProcess(Peer):
     exercise (`limits.time_s` when absent); `warm_optimizer` creates an optimizer during the
     warm-up, whose first use imports torch._dynamo (seconds) — for modules that train.
 
-    The child started here (confined, as `autograder/isolation.py` describes; a new interpreter,
-    or forked by grade-all's warm template) is the zygote of `autograder/zygote.py`. It forks a
+    The child started here (confined, as `autograder/sandbox/isolation.py` describes; a new interpreter,
+    or forked by grade-all's warm template) is the zygote of `autograder/sandbox/zygote.py`. It forks a
     fresh process for each module, and again for an exercise after its module's process crashed
     or timed out: a module sees nothing another module did at import.
     """
@@ -256,10 +229,8 @@ class StudentProcess(Peer):
     def _jail(self) -> isolation.Jail:
         box = self.limits.sandbox
         self.cgroup = cgroups.create(self.limits.cgroup_memory_bytes, box.max_processes)
-        cache = cases.cache_folder_to_mask()  # expected outputs of hidden cases
         return isolation.Jail(
-            uid=isolation.new_uid(), scratch_mb=box.scratch_mb, shm_mb=box.shm_mb,
-            masked=(*datasets.source_paths(), *([cache] if cache else [])),
+            uid=isolation.new_uid(), scratch_mb=box.scratch_mb, shm_mb=box.shm_mb, masked=self.limits.masked,
             cgroup_procs=self.cgroup.procs_files if self.cgroup else (),
             devices=isolation.gpu_devices() if self.limits.device == "cuda" else ())
 
@@ -316,10 +287,8 @@ class StudentProcess(Peer):
                     os.kill(init, signal.SIGKILL)
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     self.proc.wait(timeout=10)
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
             self.proc.wait()
             self.proc = None
         if self.cgroup is not None:

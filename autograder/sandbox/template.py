@@ -24,6 +24,7 @@ it dies.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import os
@@ -80,11 +81,9 @@ def serve(listener: socket.socket) -> None:
             connection, _ = listener.accept()
         except OSError:
             return
-        with connection:
-            try:
-                _answer(connection)
-            except (OSError, EOFError, ValueError, wire.WireError, KeyError):
-                pass   # that grader falls back to starting its zygote itself
+        # on a failure that grader falls back to starting its zygote itself
+        with connection, contextlib.suppress(OSError, EOFError, ValueError, wire.WireError, KeyError):
+            _answer(connection)
 
 
 def _reap_keepers(*_) -> None:
@@ -183,7 +182,7 @@ def _become_zygote(request: dict, fds: list[int]) -> None:
         os.chdir(request["home"])
         _drop_privileges(int(request["uid"]))
         _fresh_environment(request["env"], request["runtime"])
-    except Exception:   # noqa: BLE001 — any failure here is the confinement's: no student code ran
+    except Exception:   # any failure here is the confinement's: no student code ran
         os._exit(SETUP_FAILED)
     try:
         zygote.main(*fds, request["rlimits"])

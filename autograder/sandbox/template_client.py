@@ -42,7 +42,7 @@ class Template:
     """One warm template process for a class run; `close()` ends it."""
 
     def __init__(self, environment: dict[str, str]):
-        from .sandbox import RUNTIME_PACKAGE, write_runtime
+        from .runtime import RUNTIME_PACKAGE, write_runtime
         self.folder = Path(tempfile.mkdtemp(prefix="grade-template-"))   # 0700: root only
         runtime = write_runtime(self.folder)
         self.address = str(self.folder / "template.sock")

@@ -19,6 +19,7 @@ exits when the grader's end of the control channel closes: the namespace dies wi
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import os
@@ -34,10 +35,8 @@ SCRATCH = ("/tmp", "/dev/shm")   # emptied between modules, with the home (confi
 
 
 def _prctl(option: int, value: int) -> None:
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
 
 
 class Zygote:

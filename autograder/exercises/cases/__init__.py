@@ -31,6 +31,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from ...messages import Message
+from .. import datasets
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 PUBLIC_CASES = 2
@@ -132,6 +133,13 @@ def cache_folder() -> Path | None:
     if configured is not None:
         return Path(configured) if configured else None
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "autograder"
+
+
+def paths_to_mask() -> tuple[Path, ...]:
+    """What a confined child sees empty: the datasets' raw files (the hidden labels, the series'
+    tail) and the cache of the hidden cases' expected outputs."""
+    cache = cache_folder_to_mask()
+    return (*datasets.source_paths(), *([cache] if cache else []))
 
 
 def cache_folder_to_mask() -> Path | None:
