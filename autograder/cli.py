@@ -110,8 +110,9 @@ def add_unconfined_option(parser) -> None:
                              "the report records it")
 
 
-# commands of the instructor's kit that the student package leaves out (grade-all, class-report, gradescope)
-INSTRUCTOR_COMMANDS = ("classroom", "class_report", "gradescope")
+# commands of the instructor's kit that the student package leaves out (grade-all, class-report, gradescope,
+# new-exercise)
+INSTRUCTOR_COMMANDS = ("classroom", "class_report", "gradescope", "scaffold")
 
 
 def _optional_module(name: str):

@@ -23,7 +23,7 @@ PACKAGE = Path(__file__).resolve().parent
 # handle solutions and hidden tests, compute mistakes with the answer's own code, or grade a class
 LEFT_OUT = ("codegen.py", "lessons.py", "bundle.py", "student_package.py", "diagnoses.py", "classroom.py",
             "class_results.py", "cluster.py", "cluster_task.py", "class_report", "gradescope.py", "gradebook.py",
-            "progress.py")
+            "progress.py", "scaffold.py")
 # Ranges of the public checks' libraries. Run by the bundle test (tests/test_bundle.py), which installs
 # the newest release in each range on Python 3.11; resolved (pip --dry-run) for 3.11, 3.12 and 3.13.
 # torch's upper bound keeps pip on the CPU wheels it already has rather than a new CUDA build.
