@@ -1,16 +1,13 @@
 """`python -m autograder new-exercise MODULE NAME`: the skeletons of a new exercise (CONTRIBUTING.md).
 
-It does the mechanical part of adding an exercise to an existing module, in every place an
-exercise is wired: the name in the contract (`contract.EXERCISES`), the reference's function with
-its `# Dica:` line and solution region, the check `check_NAME`, the case generator, the points in
-the policy, a diagnosis key in the module's locale file (pt and en), the lesson's exercise marker
-and the README's points table. What needs thought is left as `TODO(new-exercise)` and fails
-loudly until it is written: the solution region and the case generator raise NotImplementedError
-(so `make fixtures`, the reference's grade and the notebook's test cell fail), and the hint, the
-docstrings, the lesson's prose, the diagnosis texts and the README cell carry the marker, which
-`tests/test_contributing.py` refuses anywhere in the masters. Nothing is written unless every file
-can take its part: an unknown module, a name already used, or an invalid name changes nothing.
+The mechanical part of adding an exercise to an existing module, in every place one is wired (the
+roles of `targets`): the contract, the reference with its `# Dica:` and solution region, the check,
+the case generator, the policy's points, a locale key (pt, en), the lesson's marker, the README's
+points. What needs thought is left as `TODO(new-exercise)`, failing loudly until written: the
+solution region and the generator raise NotImplementedError, and the texts carry the marker, which
+`tests/test_contributing.py` refuses in the masters. All files are written, or none (a refusal).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,15 +44,22 @@ class NewExercise:
 
 def targets(module: str, policy_path: Path = DEFAULT_POLICY) -> dict[str, Path]:
     """Every file the scaffold edits, by role, taken from the modules that own them."""
-    from . import lessons   # (nbformat: imported when the command runs, not by every command)
-    return {"contract": Path(contract.__file__), "solution": codegen.SOLUTIONS / f"{module}.py",
-            "check": Path(checks.__file__).with_name(f"{module}.py"),
-            "cases": Path(cases.__file__).with_name(f"{module}.py"), "policy": Path(policy_path),
-            "locale": messages.LOCALE / f"{module}.toml", "lesson": lessons.LESSONS / f"{module}.md",
-            "readme": codegen.ROOT / "README.md"}
+    from . import lessons  # (nbformat: imported when the command runs, not by every command)
+
+    return {
+        "contract": Path(contract.__file__),
+        "solution": codegen.SOLUTIONS / f"{module}.py",
+        "check": Path(checks.__file__).with_name(f"{module}.py"),
+        "cases": Path(cases.__file__).with_name(f"{module}.py"),
+        "policy": Path(policy_path),
+        "locale": messages.LOCALE / f"{module}.toml",
+        "lesson": lessons.LESSONS / f"{module}.md",
+        "readme": codegen.ROOT / "README.md",
+    }
 
 
 # --- what the scaffold writes ----------------------------------------------------------------
+
 
 def solution_skeleton(new: NewExercise) -> str:
     """The reference's function: docstring, `# Dica:` line, a solution region that raises."""
@@ -81,7 +85,7 @@ def check_skeleton(new: NewExercise) -> str:
 
 def check_{new.name}(student, cases, tol):
     """{new.name} equals the oracle's `expected` within `tol` and leaves its arguments unchanged."""
-    if not cases:   # its fixtures not made yet: no data never passes
+    if not cases:  # its fixtures not made yet: no data never passes
         fail("internal", detail="no cases of {new.name}: run `make fixtures`")
     for case in cases:
         with case:
@@ -111,18 +115,23 @@ def diagnosis_key(new: NewExercise) -> str:
 
 
 def locale_skeleton(new: NewExercise) -> str:
-    return (f'\n[{diagnosis_key(new)}]   # rename it after the mistake that check_{new.name} names\n'
-            f'pt = "{TODO}: o erro comum que a verificação de {new.name} reconhece"\n'
-            f'en = "{TODO}: the common mistake that the check of {new.name} names"\n')
+    return (
+        f"\n[{diagnosis_key(new)}]   # rename it after the mistake that check_{new.name} names\n"
+        f'pt = "{TODO}: o erro comum que a verificação de {new.name} reconhece"\n'
+        f'en = "{TODO}: the common mistake that the check of {new.name} names"\n'
+    )
 
 
 def lesson_skeleton(new: NewExercise) -> str:
-    return (f"## {TODO}: o título de `{new.name}`\n\n"
-            f"{TODO}: a prosa da lição, em português: o que `{new.name}` calcula, a fórmula e as formas.\n\n"
-            f"<!-- exercise: {new.name} -->\n\n")
+    return (
+        f"## {TODO}: o título de `{new.name}`\n\n"
+        f"{TODO}: a prosa da lição, em português: o que `{new.name}` calcula, a fórmula e as formas.\n\n"
+        f"<!-- exercise: {new.name} -->\n\n"
+    )
 
 
 # --- edits: old text -> new text, refusing what does not fit ---------------------------------
+
 
 def _assignment_targets(node: ast.stmt) -> list[ast.expr]:
     if isinstance(node, ast.Assign):
@@ -141,9 +150,13 @@ def _top_level_names(source: str) -> set[str]:
     return names
 
 
+def _appended(text: str, piece: str) -> str:
+    return text.rstrip("\n") + "\n" + piece
+
+
 def _insert(text: str, lines: list[str], line: int, column: int, piece: str) -> str:
     """`text` with `piece` inserted at 1-based `line`, 0-based `column`."""
-    offset = sum(len(previous) for previous in lines[:line - 1]) + column
+    offset = sum(len(previous) for previous in lines[: line - 1]) + column
     return text[:offset] + piece + text[offset:]
 
 
@@ -158,15 +171,19 @@ def _assigned(tree: ast.Module, name: str) -> ast.expr | None:
 def contract_names(source: str, module: str) -> set[str]:
     """The exercises and given names of `module` in contract.py's text."""
     tree = ast.parse(source)
-    return {name for table in ("EXERCISES", "GIVEN") if (value := _assigned(tree, table)) is not None
-            for name in ast.literal_eval(value).get(module, ())}
+    return {
+        name
+        for table in ("EXERCISES", "GIVEN")
+        if (value := _assigned(tree, table)) is not None
+        for name in ast.literal_eval(value).get(module, ())
+    }
 
 
 def add_to_contract(source: str, new: NewExercise) -> str:
     """contract.py with `new.name` appended to the module's tuple in EXERCISES."""
     table = _assigned(ast.parse(source), "EXERCISES")
-    entry = isinstance(table, ast.Dict) and next((value for key, value in zip(table.keys, table.values)
-                            if isinstance(key, ast.Constant) and key.value == new.module), None)
+    keys = [getattr(key, "value", None) for key in getattr(table, "keys", [])]
+    entry = dict(zip(keys, table.values)).get(new.module) if keys else None
     if not isinstance(entry, ast.Tuple) or not entry.elts:
         raise ScaffoldError(f"{new.module}: no tuple of exercises in contract.EXERCISES")
     last, lines = entry.elts[-1], source.splitlines(keepends=True)
@@ -179,22 +196,30 @@ def add_to_contract(source: str, new: NewExercise) -> str:
 def add_import(source: str, module: str, names: tuple[str, ...]) -> str:
     """`source` whose `from {module} import ...` also imports `names` (those it lacks)."""
     tree = ast.parse(source)
-    bound = _top_level_names(source) | {alias.asname or alias.name for node in tree.body
-                                        if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names}
+    bound = _top_level_names(source) | {
+        alias.asname or alias.name
+        for node in tree.body
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for alias in node.names
+    }
     missing = [name for name in names if name not in bound]
     if not missing:
         return source
     level, dotted = len(module) - len(module.lstrip(".")), module.lstrip(".")
-    statement = next((node for node in tree.body if isinstance(node, ast.ImportFrom)
-                      and node.level == level and (node.module or "") == dotted), None)
-    if statement is None:
+    statements = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom) and (node.level, node.module or "") == (level, dotted)
+    ]
+    if not statements:
         raise ScaffoldError(f"no `from {module} import ...` line to add {', '.join(missing)} to")
+    statement = statements[0]
     imported = sorted({alias.name for alias in statement.names} | set(missing), key=lambda n: (n.lower(), n))
     line = f"from {module} import {', '.join(imported)}"
     if len(line) > MAX_LINE:
         line = f"from {module} import (\n" + "".join(f"    {name},\n" for name in imported) + ")"
     lines = source.splitlines(keepends=True)
-    return "".join(lines[:statement.lineno - 1]) + line + "\n" + "".join(lines[statement.end_lineno:])
+    return "".join(lines[: statement.lineno - 1]) + line + "\n" + "".join(lines[statement.end_lineno :])
 
 
 def add_points(text: str, new: NewExercise) -> str:
@@ -218,8 +243,12 @@ def add_points(text: str, new: NewExercise) -> str:
 def lesson_directives(text: str) -> list[tuple[int, str, str]]:
     """(line index, kind, name) of the lesson's named directives (exercise, answer, test, written)."""
     from .lessons import DIRECTIVE
-    return [(i, m["kind"], m["name"]) for i, line in enumerate(text.splitlines())
-            if (m := DIRECTIVE.match(line.strip())) and m["kind"]]
+
+    return [
+        (i, m["kind"], m["name"])
+        for i, line in enumerate(text.splitlines())
+        if (m := DIRECTIVE.match(line.strip())) and m["kind"]
+    ]
 
 
 def add_lesson_marker(text: str, new: NewExercise) -> str:
@@ -240,18 +269,24 @@ def add_readme_points(text: str, new: NewExercise) -> str:
     total = re.compile(r"^(\| \*\*total\*\* \| \| \*\*)(\d+)(\*\* \|)", re.MULTILINE)
     if not row.search(text) or not total.search(text):
         raise ScaffoldError(f"README.md: no points row for `{new.module}` or no total row")
-    text = row.sub(lambda m: f"{m[1]}{m[2]}, `{new.name}` ({TODO}: in words){m[3]}{int(m[4]) + new.points}{m[5]}",
-                   text, count=1)
+    text = row.sub(
+        lambda m: f"{m[1]}{m[2]}, `{new.name}` ({TODO}: in words){m[3]}{int(m[4]) + new.points}{m[5]}", text, count=1
+    )
     return total.sub(lambda m: f"{m[1]}{int(m[2]) + new.points}{m[3]}", text, count=1)
 
 
 # --- the whole change ------------------------------------------------------------------------
 
+
 def _registered_generators(source: str) -> set[str]:
     """Exercise names of the `@generator(MODULE, "name")` decorators in a cases file."""
-    return {arg.value for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Call)
-            and getattr(node.func, "id", None) == "generator"
-            for arg in node.args if isinstance(arg, ast.Constant) and isinstance(arg.value, str)}
+    return {
+        arg.value
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "generator"
+        for arg in node.args
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str)
+    }
 
 
 def refuse_conflicts(new: NewExercise, texts: dict[str, str]) -> None:
@@ -276,17 +311,19 @@ def planned_texts(new: NewExercise, texts: dict[str, str]) -> dict[str, str]:
     """The new contents of every target, by role (nothing written yet)."""
     module_constant = "MODULE" if "MODULE" in _top_level_names(texts["cases"]) else repr(new.module)
     check = add_import(texts["check"], "..expect", ("expect_close", "expect_not_mutated", "fail"))
-    planned = {"contract": add_to_contract(texts["contract"], new),
-               "solution": texts["solution"].rstrip("\n") + "\n" + solution_skeleton(new),
-               "check": check.rstrip("\n") + "\n" + check_skeleton(new),
-               "cases": add_import(texts["cases"], ".", ("generator",)).rstrip("\n") + "\n"
-               + cases_skeleton(new, module_constant),
-               "policy": add_points(texts["policy"], new),
-               "locale": texts["locale"].rstrip("\n") + "\n" + locale_skeleton(new),
-               "lesson": add_lesson_marker(texts["lesson"], new),
-               "readme": add_readme_points(texts["readme"], new)}
+    cases_file = add_import(texts["cases"], ".", ("generator",))
+    planned = {
+        "contract": add_to_contract(texts["contract"], new),
+        "solution": _appended(texts["solution"], solution_skeleton(new)),
+        "check": _appended(check, check_skeleton(new)),
+        "cases": _appended(cases_file, cases_skeleton(new, module_constant)),
+        "policy": add_points(texts["policy"], new),
+        "locale": _appended(texts["locale"], locale_skeleton(new)),
+        "lesson": add_lesson_marker(texts["lesson"], new),
+        "readme": add_readme_points(texts["readme"], new),
+    }
     for role in ("contract", "solution", "check", "cases"):
-        ast.parse(planned[role])   # what is written is valid Python
+        ast.parse(planned[role])  # what is written is valid Python
     for role in ("policy", "locale"):
         tomllib.loads(planned[role])
     return planned
@@ -305,14 +342,18 @@ def validate(module: str, name: str, points: int, args: tuple[str, ...]) -> NewE
     return NewExercise(module, name, points, args)
 
 
-def new_exercise(module: str, name: str, *, points: int = 1, args: tuple[str, ...] = ("x",),
-                 policy_path: Path = DEFAULT_POLICY) -> list[Path]:
+def new_exercise(
+    module: str, name: str, *, points: int = 1, args: tuple[str, ...] = ("x",), policy_path: Path = DEFAULT_POLICY
+) -> list[Path]:
     """Write the skeletons of `module.name`; returns the files changed, all or none of them."""
     new = validate(module, name, points, args)
     paths = targets(module, policy_path)
     absent = [str(path) for path in paths.values() if not path.is_file()]
     if absent:
-        raise ScaffoldError(f"{module}: missing {', '.join(absent)} (CONTRIBUTING.md: adding a module)")
+        raise ScaffoldError(
+            f"{module}: missing {', '.join(absent)} "
+            "(new-exercise extends an existing module of a checkout; CONTRIBUTING.md)"
+        )
     texts = {role: path.read_text(encoding="utf-8") for role, path in paths.items()}
     refuse_conflicts(new, texts)
     planned = planned_texts(new, texts)
@@ -323,15 +364,12 @@ def new_exercise(module: str, name: str, *, points: int = 1, args: tuple[str, ..
 
 def next_steps(new: NewExercise) -> str:
     """What the contributor does next: the thought the scaffold cannot supply."""
-    return "\n".join([
-        f"Skeletons of {new.qualified} written. Next (CONTRIBUTING.md, 'Adding an exercise'):",
-        f"  1. every {TODO}: the reference, its docstring and its # Dica, the case generator and its "
-        "oracle, the check's diagnoses and their texts, the lesson's prose, the README's cell;",
-        f"  2. decide whether it is from scratch ([modules.{new.module}.from_scratch] in the policy) and add "
-        f"its mistakes to CORPUS in tests/test_{new.module}.py;",
-        "  3. make generated (stubs, notebooks, fixtures), then the tests;",
-        f"  4. the contract: ../shared/API.md does not list {new.name}; send its owner the row "
-        f"| `{new.name}({', '.join(new.args)})` | ... |"])
+    return f"""Skeletons of {new.qualified} written. Next (CONTRIBUTING.md, 'Adding an exercise'):
+  1. every {TODO}: the reference, its docstring and # Dica, the case generator and its oracle,
+     the check's diagnoses and their texts, the lesson's prose, the README's cell;
+  2. whether it is from scratch ([modules.{new.module}.from_scratch]); its mistakes in tests/test_{new.module}.py;
+  3. make generated (stubs, notebooks, fixtures), then the tests;
+  4. ../shared/API.md does not list {new.name}: send its owner the row | `{new.name}({", ".join(new.args)})` | ... |"""
 
 
 def cmd_new_exercise(args) -> int:
@@ -348,8 +386,11 @@ def cmd_new_exercise(args) -> int:
 
 def add_command(commands) -> None:
     """`python -m autograder new-exercise MODULE NAME [--points N] [--args A,B]` (registered by cli.py)."""
-    parser = commands.add_parser("new-exercise", help="write the skeletons of a new exercise (CONTRIBUTING.md)",
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = commands.add_parser(
+        "new-exercise",
+        help="write the skeletons of a new exercise (CONTRIBUTING.md)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     parser.add_argument("module", help=f"an existing module ({', '.join(contract.MODULES)})")
     parser.add_argument("name", help="the exercise's name, a new Python identifier")
     parser.add_argument("--points", type=int, default=1, help="its points in the policy")
