@@ -75,6 +75,8 @@ COPY_TESTS = (
     "tests/test_generated.py",
     "tests/test_readme_points.py",
     "tests/test_mistake_corpus.py",
+    f"tests/test_notebooks.py::test_source_notebook_is_what_the_masters_generate[{MODULE}]",
+    f"tests/test_notebooks.py::test_notebook_cells_carry_nbgrader_metadata_and_the_policy_points[{MODULE}]",
     "tests/test_rnn_basics.py::test_a_mistake_loses_its_exercises_and_no_other_and_is_named[relu_rnn_step with tanh]",
 )
 
