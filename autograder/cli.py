@@ -32,8 +32,9 @@ def cmd_check(args) -> int:
     return 0
 
 
-# commands of the instructor's kit that the student package leaves out (grade-all, class-report, gradescope)
-INSTRUCTOR_COMMANDS = ("classroom.classroom", "classroom.class_report", "classroom.gradescope")
+# commands of the instructor's kit that the student package leaves out (grade-all, class-report, gradescope,
+# new-exercise)
+INSTRUCTOR_COMMANDS = ("classroom.classroom", "classroom.class_report", "classroom.gradescope", "authoring.scaffold")
 
 
 def _optional_module(name: str):

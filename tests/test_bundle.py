@@ -53,7 +53,8 @@ def test_bundle_has_notebooks_stubs_and_the_package_with_checks_fixtures_and_pol
     readme = (bundle / "README.md").read_text()
     assert "Instalação" not in readme and "## Windows (PowerShell)" in readme and "## English" in readme
     assert f'pip install "./{wheel_name()}[notebook]"' in readme and "Colab" in readme
-    left_out = {"codegen.py", "lessons.py", "bundle.py", "diagnoses.py", "classroom.py", "student_package.py"}
+    left_out = {"codegen.py", "lessons.py", "bundle.py", "diagnoses.py", "classroom.py", "student_package.py",
+                "scaffold.py"}
     assert not left_out & {p.name for p in package.rglob("*")}
     assert not (package / "autograder" / "classroom").exists() and not (package / "autograder" / "authoring").exists()
     assert not (bundle / "autograder").exists()
