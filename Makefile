@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test test-fast stubs notebooks generated fixtures lock clean
+.PHONY: setup demo lint test test-fast stubs notebooks generated fixtures lock clean
 
 setup: $(STAMP)
 
@@ -18,10 +18,15 @@ demo: setup
 	$(BIN)/python -m autograder grade solutions
 	$(BIN)/python -m autograder grade assignments
 
-test: setup
+# ruff's rules are in pyproject.toml; `ruff format .` and `ruff check --fix .` repair most of what fails
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
 	$(BIN)/python -m pytest -n auto --dist loadfile
 
-test-fast: setup
+test-fast: lint
 	$(BIN)/python -m pytest -n auto --dist loadfile -m "not slow"
 
 stubs: setup

@@ -1,4 +1,5 @@
 """nbgrader configuration: the repository root is the course directory (source/<module>/)."""
+
 c = get_config()  # noqa: F821 (provided by nbgrader)
 
 c.CourseDirectory.course_id = "hands-on-dl-rnn"

@@ -14,7 +14,8 @@ The subpackages, each importing only those after it (tests/test_layout.py checks
 
 `cli.py` (and `__main__.py`) sit above them all.
 """
+
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent   # autograder/
-PROJECT = PACKAGE.parent                     # the kit's checkout (solutions/, lessons/, grading.toml)
+PACKAGE = Path(__file__).resolve().parent  # autograder/
+PROJECT = PACKAGE.parent  # the kit's checkout (solutions/, lessons/, grading.toml)

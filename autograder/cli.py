@@ -3,6 +3,7 @@
 The `grade` command and its pipeline are grading/pipeline.py's; the instructor's other commands
 register themselves from their packages (classroom/, authoring/), which the student package leaves out.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,11 +25,19 @@ def cmd_check(args) -> int:
     failing = [e for e in report.exercises if e.status != "passed"]
     console = Console()
     if failing:
-        console.print({"pt": f"{len(failing)} de {len(report.exercises)} exercícios ainda não passam.",
-                       "en": f"{len(failing)} of {len(report.exercises)} exercises do not pass yet."}[language])
+        console.print(
+            {
+                "pt": f"{len(failing)} de {len(report.exercises)} exercícios ainda não passam.",
+                "en": f"{len(failing)} of {len(report.exercises)} exercises do not pass yet.",
+            }[language]
+        )
         return 1
-    console.print({"pt": "Todos os testes públicos passam. Os testes ocultos usam outros dados.",
-                   "en": "All public checks pass. The hidden checks use other data."}[language])
+    console.print(
+        {
+            "pt": "Todos os testes públicos passam. Os testes ocultos usam outros dados.",
+            "en": "All public checks pass. The hidden checks use other data.",
+        }[language]
+    )
     return 0
 
 
@@ -40,9 +49,10 @@ INSTRUCTOR_COMMANDS = ("classroom.classroom", "classroom.class_report", "classro
 def _optional_module(name: str):
     """An instructor command's module, or None where it is not installed (the student package)."""
     import importlib
+
     try:
         return importlib.import_module(f"autograder.{name}")
-    except ModuleNotFoundError as error:   # the module, or its whole package, left out
+    except ModuleNotFoundError as error:  # the module, or its whole package, left out
         if error.name != f"autograder.{name}" and not f"autograder.{name}".startswith(f"{error.name}."):
             raise
         return None
@@ -81,6 +91,7 @@ def cmd_notebooks(args) -> int:
 
 def cmd_fixtures(args) -> int:
     from .exercises.cases import write_public_fixtures
+
     policy = load_policy(args.policy)
     for module in policy.modules:
         print(write_public_fixtures(module, policy.public_seed))
@@ -102,11 +113,15 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("stubs", help="regenerate assignments/ from solutions/").set_defaults(run=cmd_stubs)
     release = commands.add_parser("release", help="write the student bundle (notebooks, stubs, public checks)")
     release.add_argument("out_dir")
-    release.add_argument("--package-url", help="where the notebooks' setup cell installs the student package "
-                         "from when no wheel lies beside the notebook (e.g. for Colab)")
+    release.add_argument(
+        "--package-url",
+        help="where the notebooks' setup cell installs the student package "
+        "from when no wheel lies beside the notebook (e.g. for Colab)",
+    )
     release.set_defaults(run=cmd_release)
-    commands.add_parser("notebooks", help="regenerate source/<module>/<module>.ipynb from lessons/ and solutions/"
-                        ).set_defaults(run=cmd_notebooks)
+    commands.add_parser(
+        "notebooks", help="regenerate source/<module>/<module>.ipynb from lessons/ and solutions/"
+    ).set_defaults(run=cmd_notebooks)
     commands.add_parser("fixtures", help="regenerate the public checks' stored fixtures").set_defaults(run=cmd_fixtures)
     for name in INSTRUCTOR_COMMANDS:
         module = _optional_module(name)

@@ -5,6 +5,7 @@ in the language asked for, so one grading run can be reported in either language
 texts live in `locale/*.toml` (`common.toml`, plus one file per module for its diagnoses):
 `[key]` tables with `pt` and `en` format strings.
 """
+
 from __future__ import annotations
 
 import functools

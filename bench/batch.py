@@ -11,6 +11,7 @@ worktree, same venv), interleaved A B A B: students per minute side by side.
     .venv/bin/python bench/batch.py --executor dask [--sizes 20] [--repeat 3]
     .venv/bin/python bench/batch.py --sizes 20 --only all --vs 8603378 --runs 2
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,22 +63,30 @@ def compare_executors(sizes, modules, only: str, repeat: int) -> None:
             for _ in range(repeat):
                 for executor, option in (("local", ["--jobs", 2]), ("dask", ["--cluster", "local:2"])):
                     out, started_at = Path(scratch) / executor, load()
-                    wall, _ = timed(grader("grade-all", submissions, "--out", out, *option, "--only", only,
-                                           "--device", "cpu"))
+                    wall, _ = timed(
+                        grader("grade-all", submissions, "--out", out, *option, "--only", only, "--device", "cpu")
+                    )
                     seconds = worker_seconds(out)
                     costs += seconds if executor == "dask" else []
                     walls[executor].append(wall)
-                    print(f"{size:>8}{executor:>10}{wall:>8.1f}{60 * size / wall:>9.1f}"
-                          f"{statistics.mean(seconds):>10.2f}{started_at:>6}", flush=True)
+                    print(
+                        f"{size:>8}{executor:>10}{wall:>8.1f}{60 * size / wall:>9.1f}"
+                        f"{statistics.mean(seconds):>10.2f}{started_at:>6}",
+                        flush=True,
+                    )
                     shutil.rmtree(out)
             local, dask = statistics.median(walls["local"]), statistics.median(walls["dask"])
             cost = statistics.median(costs)
-            print(f"{size} students, medians: local {local:.1f} s, dask {dask:.1f} s, "
-                  f"dask/local wall {dask / local:.2f}; median {cost:.2f} s per student on a worker")
+            print(
+                f"{size} students, medians: local {local:.1f} s, dask {dask:.1f} s, "
+                f"dask/local wall {dask / local:.2f}; median {cost:.2f} s per student on a worker"
+            )
             for workers in PROJECTED_WORKERS:
                 hours = PROJECTED_CLASS * cost / workers / 3600
-                print(f"  projected: {PROJECTED_CLASS} students on {workers} workers ~ {hours:.2f} h "
-                      f"({PROJECTED_CLASS * cost / workers / 60:.0f} min), plus the cluster's start")
+                print(
+                    f"  projected: {PROJECTED_CLASS} students on {workers} workers ~ {hours:.2f} h "
+                    f"({PROJECTED_CLASS * cost / workers / 60:.0f} min), plus the cluster's start"
+                )
 
 
 def side_by_side(size: int, only: str, rev: str, runs: int) -> None:
@@ -91,11 +100,25 @@ def side_by_side(size: int, only: str, rev: str, runs: int) -> None:
             for run in range(runs):
                 for name, folder in sides.items():
                     out = scratch / f"results-{name}-{run}"
-                    command = [PYTHON, "-m", "autograder", "grade-all", submissions, "--out", out, "--jobs", 2,
-                               "--only", only, "--device", "cpu"]
+                    command = [
+                        PYTHON,
+                        "-m",
+                        "autograder",
+                        "grade-all",
+                        submissions,
+                        "--out",
+                        out,
+                        "--jobs",
+                        2,
+                        "--only",
+                        only,
+                        "--device",
+                        "cpu",
+                    ]
                     walls[name].append(timed(command, cwd=folder)[0])
-                    print(f"run {run + 1} {name:>8}: {walls[name][-1]:.1f} s, load {os.getloadavg()[0]:.1f}",
-                          flush=True)
+                    print(
+                        f"run {run + 1} {name:>8}: {walls[name][-1]:.1f} s, load {os.getloadavg()[0]:.1f}", flush=True
+                    )
                     shutil.rmtree(out)
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(sides[rev])], check=False)
@@ -112,8 +135,12 @@ def main() -> None:
     parser.add_argument("--only", default="rnn_basics", help="modules, comma-separated, or 'all'")
     parser.add_argument("--vs", help="an earlier commit: grade-all --jobs 2 here and there, side by side")
     parser.add_argument("--runs", type=int, default=1, help="with --vs: interleaved runs of each side")
-    parser.add_argument("--executor", choices=("local", "dask"), default="local",
-                        help="dask: the local fork server and --cluster local:2, side by side")
+    parser.add_argument(
+        "--executor",
+        choices=("local", "dask"),
+        default="local",
+        help="dask: the local fork server and --cluster local:2, side by side",
+    )
     parser.add_argument("--repeat", type=int, default=1, help="with --executor dask: pairs of runs per size")
     args = parser.parse_args()
     if args.only == "all":
@@ -135,11 +162,16 @@ def main() -> None:
             walls = {}
             for jobs in (1, 2):
                 out = Path(scratch) / f"results{jobs}"
-                walls[jobs], _ = timed(grader("grade-all", submissions, "--out", out, "--jobs", jobs,
-                                              "--only", args.only, "--device", "cpu"))
+                walls[jobs], _ = timed(
+                    grader(
+                        "grade-all", submissions, "--out", out, "--jobs", jobs, "--only", args.only, "--device", "cpu"
+                    )
+                )
                 shutil.rmtree(out)
-            print(f"{size:>8}{walls[1]:>10.1f}{walls[2]:>10.1f}{60 * size / walls[2]:>12.1f}"
-                  f"{walls[1] / walls[2]:>10.2f}", flush=True)
+            print(
+                f"{size:>8}{walls[1]:>10.1f}{walls[2]:>10.1f}{60 * size / walls[2]:>12.1f}{walls[1] / walls[2]:>10.2f}",
+                flush=True,
+            )
     print("goal: speed-up >= 1.8 on 2 cores; wall time linear in the number of students")
 
 

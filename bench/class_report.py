@@ -11,6 +11,7 @@ renamed-and-reordered copy, which the report should flag.
 
     .venv/bin/python bench/class_report.py [--students 100] [--repeat 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,8 +57,13 @@ def graded_reports(scratch: Path) -> dict[str, dict]:
     reports = {}
     for name, folder in folders.items():
         out = scratch / f"{name}.json"
-        subprocess.run(grader("grade", folder, "--out", out, "--device", "cpu"), cwd=ROOT, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            grader("grade", folder, "--out", out, "--device", "cpu"),
+            cwd=ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         reports[name] = json.loads(out.read_text())
     return reports
 
@@ -79,15 +85,22 @@ def _varied(exercise: dict, rng: random.Random) -> dict:
 
 def synthetic_report(sources: dict[str, dict], rng: random.Random) -> dict:
     names = list(WEIGHTS)
-    exercises = [_varied(rng.choices([sources[n]["exercises"][i] for n in names], [WEIGHTS[n] for n in names])[0], rng)
-                 for i in range(len(sources["reference"]["exercises"]))]
+    exercises = [
+        _varied(rng.choices([sources[n]["exercises"][i] for n in names], [WEIGHTS[n] for n in names])[0], rng)
+        for i in range(len(sources["reference"]["exercises"]))
+    ]
     modules: dict = {}
     for e in exercises:
         totals = modules.setdefault(e["module"], {"score": 0.0, "max_score": 0.0})
         totals["score"] = round(totals["score"] + e["score"], 4)
         totals["max_score"] = round(totals["max_score"] + e["max_score"], 4)
-    return {"score": round(sum(e["score"] for e in exercises), 4), "max_score": sources["reference"]["max_score"],
-            "language": "pt", "modules": modules, "exercises": exercises}
+    return {
+        "score": round(sum(e["score"] for e in exercises), 4),
+        "max_score": sources["reference"]["max_score"],
+        "language": "pt",
+        "modules": modules,
+        "exercises": exercises,
+    }
 
 
 def synthetic_results(folder: Path, sources: dict[str, dict], students: int, seed: int = 0) -> Path:
@@ -132,6 +145,7 @@ def stage_seconds(results: Path, cold: bool) -> dict[str, float]:
     from autograder.classroom import class_report
     from autograder.classroom.class_report import build, render, stats
     from autograder.classroom.class_report.results import read_results
+
     similarity = load_policy(ROOT / "grading.toml").similarity
     seconds, started = {}, time.perf_counter()
 
@@ -144,11 +158,20 @@ def stage_seconds(results: Path, cold: bool) -> dict[str, float]:
         shutil.rmtree(results / ".class-cache", ignore_errors=True)
     class_results = read_results(results)
     lap("read")
-    report = build.ClassReport(class_results, stats.exercise_summaries(class_results), stats.module_summaries(class_results),
-                               stats.total_summary(class_results), stats.mistakes(class_results),
-                               stats.metrics(class_results), stats.flags(class_results), similarity)
+    report = build.ClassReport(
+        class_results,
+        stats.exercise_summaries(class_results),
+        stats.module_summaries(class_results),
+        stats.total_summary(class_results),
+        stats.mistakes(class_results),
+        stats.metrics(class_results),
+        stats.flags(class_results),
+        similarity,
+    )
     lap("statistics")
-    report.similarity = build._similarity(class_results, stats.modules_of(class_results), similarity, class_report.STUBS)
+    report.similarity = build._similarity(
+        class_results, stats.modules_of(class_results), similarity, class_report.STUBS
+    )
     lap("similarity")
     report.figures = build._figures(report, "pt")
     lap("plots")
@@ -169,24 +192,33 @@ def main() -> None:
         sources = graded_reports(scratch)
         print(f"graded the 3 source submissions (all six modules) in {time.perf_counter() - started:.1f} s")
         results = synthetic_results(scratch / "results", sources, args.students)
-        print(f"class-report on {args.students} students x {len(sources['reference']['modules'])} modules, "
-              f"{args.repeat} runs each, cold and warm interleaved:")
+        print(
+            f"class-report on {args.students} students x {len(sources['reference']['modules'])} modules, "
+            f"{args.repeat} runs each, cold and warm interleaved:"
+        )
         runs = {"cold": [], "warm": []}
         for _ in range(args.repeat):
             for kind in runs:
                 runs[kind].append(measured_run(results, kind == "cold"))
         for kind, measured in runs.items():
             walls, cpus = [m[0] for m in measured], [m[1] for m in measured]
-            print(f"  {kind}: wall median {statistics.median(walls):.2f} s (all {', '.join(f'{w:.2f}' for w in walls)}), "
-                  f"CPU median {statistics.median(cpus):.2f} s, peak {max(m[2] for m in measured):.0f} MiB")
+            print(
+                f"  {kind}: wall median {statistics.median(walls):.2f} s (all {', '.join(f'{w:.2f}' for w in walls)}), "
+                f"CPU median {statistics.median(cpus):.2f} s, peak {max(m[2] for m in measured):.0f} MiB"
+            )
         cache = sum(p.stat().st_size for p in (results / ".class-cache").glob("*.json")) / 2**20
-        print(f"  class.html {(results / 'class.html').stat().st_size / 1024:.0f} KiB, cache {cache:.1f} MiB; "
-              f"load average {os.getloadavg()[0]:.1f}")
+        print(
+            f"  class.html {(results / 'class.html').stat().st_size / 1024:.0f} KiB, cache {cache:.1f} MiB; "
+            f"load average {os.getloadavg()[0]:.1f}"
+        )
         for kind in ("cold", "warm"):
             stages = stage_seconds(results, kind == "cold")
             flagged = stages.pop("flagged pairs")
-            print(f"{kind} build, in-process stages: " + ", ".join(f"{name} {s:.2f} s" for name, s in stages.items())
-                  + f"; flagged pairs: {flagged:g} (expected: student007 and student008 in rnn_basics)")
+            print(
+                f"{kind} build, in-process stages: "
+                + ", ".join(f"{name} {s:.2f} s" for name, s in stages.items())
+                + f"; flagged pairs: {flagged:g} (expected: student007 and student008 in rnn_basics)"
+            )
     print("goal: a few seconds for 100 students")
 
 

@@ -9,6 +9,7 @@ run fills it; `--cold` measures without it).
 
     .venv/bin/python bench/grade_one.py [--repeat 3] [--cold]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,12 @@ def measure(folder: str, only: str | None, repeat: int, env: dict) -> dict:
             wall, peak = timed(grader(*args), env=env)
             timings = json.loads((Path(stages) / "timings.json").read_text())
         runs.append((wall, peak, timings["compute_s"], timings["child_start_s"]))
-    return {"wall": median(r[0] for r in runs), "peak": max(r[1] for r in runs),
-            "compute": median(r[2] for r in runs), "child": median(r[3] for r in runs)}
+    return {
+        "wall": median(r[0] for r in runs),
+        "peak": max(r[1] for r in runs),
+        "compute": median(r[2] for r in runs),
+        "child": median(r[3] for r in runs),
+    }
 
 
 def main() -> None:
@@ -44,17 +49,23 @@ def main() -> None:
         env["AUTOGRADER_CACHE"] = ""
     else:
         measure("solutions", None, 1, env)  # fills the cache of hidden cases
-    print(f"{os.cpu_count()} CPU cores; load average {os.getloadavg()[0]:.1f}; "
-          f"hidden cases {'generated every run' if args.cold else 'from the cache'}; median of {args.repeat}")
-    print(f"{'module':<16}{'wall s':>8}{'compute s':>11}{'overhead s':>12}{'overhead':>10}"
-          f"{'child start s':>15}{'stubs s':>9}{'peak MiB':>10}")
+    print(
+        f"{os.cpu_count()} CPU cores; load average {os.getloadavg()[0]:.1f}; "
+        f"hidden cases {'generated every run' if args.cold else 'from the cache'}; median of {args.repeat}"
+    )
+    print(
+        f"{'module':<16}{'wall s':>8}{'compute s':>11}{'overhead s':>12}{'overhead':>10}"
+        f"{'child start s':>15}{'stubs s':>9}{'peak MiB':>10}"
+    )
     for module in [*load_policy(ROOT / "grading.toml").modules, None]:
         reference = measure("solutions", module, args.repeat, env)
         stubs = measure("assignments", module, args.repeat, env)
         overhead = reference["wall"] - reference["compute"]
-        print(f"{module or 'all six':<16}{reference['wall']:>8.1f}{reference['compute']:>11.1f}{overhead:>12.1f}"
-              f"{overhead / reference['wall']:>10.0%}{reference['child']:>15.1f}{stubs['wall']:>9.1f}"
-              f"{reference['peak']:>10.0f}")
+        print(
+            f"{module or 'all six':<16}{reference['wall']:>8.1f}{reference['compute']:>11.1f}{overhead:>12.1f}"
+            f"{overhead / reference['wall']:>10.0%}{reference['child']:>15.1f}{stubs['wall']:>9.1f}"
+            f"{reference['peak']:>10.0f}"
+        )
     print("compute = oracles + student code; overhead = wall - compute; goals: all six <= 60 s, overhead <= 10 %")
 
 

@@ -6,6 +6,7 @@ metric next to the thresholds. This is the table of the README's "Reference marg
 
     .venv/bin/python bench/margins.py [--seeds 0,1,2,3,4] [--device cpu]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,11 @@ from conftest import patched_source
 from practical_variants import write_variants
 
 MODULES = "name_classifier,forecast,pixel_gru"
-METRICS = {"name_classifier": ("train_name_classifier", "predict_nationality"),
-           "forecast": ("train_forecaster",), "pixel_gru": ("train_pixel_gru", "predict_digits")}
+METRICS = {
+    "name_classifier": ("train_name_classifier", "predict_nationality"),
+    "forecast": ("train_forecaster",),
+    "pixel_gru": ("train_pixel_gru", "predict_digits"),
+}
 
 
 def policy_with_seed(seed: int, folder: Path) -> Path:
@@ -35,8 +39,26 @@ def policy_with_seed(seed: int, folder: Path) -> Path:
 
 
 def grade(submission: Path, policy: Path, out: Path, device: str) -> dict:
-    subprocess.run([PYTHON, "-m", "autograder", "--policy", str(policy), "grade", str(submission), "--only", MODULES,
-                    "--device", device, "--out", str(out)], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [
+            PYTHON,
+            "-m",
+            "autograder",
+            "--policy",
+            str(policy),
+            "grade",
+            str(submission),
+            "--only",
+            MODULES,
+            "--device",
+            device,
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     return json.loads(out.read_text())
 
 
@@ -69,8 +91,12 @@ def main() -> None:
             for label, submission in (("reference", ROOT / "solutions"), ("variants", scratch / "variants")):
                 report = grade(submission, policy, scratch / "report.json", args.device)
                 found = metrics(report)
-                print(f"| {label} | {seed} | {report['score']:g}/{report['max_score']:g} | "
-                      + " | ".join(found.get(name, "") for name in columns) + " |", flush=True)
+                print(
+                    f"| {label} | {seed} | {report['score']:g}/{report['max_score']:g} | "
+                    + " | ".join(found.get(name, "") for name in columns)
+                    + " |",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ Also the child's one-off `tracing.install()` (after `import torch`), which both 
 
     .venv/bin/python bench/scratch.py [--runs 7]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,16 +45,19 @@ def run(policy: Path) -> tuple[float, float, float]:
     measured them) of one grade. CPU time is less disturbed than wall time by a shared machine."""
     with tempfile.TemporaryDirectory() as stages:
         cpu = _cpu_of_children()
-        wall, _ = timed(grader("--policy", policy, "grade", "solutions", "--only", MODULES, "--device", "cpu",
-                               "--stages", stages))
+        wall, _ = timed(
+            grader("--policy", policy, "grade", "solutions", "--only", MODULES, "--device", "cpu", "--stages", stages)
+        )
         cpu = _cpu_of_children() - cpu
         timings = json.loads((Path(stages) / "timings.json").read_text())
     return wall, cpu, timings["student_s"]
 
 
 def install_seconds() -> float:
-    code = ("import time, torch; from autograder.sandbox import tracing; t = time.perf_counter(); tracing.install(); "
-            "print(time.perf_counter() - t)")
+    code = (
+        "import time, torch; from autograder.sandbox import tracing; t = time.perf_counter(); tracing.install(); "
+        "print(time.perf_counter() - t)"
+    )
     return float(subprocess.run([PYTHON, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout)
 
 
@@ -69,16 +73,22 @@ def main() -> None:
             order = list(variants) if index % 2 == 0 else list(variants)[::-1]
             for name in order:
                 results[name].append(run(variants[name]))
-    print(f"{os.cpu_count()} CPU cores; load average {os.getloadavg()[0]:.1f}; grade solutions --only {MODULES}; "
-          f"{args.runs} interleaved runs each, medians")
+    print(
+        f"{os.cpu_count()} CPU cores; load average {os.getloadavg()[0]:.1f}; grade solutions --only {MODULES}; "
+        f"{args.runs} interleaved runs each, medians"
+    )
     print(f"{'':<14}{'wall s':>8}{'(min-max)':>14}{'CPU s':>8}{'student code s':>16}")
     for name, runs in results.items():
         walls = [r[0] for r in runs]
-        print(f"{name:<14}{median(walls):>8.2f}{f'({min(walls):.2f}-{max(walls):.2f})':>14}"
-              f"{median(r[1] for r in runs):>8.2f}{median(r[2] for r in runs):>16.3f}")
+        print(
+            f"{name:<14}{median(walls):>8.2f}{f'({min(walls):.2f}-{max(walls):.2f})':>14}"
+            f"{median(r[1] for r in runs):>8.2f}{median(r[2] for r in runs):>16.3f}"
+        )
     ratios = [median(r[i] for r in results["watched"]) / median(r[i] for r in results["not watched"]) for i in range(3)]
-    print(f"ratio watched / not watched: wall {ratios[0]:.3f}, CPU {ratios[1]:.3f}, student code {ratios[2]:.3f} "
-          f"(goal: at most 1.10)")
+    print(
+        f"ratio watched / not watched: wall {ratios[0]:.3f}, CPU {ratios[1]:.3f}, student code {ratios[2]:.3f} "
+        f"(goal: at most 1.10)"
+    )
     print(f"tracing.install() in the child, once per child: {install_seconds() * 1000:.1f} ms")
 
 

@@ -3,6 +3,7 @@ interleaved A B A B in one invocation; prints each median and the ratio.
 
     .venv/bin/python bench/vs_nbgrader.py [--runs 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,13 +43,16 @@ def main() -> None:
             timed([BIN / "nbgrader", "generate_assignment", module, "--force"], cwd=course, env=env)
         nbgrader_times, kit_times = [], []
         for run in range(args.runs):
-            nbgrader_times.append(sum(timed([BIN / "nbgrader", "autograde", m, "--force"], cwd=course, env=env)[0]
-                                      for m in modules))
+            nbgrader_times.append(
+                sum(timed([BIN / "nbgrader", "autograde", m, "--force"], cwd=course, env=env)[0] for m in modules)
+            )
             kit_times.append(timed(grader("grade", student, "--device", "cpu"))[0])
             print(f"run {run + 1}: nbgrader {nbgrader_times[-1]:.1f} s, autograder {kit_times[-1]:.1f} s", flush=True)
     a, b = median(nbgrader_times), median(kit_times)
-    print(f"{os.cpu_count()} CPU cores; medians over {args.runs} runs: nbgrader autograde {a:.1f} s, "
-          f"python -m autograder grade {b:.1f} s; ratio {a / b:.2f}x (goal >= 5x)")
+    print(
+        f"{os.cpu_count()} CPU cores; medians over {args.runs} runs: nbgrader autograde {a:.1f} s, "
+        f"python -m autograder grade {b:.1f} s; ratio {a / b:.2f}x (goal >= 5x)"
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ stretch and on the hidden test stretch, seed by seed, with their mean, spread an
 
     .venv/bin/python bench/window_mlp_margin.py [--seeds 5] [--hidden-size 64]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -71,14 +72,22 @@ def main() -> None:
     torch.set_num_threads(1)
     reference, policy = _reference(), load_policy(DEFAULT_POLICY).modules["forecast"]
     full, zero = policy.tables["mse_ratio"]["full"], policy.tables["mse_ratio"]["zero"]
-    print(f"WindowMLP(window, {args.hidden_size}, horizon) on the CO2 series; policy: full credit at ratio <= {full},"
-          f" none at >= {zero}")
+    print(
+        f"WindowMLP(window, {args.hidden_size}, horizon) on the CO2 series; policy: full credit at ratio <= {full},"
+        f" none at >= {zero}"
+    )
     for stretch, hidden in (("validation (public)", False), ("test (hidden)", True)):
         task = series_task(policy, hidden)
-        ratios = np.array([mse_ratio(*train_mlp(reference, task.known, task, args.hidden_size, seed), task)
-                           for seed in range(args.seeds)])
-        print(f"{stretch:20} ratios {' '.join(f'{r:.3f}' for r in ratios)}  mean {ratios.mean():.3f}  "
-              f"std {ratios.std(ddof=1):.3f}  worst {ratios.max():.3f}")
+        ratios = np.array(
+            [
+                mse_ratio(*train_mlp(reference, task.known, task, args.hidden_size, seed), task)
+                for seed in range(args.seeds)
+            ]
+        )
+        print(
+            f"{stretch:20} ratios {' '.join(f'{r:.3f}' for r in ratios)}  mean {ratios.mean():.3f}  "
+            f"std {ratios.std(ddof=1):.3f}  worst {ratios.max():.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """Shared helpers: build submissions and policies in temporary folders, grade in-process."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -15,11 +16,15 @@ from autograder.sandbox import isolation
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS, ASSIGNMENTS, POLICY = ROOT / "solutions", ROOT / "assignments", ROOT / "grading.toml"
 # Skipped only where namespaces cannot work (not root); as root (as in CI) a broken confinement fails.
-needs_namespaces = pytest.mark.skipif(isolation.unavailable_reason() is not None and os.geteuid() != 0,
-                                      reason=f"no namespaces here: {isolation.unavailable_reason()}")
+needs_namespaces = pytest.mark.skipif(
+    isolation.unavailable_reason() is not None and os.geteuid() != 0,
+    reason=f"no namespaces here: {isolation.unavailable_reason()}",
+)
 
 
-def submission(folder: Path, module: str, *, source: Path = SOLUTIONS, append: str = "", replace: str | None = None) -> Path:
+def submission(
+    folder: Path, module: str, *, source: Path = SOLUTIONS, append: str = "", replace: str | None = None
+) -> Path:
     """A submission folder with `module`: the reference (or `source`'s) file plus code appended
     at the end (redefinitions override the reference), or `replace` as the whole file."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -39,8 +44,9 @@ def policy_with(folder: Path, old: str, new: str) -> Path:
 
 def grade(folder, *, only=None, policy=POLICY, hidden=True, unconfined=False):
     """Grade `folder` in-process; returns {exercise_id: ExerciseScore} and the report."""
-    _, report = grade_pipeline(folder, policy_path=policy, only=only, device="cpu", hidden=hidden,
-                               unconfined=unconfined)
+    _, report = grade_pipeline(
+        folder, policy_path=policy, only=only, device="cpu", hidden=hidden, unconfined=unconfined
+    )
     return {e.id: e for e in report.exercises}, report
 
 
@@ -100,6 +106,7 @@ def copy_of(tmp_path):
         target = tmp_path / name
         shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
         return target
+
     return copy
 
 
@@ -109,6 +116,7 @@ def warm_template():
     cannot be confined (grade-all starts none there)."""
     from autograder.sandbox import template_client
     from autograder.sandbox.runtime import child_environment
+
     if isolation.unavailable_reason() is not None:
         yield None
         return

@@ -1,6 +1,7 @@
 """Answer code for the similarity check: a student's own variant of rnn_basics (ana), a copy of it
 with names replaced and functions reordered (bruno), and an independent correct variant (carla).
 Each is appended to the reference, whose functions it redefines; all three get full marks."""
+
 from __future__ import annotations
 
 import re
@@ -64,10 +65,23 @@ def one_to_many_forward(cell, readout, x, steps):
         collected.append(readout(state))
     return torch.stack(collected, dim=0)
 """
-BRUNO_RENAMES = {"_affine": "_linear", "inputs": "values", "weight": "matrix", "bias": "offset",
-                 "_initial_state": "_start", "given": "provided", "pre_activation": "z", "state": "hidden",
-                 "collected": "outputs", "index": "t", "steps": "length", "blank": "zeros", "flat": "rows",
-                 "scores": "logits", "total": "loss_sum"}
+BRUNO_RENAMES = {
+    "_affine": "_linear",
+    "inputs": "values",
+    "weight": "matrix",
+    "bias": "offset",
+    "_initial_state": "_start",
+    "given": "provided",
+    "pre_activation": "z",
+    "state": "hidden",
+    "collected": "outputs",
+    "index": "t",
+    "steps": "length",
+    "blank": "zeros",
+    "flat": "rows",
+    "scores": "logits",
+    "total": "loss_sum",
+}
 CARLA = """
 def rnn_step(x, h_prev, W_xh, W_hh, b_h):
     stacked_input = np.concatenate([x, h_prev], axis=1)

@@ -9,6 +9,7 @@ so the share of named mistakes is measured, not declared.
 
 `python tests/mistakes.py` prints that share per module.
 """
+
 from __future__ import annotations
 
 import textwrap
@@ -21,10 +22,10 @@ from conftest import patched_source
 @dataclass(frozen=True)
 class Mistake:
     name: str
-    exercise: str                 # where the mistake is
-    diagnosis: str | None         # the message key that names it there (None: caught, not named)
-    patches: tuple = ()           # (old, new) replacements in the reference
-    append: str = ""              # code appended after the patched reference
+    exercise: str  # where the mistake is
+    diagnosis: str | None  # the message key that names it there (None: caught, not named)
+    patches: tuple = ()  # (old, new) replacements in the reference
+    append: str = ""  # code appended after the patched reference
     also: frozenset = frozenset()  # exercises that call the broken one and so lose points too
 
     @property
@@ -105,11 +106,13 @@ def named_share(corpus) -> float:
 def corpus_table() -> list[tuple[str, int, int, int]]:
     """(module, mistakes, named, exercises covered) for every module's corpus."""
     import importlib
+
     rows = []
     for module in ("rnn_basics", "bptt", "gated_units", "name_classifier", "forecast", "pixel_gru"):
         corpus = importlib.import_module(f"test_{module}").CORPUS
-        rows.append((module, len(corpus), sum(m.diagnosis is not None for m in corpus),
-                     len({m.exercise for m in corpus})))
+        rows.append(
+            (module, len(corpus), sum(m.diagnosis is not None for m in corpus), len({m.exercise for m in corpus}))
+        )
     return rows
 
 

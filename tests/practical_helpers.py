@@ -1,5 +1,6 @@
 """Helpers of the practical tasks' tests: submissions made from the reference by small edits,
 grading policies with smaller limits, and a recorder of what the grader sends to the child."""
+
 from __future__ import annotations
 
 import contextlib

@@ -4,6 +4,7 @@ practical tasks"); tests/test_practical_guarantees.py grades them, bench/margins
 
 Each variant: module -> (edits applied once to solutions/<module>.py, code appended to it).
 """
+
 from __future__ import annotations
 
 GRU_NAMES = '''
@@ -25,11 +26,28 @@ class GRUNames(nn.Module):
 '''
 
 VARIANTS = {
-    "name_classifier": ([("model = NameRNN(len(ALPHABET), 128, n_classes).to(device)",
-                          "model = GRUNames(len(ALPHABET), 64, n_classes).to(device)")], GRU_NAMES),
-    "forecast": ([("model = Forecaster(64, horizon=horizon)", "model = Forecaster(32, num_layers=2, horizon=horizon)")], ""),
-    "pixel_gru": ([("model = PixelGRU(input_size=images.shape[2], hidden_size=64).to(device)",
-                    "model = PixelGRU(input_size=images.shape[2], hidden_size=48, num_layers=2).to(device)")], ""),
+    "name_classifier": (
+        [
+            (
+                "model = NameRNN(len(ALPHABET), 128, n_classes).to(device)",
+                "model = GRUNames(len(ALPHABET), 64, n_classes).to(device)",
+            )
+        ],
+        GRU_NAMES,
+    ),
+    "forecast": (
+        [("model = Forecaster(64, horizon=horizon)", "model = Forecaster(32, num_layers=2, horizon=horizon)")],
+        "",
+    ),
+    "pixel_gru": (
+        [
+            (
+                "model = PixelGRU(input_size=images.shape[2], hidden_size=64).to(device)",
+                "model = PixelGRU(input_size=images.shape[2], hidden_size=48, num_layers=2).to(device)",
+            )
+        ],
+        "",
+    ),
 }
 
 

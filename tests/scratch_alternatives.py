@@ -1,10 +1,12 @@
 """Correct alternatives for tests/test_scratch.py (full marks), and ways of tampering with the
 watch (each appends code to the reference module; later definitions override it).
 """
+
 from __future__ import annotations
 
 # -- correct alternatives (full marks) ----------------------------------------------------------
-RNN_BASICS_ALTERNATIVES = ['''
+RNN_BASICS_ALTERNATIVES = [
+    """
 def sigmoid(x):
     return np.exp(-np.logaddexp(0.0, -np.asarray(x, dtype=np.float64)))
 
@@ -29,7 +31,8 @@ def rnncell_forward(cell, xs, h0=None):
         h = cell(xs[t], h)
         outputs[t] = h
     return outputs, h
-''', '''
+""",
+    """
 def sigmoid(x):
     return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(x, dtype=np.float64)))
 
@@ -59,9 +62,11 @@ def one_to_many_forward(cell, readout, x, steps):
         h = cell(blank, h)
         outputs.append(readout(h))
     return torch.stack(outputs)
-''']
+""",
+]
 
-BPTT_ALTERNATIVES = ['''
+BPTT_ALTERNATIVES = [
+    """
 def rnn_step_backward(dh, x, h_prev, h, W_xh, W_hh):
     da = dh * (1.0 - np.square(h))
     return (np.einsum("bh,hd->bd", da, W_xh), np.einsum("bh,hk->bk", da, W_hh),
@@ -84,7 +89,8 @@ def clip_gradients(grads, max_norm):
     total = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads.values())))
     coef = max_norm / (total + 1e-6)
     return {k: (g * coef if coef < 1 else g.copy()) for k, g in grads.items()}, total
-''', '''
+""",
+    """
 def rnn_backward(dhs, xs, h0, hs, W_xh, W_hh):
     T, B, H = hs.shape
     previous = np.concatenate([np.zeros((1, B, H)) if h0 is None else h0[None], hs[:-1]])
@@ -108,9 +114,11 @@ def jacobian_norms(W_hh, hs):
         product = product @ np.diag(1.0 - hs[k + 1] ** 2) @ W_hh
         norms[k] = np.linalg.svd(product, compute_uv=False)[0]
     return norms
-''']
+""",
+]
 
-GATED_ALTERNATIVES = ['''
+GATED_ALTERNATIVES = [
+    """
 def gru_gates(x, h_prev, p):
     gate = {}
     for name in ("z", "r"):
@@ -131,7 +139,8 @@ class GRUCellScratch(GRUCellScratch):
         z = torch.sigmoid(gi[:, H:2 * H] + gh[:, H:2 * H])
         n = torch.tanh(gi[:, 2 * H:] + r * gh[:, 2 * H:])
         return torch.lerp(n, h, z)
-''', '''
+""",
+    """
 def lstm_gates(x, h_prev, p):
     stacked_W = np.stack([p["W_" + g] for g in "fico"])
     stacked_U = np.stack([p["U_" + g] for g in "fico"])
@@ -150,11 +159,13 @@ class LSTMCellScratch(LSTMCellScratch):
                                  + torch.nn.functional.linear(h, self.weight_hh, self.bias_hh), self.hidden_size, dim=1)
         c = f.sigmoid() * c + i.sigmoid() * g.tanh()
         return o.sigmoid() * c.tanh(), c
-''']
+""",
+]
 
 
 # -- tampering with the watch: (module, code, {exercise: words in the message}) ------------------
-GATED_TAMPERING = ('''
+GATED_TAMPERING = (
+    """
 import importlib
 import threading
 
@@ -199,12 +210,18 @@ def gru_gates(x, h_prev, p):
     finally:
         torch.overrides._push_mode(mode)
     return {"z": z, "r": r, "h_tilde": np.tanh(x @ p["W_h"].T + p["b_Wh"] + r * (h_prev @ p["U_h"].T + p["b_Uh"]))}
-''', {"GRUCellScratch": "DisableTorchFunction", "LSTMCellScratch": "torch.nn.modules.rnn.",
-      "stacked_lstm_forward": "thread", "gru_gates": "_pop_mode",
-      "gru_step": "_pop_mode"})  # the reference gru_step calls the student's gru_gates
+""",
+    {
+        "GRUCellScratch": "DisableTorchFunction",
+        "LSTMCellScratch": "torch.nn.modules.rnn.",
+        "stacked_lstm_forward": "thread",
+        "gru_gates": "_pop_mode",
+        "gru_step": "_pop_mode",
+    },
+)  # the reference gru_step calls the student's gru_gates
 
 # replacing the tracer: at import, the watch's methods are swapped for ones that report nothing
-RNN_BASICS_TRACER_REPLACED = '''
+RNN_BASICS_TRACER_REPLACED = """
 import sys
 
 for _name in ("gradechild.tracing", "autograder.sandbox.tracing"):
@@ -217,4 +234,4 @@ for _name in ("gradechild.tracing", "autograder.sandbox.tracing"):
 
 def sigmoid(x):
     return torch.sigmoid(torch.from_numpy(np.asarray(x, dtype=np.float64))).numpy()
-'''
+"""

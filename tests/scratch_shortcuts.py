@@ -1,10 +1,12 @@
 """Shortcut submissions for tests/test_scratch.py: each appends code to the reference module
 (later definitions override it) and lists, per exercise, the routine the feedback must name.
 """
+
 from __future__ import annotations
 
 # -- shortcuts: (module, code, {exercise: routine named}, helper files) ----------------------
-RNN_BASICS_SHORTCUTS = ('''
+RNN_BASICS_SHORTCUTS = (
+    """
 import importlib
 import scipy.special
 from rnn_helpers import whole_sequence
@@ -59,10 +61,18 @@ def one_to_many_forward(cell, readout, x, steps):
     weights = [cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh]
     hs, _ = run(inputs, h0, weights, True, 1, 0.0, False, False, False)
     return readout(hs)
-''', {"sigmoid": "scipy.special.expit", "rnn_step": "torch.rnn_tanh_cell", "rnn_forward": "torch.rnn_tanh",
-      "rnn_readout": "torch.sigmoid", "VanillaRNN": "torch.nn.RNN", "rnncell_forward": "torch.nn.RNN",
-      "one_to_many_forward": "torch.rnn_tanh"},
-    {"rnn_helpers.py": '''
+""",
+    {
+        "sigmoid": "scipy.special.expit",
+        "rnn_step": "torch.rnn_tanh_cell",
+        "rnn_forward": "torch.rnn_tanh",
+        "rnn_readout": "torch.sigmoid",
+        "VanillaRNN": "torch.nn.RNN",
+        "rnncell_forward": "torch.nn.RNN",
+        "one_to_many_forward": "torch.rnn_tanh",
+    },
+    {
+        "rnn_helpers.py": '''
 import numpy as np
 import torch
 
@@ -73,9 +83,12 @@ def whole_sequence(xs, h0, W_xh, W_hh, b_h):
     weights = [torch.from_numpy(w) for w in (W_xh, W_hh, b_h, np.zeros_like(b_h))]
     hs, _ = torch.rnn_tanh(torch.from_numpy(xs), h, weights, True, 1, 0.0, False, False, False)
     return hs.numpy()
-'''})
+'''
+    },
+)
 
-BPTT_SHORTCUTS = ('''
+BPTT_SHORTCUTS = (
+    """
 import scipy.special
 import torch
 import torch.func
@@ -148,11 +161,20 @@ def jacobian_norms(W_hh, hs):
         product = product @ ((1.0 - hs[k + 1] ** 2)[:, None] * W_hh)
         norms[k] = _spectral(product)
     return norms
-''', {"rnn_step_backward": "torch.tensor", "rnn_backward": "torch._set_grad_enabled", "softmax_readout_loss": "scipy.special.log_softmax",
-      "loss_and_gradients": "torch.tensor", "clip_gradients": "torch.tensor", "jacobian_norms": "torch.linalg.matrix_norm"},
-    {})
+""",
+    {
+        "rnn_step_backward": "torch.tensor",
+        "rnn_backward": "torch._set_grad_enabled",
+        "softmax_readout_loss": "scipy.special.log_softmax",
+        "loss_and_gradients": "torch.tensor",
+        "clip_gradients": "torch.tensor",
+        "jacobian_norms": "torch.linalg.matrix_norm",
+    },
+    {},
+)
 
-GATED_SHORTCUTS = ('''
+GATED_SHORTCUTS = (
+    """
 import scipy.special as special
 from gated_helpers import lstm_cell_step
 
@@ -223,10 +245,19 @@ LSTMCellScratch.forward = _lstm_forward
 
 def stacked_lstm_forward(lstm, x, state=None):
     return lstm(x, state)
-''', {"gru_gates": "torch.nn.GRUCell", "gru_step": "scipy.special.expit", "lstm_gates": "torch.sigmoid",
-      "lstm_step": "torch.lstm_cell", "lstm_step_backward": "torch._set_grad_enabled", "GRUCellScratch": "torch.gru_cell",
-      "LSTMCellScratch": "torch.nn.LSTMCell", "stacked_lstm_forward": "torch.nn.LSTM"},
-    {"gated_helpers.py": '''
+""",
+    {
+        "gru_gates": "torch.nn.GRUCell",
+        "gru_step": "scipy.special.expit",
+        "lstm_gates": "torch.sigmoid",
+        "lstm_step": "torch.lstm_cell",
+        "lstm_step_backward": "torch._set_grad_enabled",
+        "GRUCellScratch": "torch.gru_cell",
+        "LSTMCellScratch": "torch.nn.LSTMCell",
+        "stacked_lstm_forward": "torch.nn.LSTM",
+    },
+    {
+        "gated_helpers.py": '''
 import numpy as np
 import torch
 
@@ -240,10 +271,13 @@ def lstm_cell_step(x, h_prev, c_prev, p):
     h, c = torch.lstm_cell(torch.from_numpy(x), (torch.from_numpy(h_prev), torch.from_numpy(c_prev)),
                            w_ih, w_hh, b, torch.zeros_like(b))
     return h.numpy(), c.numpy()
-'''})
+'''
+    },
+)
 
 # the same three torch exercises through torch's other doors to the same kernels
-GATED_ROUTES = ('''
+GATED_ROUTES = (
+    """
 def _gru_forward(self, x, h=None):
     h = x.new_zeros(x.shape[0], self.hidden_size) if h is None else h
     return torch._VF.gru_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
@@ -270,11 +304,14 @@ def stacked_lstm_forward(lstm, x, state=None):
                  bidirectional=lstm.bidirectional).to(x.dtype)
     copy.load_state_dict(lstm.state_dict())
     return copy.eval()(x, state)
-''', {"GRUCellScratch": "torch.gru_cell", "LSTMCellScratch": "torch.lstm_cell", "stacked_lstm_forward": "torch.nn.LSTM"},
-    {})
+""",
+    {"GRUCellScratch": "torch.gru_cell", "LSTMCellScratch": "torch.lstm_cell", "stacked_lstm_forward": "torch.nn.LSTM"},
+    {},
+)
 
 # TorchScript: the watch turns the JIT off, so a scripted or traced helper runs as plain Python
-GATED_SCRIPTED = ('''
+GATED_SCRIPTED = (
+    """
 def _gru(x, h, w_ih, w_hh, b_ih, b_hh):
     return torch.gru_cell(x, h, w_ih, w_hh, b_ih, b_hh)
 
@@ -293,5 +330,7 @@ GRUCellScratch.forward = _gru_forward
 def stacked_lstm_forward(lstm, x, state=None):
     traced = torch.jit.trace(lambda inputs: lstm(inputs), (x,))
     return traced(x) if state is None else lstm(x, state)
-''', {"GRUCellScratch": "torch.gru_cell", "stacked_lstm_forward": "torch.nn.LSTM"},
-    {})
+""",
+    {"GRUCellScratch": "torch.gru_cell", "stacked_lstm_forward": "torch.nn.LSTM"},
+    {},
+)

@@ -1,4 +1,5 @@
 """A synthetic class for the `grade-all` tests: one folder per student, each a known case."""
+
 from __future__ import annotations
 
 import re

@@ -1,6 +1,7 @@
 """The student bundle installed as its README says, in a fresh virtualenv, and its notebooks run
 as Jupyter runs them: the kernel in `notebooks/` (or in a folder holding the notebook alone),
 so `import autograder` finds only the installed student package. One virtualenv for all cases."""
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,13 @@ def installed(tmp_path_factory):
 
 
 def run_notebook(python: Path, notebook: Path) -> dict:
-    result = subprocess.run([str(python), str(RUN_NOTEBOOK), str(notebook)], cwd=notebook.parent,
-                            capture_output=True, text=True, timeout=1500)
+    result = subprocess.run(
+        [str(python), str(RUN_NOTEBOOK), str(notebook)],
+        cwd=notebook.parent,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -55,14 +61,16 @@ def filled(released: Path, target: Path) -> Path:
     """The released notebook with the reference's answer cells (from the source notebook), at `target`."""
     module = released.stem
     source = json.loads((lessons.SOURCE / module / f"{module}.ipynb").read_text(encoding="utf-8"))
-    answers = {cell["metadata"]["nbgrader"]["grade_id"]: "".join(cell["source"]) for cell in source["cells"]
-               if cell["metadata"].get("nbgrader", {}).get("solution")}
+    answers = {
+        cell["metadata"]["nbgrader"]["grade_id"]: "".join(cell["source"])
+        for cell in source["cells"]
+        if cell["metadata"].get("nbgrader", {}).get("solution")
+    }
     notebook = json.loads(released.read_text(encoding="utf-8"))
     for cell in notebook["cells"]:
         grade_id = cell["metadata"].get("nbgrader", {}).get("grade_id")
         if grade_id in answers:
-            cell["source"] = "\n".join(line for line in answers[grade_id].splitlines()
-                                       if line.strip() not in MARKERS)
+            cell["source"] = "\n".join(line for line in answers[grade_id].splitlines() if line.strip() not in MARKERS)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(notebook), encoding="utf-8")
     return target
@@ -99,15 +107,21 @@ def public_score(notebook: Path, module: str, folder: Path) -> float:
 
 def test_check_runs_in_the_bundle_as_the_readme_says(installed, tmp_path):
     bundle, python = installed
-    stubs = subprocess.run([str(python), "-m", "autograder", "check"], cwd=bundle, capture_output=True, text=True,
-                           timeout=900)
+    stubs = subprocess.run(
+        [str(python), "-m", "autograder", "check"], cwd=bundle, capture_output=True, text=True, timeout=900
+    )
     assert stubs.returncode == 1 and "ainda não passam" in stubs.stdout, stubs.stdout[-3000:] + stubs.stderr
     work = tmp_path / "numeric"
     work.mkdir()
-    for module in NUMERIC:   # the trained modules run in the notebooks below
+    for module in NUMERIC:  # the trained modules run in the notebooks below
         shutil.copy(codegen.SOLUTIONS / f"{module}.py", work)
-    solved = subprocess.run([str(python), "-m", "autograder", "check", str(work), "--only", ",".join(NUMERIC)],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    solved = subprocess.run(
+        [str(python), "-m", "autograder", "check", str(work), "--only", ",".join(NUMERIC)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert solved.returncode == 0, solved.stdout[-3000:] + solved.stderr[-2000:]
 
 
@@ -116,7 +130,7 @@ def test_every_released_notebook_runs_in_notebooks_untouched_and_filled(installe
     bundle, python = installed
     released = bundle / "notebooks" / f"{module}.ipynb"
     assert_hints(run_notebook(python, released))
-    answered = filled(released, bundle / "notebooks" / f"filled_{module}.ipynb")   # beside the released ones
+    answered = filled(released, bundle / "notebooks" / f"filled_{module}.ipynb")  # beside the released ones
     assert earned_points(run_notebook(python, answered)) == public_score(answered, module, tmp_path / "g")
 
 
@@ -124,8 +138,12 @@ def test_a_notebook_alone_installs_the_package_from_the_wheel_beside_it(installe
     """The Colab / JupyterHub situation: the notebook and the wheel in an empty folder, the
     package not installed yet (its libraries are, as on Colab): the first cell installs it."""
     bundle, python = installed
-    uninstall = subprocess.run([str(python), "-m", "pip", "uninstall", "-y", DISTRIBUTION.replace("_", "-")],
-                               capture_output=True, text=True, timeout=300)
+    uninstall = subprocess.run(
+        [str(python), "-m", "pip", "uninstall", "-y", DISTRIBUTION.replace("_", "-")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert uninstall.returncode == 0, uninstall.stderr
     alone = tmp_path / "alone"
     alone.mkdir()
@@ -136,5 +154,14 @@ def test_a_notebook_alone_installs_the_package_from_the_wheel_beside_it(installe
     assert_hints(untouched)
     answered = filled(bundle / "notebooks" / "rnn_basics.ipynb", tmp_path / "alone-filled" / "rnn_basics.ipynb")
     assert earned_points(run_notebook(python, answered)) == public_score(answered, "rnn_basics", tmp_path / "g")
-    assert ROOT not in Path(subprocess.run([str(python), "-c", "import autograder; print(autograder.__file__)"],
-                                           capture_output=True, text=True, cwd=alone).stdout.strip()).parents
+    assert (
+        ROOT
+        not in Path(
+            subprocess.run(
+                [str(python), "-c", "import autograder; print(autograder.__file__)"],
+                capture_output=True,
+                text=True,
+                cwd=alone,
+            ).stdout.strip()
+        ).parents
+    )

@@ -1,5 +1,6 @@
 """nbgrader runs student code in the kernel that grades it, with the instructor's rights: a
 notebook that rewrites the cache of hidden cases there does not change a later `grade`."""
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,7 @@ from test_nbgrader import nbgrader
 pytestmark = pytest.mark.slow
 MODULE = "rnn_basics"
 
-POISON = r'''
+POISON = r"""
 import glob as _glob, io as _io, os as _os
 import numpy as _np
 for _path in _glob.glob(_os.path.join(_os.environ["AUTOGRADER_CACHE"], "hidden-*.npz")):
@@ -25,7 +26,7 @@ for _path in _glob.glob(_os.path.join(_os.environ["AUTOGRADER_CACHE"], "hidden-*
     _np.savez(_buffer, **_zeroed)
     open(_path, "wb").write(_raw[:32] + _buffer.getvalue())
     _np.savez(_path.replace("rnn_basics", "bptt"), **_zeroed)  # and an unsigned file for another module
-'''
+"""
 
 
 def poisoning_notebook(course) -> None:
@@ -45,7 +46,7 @@ def test_a_notebook_that_rewrites_the_cache_does_not_change_the_next_grade(tmp_p
     other.mkdir()
     for module in (MODULE, "bptt"):
         shutil.copy(SOLUTIONS / f"{module}.py", other)
-    _, first = grade(other, only=MODULE)                       # fills the cache
+    _, first = grade(other, only=MODULE)  # fills the cache
     [cached] = cache.glob(f"hidden-{MODULE}-*.npz")
     before = cached.read_bytes()
 
@@ -63,7 +64,7 @@ def test_a_notebook_that_rewrites_the_cache_does_not_change_the_next_grade(tmp_p
     cases._hidden_cases.cache_clear()
     _, after = grade(other, only=f"{MODULE},bptt")
     assert after.score == after.max_score
-    monkeypatch.setenv("AUTOGRADER_CACHE", "")                 # the same grading without any cache
+    monkeypatch.setenv("AUTOGRADER_CACHE", "")  # the same grading without any cache
     cases._hidden_cases.cache_clear()
     _, uncached = grade(other, only=f"{MODULE},bptt")
     assert json.dumps(after.to_json("en"), sort_keys=True) == json.dumps(uncached.to_json("en"), sort_keys=True)

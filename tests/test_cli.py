@@ -1,4 +1,5 @@
 """The command line as instructors and students use it."""
+
 from __future__ import annotations
 
 import json
@@ -12,16 +13,30 @@ from conftest import ROOT
 
 
 def run(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "autograder", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "autograder", *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.fixture(scope="module")
 def graded_reference(tmp_path_factory):
     folder = tmp_path_factory.mktemp("out")
-    result = run("grade", "solutions", "--only", "rnn_basics", "--out", str(folder / "r.json"),
-                 "--gradescope", str(folder / "gs.json"),
-                 "--stages", str(folder / "stages"), "--lang", "en", "--device", "cpu")
+    result = run(
+        "grade",
+        "solutions",
+        "--only",
+        "rnn_basics",
+        "--out",
+        str(folder / "r.json"),
+        "--gradescope",
+        str(folder / "gs.json"),
+        "--stages",
+        str(folder / "stages"),
+        "--lang",
+        "en",
+        "--device",
+        "cpu",
+    )
     return result, folder
 
 
@@ -62,8 +77,9 @@ def test_grade_writes_each_stage_as_a_plain_file(graded_reference):
 
 
 def test_stubs_get_a_message_per_exercise_in_portuguese(tmp_path):
-    result = run("grade", "assignments", "--only", "rnn_basics,bptt", "--out", str(tmp_path / "r.json"),
-                 "--device", "cpu")
+    result = run(
+        "grade", "assignments", "--only", "rnn_basics,bptt", "--out", str(tmp_path / "r.json"), "--device", "cpu"
+    )
     assert result.returncode == 0
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["score"] == 0
@@ -81,11 +97,14 @@ def test_check_fails_on_the_stubs_and_passes_on_the_reference():
     assert "All public checks pass" in reference.stdout
 
 
-@pytest.mark.parametrize("args, text", [
-    (("grade", "no/such/folder"), "does not exist"),
-    (("grade", "solutions", "--only", "rnn_basic"), "unknown module"),
-    (("grade", "README.md"), "not a folder"),
-])
+@pytest.mark.parametrize(
+    "args, text",
+    [
+        (("grade", "no/such/folder"), "does not exist"),
+        (("grade", "solutions", "--only", "rnn_basic"), "unknown module"),
+        (("grade", "README.md"), "not a folder"),
+    ],
+)
 def test_bad_arguments_give_one_line_and_exit_2(args, text):
     result = run(*args)
     assert result.returncode == 2

@@ -1,5 +1,6 @@
 """Replies crafted by student code (written straight into the grader's pipe) cost their own
 exercise and keep the grader small; a child that stops reading costs its time limit."""
+
 from __future__ import annotations
 
 import json
@@ -16,11 +17,11 @@ from autograder.sandbox.sandbox import Limits, StudentProcess
 from conftest import ROOT, SOLUTIONS
 
 ATTACKS = {  # exercise -> the reply frame its function writes instead of answering
-    "rnn_step": "shared_buffer",        # one 64 MB buffer referenced by 1000 arrays
+    "rnn_step": "shared_buffer",  # one 64 MB buffer referenced by 1000 arrays
     "rnn_forward": "empty_lists_512mb",  # 512 MB of [] (refused by its length alone)
-    "rnn_readout": "string_1gb",         # a 1 GB string
+    "rnn_readout": "string_1gb",  # a 1 GB string
     "many_to_one_loss": "header_100mb",  # a 100 MB JSON header under the frame limit
-    "many_to_many_loss": "nodes",        # 7 MB of [] : millions of nodes
+    "many_to_many_loss": "nodes",  # 7 MB of [] : millions of nodes
 }
 
 CRAFTED = '''
@@ -80,8 +81,10 @@ def crafted_submission(folder: Path) -> Path:
     folder.mkdir(parents=True)
     code = (SOLUTIONS / "rnn_basics.py").read_text() + CRAFTED
     for exercise, kind in ATTACKS.items():
-        code += f"\n_honest_{exercise} = {exercise}\n\ndef {exercise}(*args, **kwargs):\n" \
-                f"    _attack({kind!r})\n    return _honest_{exercise}(*args, **kwargs)\n"
+        code += (
+            f"\n_honest_{exercise} = {exercise}\n\ndef {exercise}(*args, **kwargs):\n"
+            f"    _attack({kind!r})\n    return _honest_{exercise}(*args, **kwargs)\n"
+        )
     (folder / "rnn_basics.py").write_text(code)
     return folder
 
@@ -98,8 +101,9 @@ GRADE_AND_MEASURE = textwrap.dedent("""
 @pytest.mark.slow
 def test_crafted_replies_cost_their_exercise_and_keep_the_grader_under_1_gib(tmp_path):
     folder = crafted_submission(tmp_path / "sub")
-    run = subprocess.run([sys.executable, "-c", GRADE_AND_MEASURE, str(folder)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=900)
+    run = subprocess.run(
+        [sys.executable, "-c", GRADE_AND_MEASURE, str(folder)], cwd=ROOT, capture_output=True, text=True, timeout=900
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
     exercises = result["exercises"]
@@ -139,27 +143,28 @@ def echo(x):
 def stalling(folder: Path, confine: bool = True):
     path = folder / "stalling.py"
     path.write_text(STALLING)
-    process = StudentProcess({"stalling": path}, Limits(time_s=3, memory_mb=2048), warm_optimizer=False,
-                             confine=confine)
+    process = StudentProcess(
+        {"stalling": path}, Limits(time_s=3, memory_mb=2048), warm_optimizer=False, confine=confine
+    )
     process.start_exercise("stalling")
     return process, RemoteModule(process, "stalling")
 
 
-@pytest.mark.timeout(120)   # without the write deadline, the grader would block here for good
+@pytest.mark.timeout(120)  # without the write deadline, the grader would block here for good
 def test_a_child_that_stops_reading_costs_its_time_limit(tmp_path):
     process, module = stalling(tmp_path)
     try:
         assert module.stop_reading() == 1
         process.start_exercise("stalling")
         with pytest.raises(StudentFailure) as failure:
-            module.echo(np.zeros(1 << 21))   # 16 MB: far more than a pipe holds
+            module.echo(np.zeros(1 << 21))  # 16 MB: far more than a pipe holds
         assert (failure.value.kind, failure.value.message) == ("timeout", "3")
         assert not process.alive()
     finally:
         process.close()
 
 
-@pytest.mark.timeout(120)   # without the kill, the grader would wait for this child for good
+@pytest.mark.timeout(120)  # without the kill, the grader would wait for this child for good
 @pytest.mark.parametrize("confine", [True, False])
 def test_a_child_that_hangs_up_but_lives_costs_its_exercise(tmp_path, confine):
     """Unconfined the grader sees the pipe close and kills the child rather than wait for it;

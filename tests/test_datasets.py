@@ -1,4 +1,5 @@
 """The practical tasks' data: offline, deterministic, and split so the scored part stays apart."""
+
 from __future__ import annotations
 
 import gzip
@@ -19,7 +20,7 @@ def test_names_cover_enough_locales_with_one_answer_per_name():
     assert len(set(data.names)) == len(data.names) > 10_000
     assert data.classes[data.labels[data.names.index("Gottfried")]] == "German"
     polish = [n for n, label in zip(data.names, data.labels) if data.classes[label] == "Polish"]
-    assert len(polish) > 1000 and "Doe" not in polish          # pl_PL's real lists, not the placeholder
+    assert len(polish) > 1000 and "Doe" not in polish  # pl_PL's real lists, not the placeholder
     assert "Kowalski" in polish or "Nowak" in polish
 
 
@@ -48,6 +49,7 @@ def test_stratified_split_is_disjoint_complete_and_proportional():
 
 def test_digits_equal_scikit_learns_loader():
     from sklearn.datasets import load_digits
+
     data, bunch = datasets.digit_dataset(), load_digits()
     assert data.source == "sklearn-digits" and data.images.shape == (1797, 8, 8)
     assert np.array_equal(data.images, (bunch.images / 16.0).astype(np.float32))
@@ -83,6 +85,7 @@ def test_without_mnist_files_the_bundled_digits_are_used(tmp_path):
 
 def test_co2_has_its_gaps_filled_and_matches_statsmodels():
     from statsmodels.datasets import co2
+
     original = co2.load_pandas().data["co2"].to_numpy()
     series = datasets.co2_series()
     known = ~np.isnan(original)
@@ -117,6 +120,6 @@ def test_the_public_check_draws_its_own_split_and_grading_keeps_its_test_part_ap
         assert np.array_equal(np.asarray(again.eval_labels), np.asarray(public.eval_labels))
     section = policy.modules["forecast"]
     hidden, public = series_task(section, policy.hidden_seed, True), series_task(section, policy.public_seed, False)
-    assert len(public.series) == len(hidden.known)          # the public check ends where the tail starts
+    assert len(public.series) == len(hidden.known)  # the public check ends where the tail starts
     assert len(hidden.known) <= hidden.starts[0] < len(hidden.known) + hidden.horizon
-    assert np.array_equal(hidden.series[:len(hidden.known)], hidden.known)
+    assert np.array_equal(hidden.series[: len(hidden.known)], hidden.known)

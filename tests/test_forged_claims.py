@@ -1,5 +1,6 @@
 """What decides "mutated its input" and "emitted a warning" is not the child's word: a student
 module that hides a change or an overflow from the child's runtime still fails the check."""
+
 from __future__ import annotations
 
 import pytest
@@ -39,8 +40,10 @@ def sigmoid(x):
 HIDING = {  # ways of hiding the overflow warning from the child's runtime -> (at import, inside sigmoid)
     "numpy errors ignored at import": ("np.seterr(all='ignore')", ""),
     "warnings ignored at import": ("import warnings\nwarnings.simplefilter('ignore')", ""),
-    "catch_warnings replaced": ("import warnings, contextlib\n"
-                                "warnings.catch_warnings = lambda **k: contextlib.nullcontext([])", ""),
+    "catch_warnings replaced": (
+        "import warnings, contextlib\nwarnings.catch_warnings = lambda **k: contextlib.nullcontext([])",
+        "",
+    ),
     "errstate inside the call": ("", "with np.errstate(over='ignore'): return 1.0 / (1.0 + np.exp(-x))"),
 }
 

@@ -1,4 +1,5 @@
 """One master per exercise: stubs and public fixtures are generated, and must not drift."""
+
 from __future__ import annotations
 
 import ast
@@ -32,8 +33,9 @@ def test_stub_defines_the_contract_and_keeps_no_solution(solution, stub):
     module = solution.stem
     tree = ast.parse(stub.read_text(encoding="utf-8"))
     defined = {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
-    defined |= {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets
-                if isinstance(t, ast.Name)}
+    defined |= {
+        t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)
+    }
     assert set(EXERCISES[module]) | set(GIVEN.get(module, ())) <= defined
     assert codegen.BEGIN not in stub.read_text() and codegen.END not in stub.read_text()
     regions = list(codegen.solution_regions(solution.read_text()))
@@ -64,6 +66,7 @@ def test_public_fixtures_match_their_generators(module):
 
 def test_every_graded_exercise_has_a_check():
     import importlib
+
     for module, section in load_policy(POLICY).modules.items():
         checks = importlib.import_module(f"autograder.exercises.checks.{module}")
         for exercise in section.points:

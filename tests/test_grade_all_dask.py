@@ -1,6 +1,7 @@
 """`grade-all --cluster local:N` / `--scheduler ADDRESS`: the class graded on a Dask cluster gives
 the local run's gradebook, survives a killed worker and a killed coordinator, refuses foreign
 workers; without those options Dask is never imported."""
+
 from __future__ import annotations
 
 import os
@@ -18,7 +19,7 @@ from conftest import ROOT, SOLUTIONS, submission
 from synthetic_class import MODULE, build_class, class_policy
 from test_grade_all import grade_all, grade_all_command, kill_after_reports, read_gradebook
 
-distributed = pytest.importorskip("distributed")   # the [cluster] extra (pinned in requirements.lock)
+distributed = pytest.importorskip("distributed")  # the [cluster] extra (pinned in requirements.lock)
 
 from autograder.classroom import cluster, cluster_task  # noqa: E402  (after the skip)
 
@@ -57,20 +58,24 @@ def manifest_of(results: Path) -> dict:
 
 def test_grade_all_without_a_cluster_never_imports_dask(tmp_path):
     (tmp_path / "class").mkdir()
-    code = ("import sys; from autograder.cli import main; "
-            f"code = main(['grade-all', {str(tmp_path / 'class')!r}, '--out', {str(tmp_path / 'out')!r}, "
-            "'--device', 'cpu']); "
-            "print(code, sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))")
+    code = (
+        "import sys; from autograder.cli import main; "
+        f"code = main(['grade-all', {str(tmp_path / 'class')!r}, '--out', {str(tmp_path / 'out')!r}, "
+        "'--device', 'cpu']); "
+        "print(code, sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))"
+    )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.stdout.strip().splitlines()[-1] == "0 []", result.stderr
 
 
 def test_an_unreachable_scheduler_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys):
     from autograder.cli import main
+
     monkeypatch.setattr(cluster, "CONNECT_TIMEOUT_S", 1)
     (tmp_path / "class").mkdir()
-    code = main(["grade-all", str(tmp_path / "class"), "--out", str(tmp_path / "out"),
-                 "--scheduler", "tcp://127.0.0.1:9"])
+    code = main(
+        ["grade-all", str(tmp_path / "class"), "--out", str(tmp_path / "out"), "--scheduler", "tcp://127.0.0.1:9"]
+    )
     error = capsys.readouterr().err
     assert code == 2 and error.startswith("error: --scheduler tcp://127.0.0.1:9: cannot reach the Dask scheduler")
     assert error.count("\n") == 1 and "Traceback" not in error
@@ -79,18 +84,21 @@ def test_an_unreachable_scheduler_is_one_line_and_exit_2(tmp_path, monkeypatch, 
 
 def test_a_worker_with_another_kit_or_policy_is_refused(tmp_path, monkeypatch):
     from autograder.grading.policy import load_policy
+
     policy = load_policy(class_policy(tmp_path))
-    with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) as local, \
-            distributed.Client(local) as client:
+    with (
+        distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) as local,
+        distributed.Client(local) as client,
+    ):
         executor = cluster.DaskExecutor(client, None, policy)
-        executor.check_workers(unconfined=True)                     # the same kit: accepted
+        executor.check_workers(unconfined=True)  # the same kit: accepted
         executor.kit = {**executor.kit, "grader": "0" * 64}
         with pytest.raises(cluster.ClassroomError, match="grader files differ from the coordinator's"):
             executor.check_workers(unconfined=True)
         executor.kit = {**executor.kit, "version": "0.0.1"}
         with pytest.raises(cluster.ClassroomError, match=r"runs kit 0\.1\.0, the coordinator 0\.0\.1"):
             executor.check_workers(unconfined=True)
-    monkeypatch.setenv(cluster_task.PINNED_POLICY, str(ROOT / "grading.toml"))   # a worker kept for another policy
+    monkeypatch.setenv(cluster_task.PINNED_POLICY, str(ROOT / "grading.toml"))  # a worker kept for another policy
     with pytest.raises(cluster_task.WorkerRefused, match="is not the coordinator's"):
         cluster_task.grade_task({"kit": cluster_task.local_kit(policy.path.read_bytes())})
 
@@ -98,13 +106,16 @@ def test_a_worker_with_another_kit_or_policy_is_refused(tmp_path, monkeypatch):
 def test_a_worker_that_cannot_confine_is_refused_unless_unconfined(tmp_path, monkeypatch):
     from autograder.grading.policy import load_policy
     from autograder.sandbox import sandbox
+
     monkeypatch.setattr(sandbox.isolation, "unavailable_reason", lambda: "simulated platform")
-    with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) as local, \
-            distributed.Client(local) as client:
+    with (
+        distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) as local,
+        distributed.Client(local) as client,
+    ):
         executor = cluster.DaskExecutor(client, None, load_policy(class_policy(tmp_path)))
         with pytest.raises(cluster.ClassroomError, match=r"worker refused: .*simulated platform"):
             executor.check_workers(unconfined=False)
-        executor.check_workers(unconfined=True)                    # the reports then say it ran unconfined
+        executor.check_workers(unconfined=True)  # the reports then say it ran unconfined
 
 
 def test_a_task_carries_the_files_grading_sees(tmp_path):
@@ -117,14 +128,21 @@ def test_a_task_carries_the_files_grading_sees(tmp_path):
     (folder / "pixel_gru").mkdir()
     (folder / "pixel_gru" / "pixel_gru.ipynb").write_bytes(b"{}")
     with open(folder / "big.py", "wb") as big:
-        big.truncate(3 << 20)                                        # over max_file_kb
+        big.truncate(3 << 20)  # over max_file_kb
     copy = tmp_path / "copy" / "ana"
     cluster_task.unpack_files(cluster_task.pack_files(folder, SandboxPolicy()), copy)
-    assert sorted(p.relative_to(copy).as_posix() for p in copy.rglob("*")) == \
-        ["big.py", "bptt.py", "forecast.py", "helper.py", "pixel_gru", "pixel_gru/pixel_gru.ipynb", f"{MODULE}.py"]
+    assert sorted(p.relative_to(copy).as_posix() for p in copy.rglob("*")) == [
+        "big.py",
+        "bptt.py",
+        "forecast.py",
+        "helper.py",
+        "pixel_gru",
+        "pixel_gru/pixel_gru.ipynb",
+        f"{MODULE}.py",
+    ]
     assert (copy / f"{MODULE}.py").read_bytes() == (SOLUTIONS / f"{MODULE}.py").read_bytes() + b"\n"
     assert (copy / "bptt.py").is_symlink() and (copy / "forecast.py").is_dir()
-    assert (copy / "big.py").stat().st_size == 3 << 20          # its size travels, not its bytes
+    assert (copy / "big.py").stat().st_size == 3 << 20  # its size travels, not its bytes
     assert cluster_task.pack_files(tmp_path / "nobody", SandboxPolicy()) is None
     (folder / "data.txt").write_bytes(b"x" * (50 << 10))
     with pytest.raises(cluster_task.TaskTooLarge, match="more than a task carries"):
@@ -143,13 +161,13 @@ def test_a_dask_class_gives_the_local_gradebook(local_run, tmp_path):
     for student in manifest_of(results):
         for name in ("report.json", "report.md"):
             assert (results / student / name).read_bytes() == (local_run["results"] / student / name).read_bytes()
-    assert len({entry["worker"] for entry in manifest_of(results).values()}) == 2     # both workers graded
+    assert len({entry["worker"] for entry in manifest_of(results).values()}) == 2  # both workers graded
     exits = read_report(results / "exits at import" / "report.json")
     assert exits["score"] == 0 and exits["sandbox"]["confined"] is True
     assert (results / "class.md").is_file() and not (results / ".work").exists()
 
 
-SLOW_IMPORT = "import time\ntime.sleep(2)\n"   # keeps each student on its worker for seconds
+SLOW_IMPORT = "import time\ntime.sleep(2)\n"  # keeps each student on its worker for seconds
 
 
 @pytest.mark.slow
@@ -159,8 +177,9 @@ def test_a_worker_killed_mid_run_is_retried_and_every_student_graded(shared_clus
         submission(submissions / f"student{number}", MODULE, append=f"# {number}\n{SLOW_IMPORT}")
     results = tmp_path / "results"
     with distributed.Client(shared_cluster) as client:
-        command = grade_all_command(ROOT / "grading.toml", submissions, results, "--scheduler",
-                                    shared_cluster.scheduler_address)
+        command = grade_all_command(
+            ROOT / "grading.toml", submissions, results, "--scheduler", shared_cluster.scheduler_address
+        )
         coordinator = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 300
         while not list(results.glob("*/report.json")) and time.monotonic() < deadline:

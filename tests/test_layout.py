@@ -5,6 +5,7 @@ The graph is read with `ast` from the source, so it holds every import: at modul
 functions (the lazy ones), and a string constant that names one of the package's modules (the
 ones handed to importlib, e.g. the checks' package or the fork server's preload list).
 """
+
 from __future__ import annotations
 
 import ast
@@ -25,6 +26,8 @@ LAYERS = (
     ("autograder.sandbox",),
     ("autograder.messages", "autograder"),
 )
+
+
 def module_name(path: Path, root: Path) -> str:
     """`autograder/grading/policy.py` -> "autograder.grading.policy" (a package: its folder's name)."""
     parts = list(path.relative_to(root.parent).with_suffix("").parts)
@@ -41,7 +44,7 @@ def _imported(node: ast.AST, module: str, is_package: bool, known: set[str]) -> 
         return []
     if node.level:
         base = (module if is_package else module.rpartition(".")[0]).split(".")
-        base = base[:len(base) - node.level + 1]
+        base = base[: len(base) - node.level + 1]
         source = ".".join([*base, *([node.module] if node.module else [])])
     else:
         source = node.module or ""
@@ -56,7 +59,9 @@ def import_graph(root: Path = PACKAGE) -> dict[str, set[str]]:
     graph = {}
     for module, path in files.items():
         tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-        targets = {t for node in ast.walk(tree) for t in _imported(node, module, path.name == "__init__.py", set(files))}
+        targets = {
+            t for node in ast.walk(tree) for t in _imported(node, module, path.name == "__init__.py", set(files))
+        }
         graph[module] = targets - {module}
     return graph
 
@@ -94,8 +99,12 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def place(module: str) -> tuple[int, str]:
     """(layer number, package) of a module: the longest prefix that LAYERS names."""
-    matches = [(len(name), number, name) for number, layer in enumerate(LAYERS) for name in layer
-               if module == name or module.startswith(name + ".")]
+    matches = [
+        (len(name), number, name)
+        for number, layer in enumerate(LAYERS)
+        for name in layer
+        if module == name or module.startswith(name + ".")
+    ]
     if not matches:
         raise LookupError(f"{module} is in no layer of LAYERS")
     _, number, name = max(matches)
@@ -116,10 +125,10 @@ def against_order(graph: dict[str, set[str]]) -> set[tuple[str, str]]:
 
 def test_the_graph_sees_module_level_lazy_and_string_imports():
     graph = import_graph()
-    assert "autograder.grading.policy" in graph["autograder.cli"]                 # module level
-    assert "autograder.exercises.cases" in graph["autograder.cli"]                # inside cmd_fixtures
-    assert "autograder.exercises.checks" in graph["autograder.grading.runner"]    # CHECKS_PACKAGE
-    assert "autograder.sandbox.wire" in graph["autograder.sandbox.child"]         # `from . import wire`
+    assert "autograder.grading.policy" in graph["autograder.cli"]  # module level
+    assert "autograder.exercises.cases" in graph["autograder.cli"]  # inside cmd_fixtures
+    assert "autograder.exercises.checks" in graph["autograder.grading.runner"]  # CHECKS_PACKAGE
+    assert "autograder.sandbox.wire" in graph["autograder.sandbox.child"]  # `from . import wire`
 
 
 def test_every_module_is_in_a_layer():
@@ -145,18 +154,24 @@ def test_a_planted_cycle_and_an_upward_import_are_found(tmp_path):
     copy = tmp_path / "autograder"
     shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__", "*.npz"))
     assert cycles(import_graph(copy)) == [] and not against_order(import_graph(copy))
-    wire = copy / "sandbox" / "wire.py"   # the sandbox reaching up into the pipeline, lazily
-    wire.write_text(wire.read_text(encoding="utf-8") + "\n\ndef _planted():\n    from ..grading import runner\n",
-                    encoding="utf-8")
+    wire = copy / "sandbox" / "wire.py"  # the sandbox reaching up into the pipeline, lazily
+    wire.write_text(
+        wire.read_text(encoding="utf-8") + "\n\ndef _planted():\n    from ..grading import runner\n", encoding="utf-8"
+    )
     graph = import_graph(copy)
     assert any({"autograder.sandbox.wire", "autograder.grading.runner"} <= set(c) for c in cycles(graph))
     assert ("autograder.sandbox.wire", "autograder.grading.runner") in against_order(graph)
 
 
 def test_a_synthetic_cycle_and_a_peer_import_are_found():
-    graph = {"autograder.messages": {"autograder.cli"}, "autograder.cli": {"autograder.classroom.classroom"},
-             "autograder.classroom.classroom": {"autograder.messages", "autograder.authoring.codegen"},
-             "autograder.authoring.codegen": set()}
+    graph = {
+        "autograder.messages": {"autograder.cli"},
+        "autograder.cli": {"autograder.classroom.classroom"},
+        "autograder.classroom.classroom": {"autograder.messages", "autograder.authoring.codegen"},
+        "autograder.authoring.codegen": set(),
+    }
     assert cycles(graph) == [["autograder.classroom.classroom", "autograder.cli", "autograder.messages"]]
-    assert against_order(graph) == {("autograder.messages", "autograder.cli"),
-                                    ("autograder.classroom.classroom", "autograder.authoring.codegen")}
+    assert against_order(graph) == {
+        ("autograder.messages", "autograder.cli"),
+        ("autograder.classroom.classroom", "autograder.authoring.codegen"),
+    }

@@ -1,4 +1,5 @@
 """The mistake corpus as a whole: every exercise has mistakes, and most of them are named."""
+
 from __future__ import annotations
 
 from autograder.exercises.contract import EXERCISES

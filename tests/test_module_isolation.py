@@ -2,6 +2,7 @@
 torch's global settings, monkeypatches, sys.modules, files in its scratch space, background
 processes) never reaches another module's exercises (a fresh process per module, forked from
 the warm confined parent, autograder/sandbox/zygote.py)."""
+
 from __future__ import annotations
 
 import subprocess
@@ -12,7 +13,7 @@ import pytest
 from autograder.exercises.contract import MODULES
 from conftest import grade, needs_namespaces, policy_with, submission
 
-CARRIER = "rnn_basics"          # graded first: whatever it leaves behind, the others would meet
+CARRIER = "rnn_basics"  # graded first: whatever it leaves behind, the others would meet
 NUMERIC_VICTIMS = ("bptt", "gated_units")
 
 # Each one runs at the carrier's import.
@@ -99,7 +100,7 @@ def test_all_changes_at_once_reach_none_of_the_other_five_modules(tmp_path):
     """Across all six modules: every other module scores full marks, as it does alone (the
     reference alone scores full marks: tests/test_reference_and_stubs.py)."""
     change = "\n".join(CHANGES[name] for name in sorted(CHANGES) if name != "sys_modules_replaced")
-    change += CHANGES["sys_modules_replaced"]   # last: the others import numpy and torch first
+    change += CHANGES["sys_modules_replaced"]  # last: the others import numpy and torch first
     scores, report = grade(with_carrier(tmp_path / "sub", change, MODULES))
     others = [m for m in MODULES if m != CARRIER]
     top = {module: report.modules()[module][1] for module in others}
@@ -130,8 +131,7 @@ def test_files_processes_and_shared_memory_a_module_leaves_are_gone_for_the_next
     """
     folder = submission(tmp_path / "sub", CARRIER, append=leave)
     submission(folder, "bptt", append=find)
-    policy = policy_with(tmp_path, 'clip_gradients = "numpy"\n', "")   # the watch would call pgrep tampering
+    policy = policy_with(tmp_path, 'clip_gradients = "numpy"\n', "")  # the watch would call pgrep tampering
     scores, _ = grade(folder, only=f"{CARRIER},bptt", policy=policy)
     assert scores["bptt.clip_gradients"].status == "passed"
     assert subprocess.run(["pgrep", "-f", f"sleep {marker}"], capture_output=True).stdout == b""
-

@@ -1,4 +1,5 @@
 """nbgrader round trip on a temporary copy of the course: release, autograde, same totals."""
+
 from __future__ import annotations
 
 import csv
@@ -22,23 +23,33 @@ pytestmark = pytest.mark.slow
 
 def nbgrader(course: Path, *args):
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    result = subprocess.run([str(Path(sys.executable).parent / "nbgrader"), *args], cwd=course, env=env,
-                            capture_output=True, text=True, timeout=1200)
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "nbgrader"), *args],
+        cwd=course,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
 
 
 # a notebook with shortcuts (issue 13): code appended to these answer cells of the reference
 SHORTCUT_CELLS = {
-    "rnn_basics": {"sigmoid": "\nfrom scipy.special import expit\n\n\ndef sigmoid(x):\n    return expit(x)\n",
-                   "rnncell_forward": "\n\ndef rnncell_forward(cell, xs, h0=None):\n"
-                                      "    rnn = torch.nn.RNN(cell.input_size, cell.hidden_size).to(xs.dtype)\n"
-                                      "    rnn.load_state_dict({k + '_l0': v for k, v in cell.state_dict().items()})\n"
-                                      "    out, h = rnn(xs, None if h0 is None else h0[None])\n    return out, h[0]\n"},
-    "gated_units": {"GRUCellScratch": "\n\nGRUCellScratch.forward = lambda self, x, h=None: torch.gru_cell(\n"
-                                      "    x, x.new_zeros(x.shape[0], self.hidden_size) if h is None else h,\n"
-                                      "    self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)\n",
-                    "stacked_lstm_forward": "\n\ndef stacked_lstm_forward(lstm, x, state=None):\n    return lstm(x, state)\n"},
+    "rnn_basics": {
+        "sigmoid": "\nfrom scipy.special import expit\n\n\ndef sigmoid(x):\n    return expit(x)\n",
+        "rnncell_forward": "\n\ndef rnncell_forward(cell, xs, h0=None):\n"
+        "    rnn = torch.nn.RNN(cell.input_size, cell.hidden_size).to(xs.dtype)\n"
+        "    rnn.load_state_dict({k + '_l0': v for k, v in cell.state_dict().items()})\n"
+        "    out, h = rnn(xs, None if h0 is None else h0[None])\n    return out, h[0]\n",
+    },
+    "gated_units": {
+        "GRUCellScratch": "\n\nGRUCellScratch.forward = lambda self, x, h=None: torch.gru_cell(\n"
+        "    x, x.new_zeros(x.shape[0], self.hidden_size) if h is None else h,\n"
+        "    self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)\n",
+        "stacked_lstm_forward": "\n\ndef stacked_lstm_forward(lstm, x, state=None):\n    return lstm(x, state)\n",
+    },
 }
 
 
@@ -72,7 +83,7 @@ def course(tmp_path_factory):
             shutil.copy(course / folder / module / f"{module}.ipynb", target)
         shortcuts = course / "submitted" / "shortcuts" / module / f"{module}.ipynb"
         shortcuts.write_text(_with_shortcuts(shortcuts, module), encoding="utf-8")
-        for student in ("reference", "untouched", "shortcuts"):   # as the bundle hands them out
+        for student in ("reference", "untouched", "shortcuts"):  # as the bundle hands them out
             _add_install_cell(course / "submitted" / student / module / f"{module}.ipynb")
         nbgrader(course, "autograde", module, "--force")
     nbgrader(course, "export", "--to", str(course / "grades.csv"))
@@ -92,7 +103,7 @@ def test_release_has_no_solution_code_and_no_hidden_tests(course):
         assert "Resposta de referência" not in released and "SUA RESPOSTA AQUI" in released  # written answers
         source = (codegen.SOLUTIONS / f"{module}.py").read_text()
         for begin, end, _, _ in codegen.solution_regions(source):
-            for line in source.splitlines()[begin + 1:end]:
+            for line in source.splitlines()[begin + 1 : end]:
                 if len(line.strip()) > 25:  # a distinctive line of reference code
                     assert json.dumps(line.strip())[1:-1] not in released, line
 
@@ -109,6 +120,7 @@ def test_written_answers_wait_in_the_gradebook_for_a_manual_grade(course):
     """Answered (the reference's model answers): needs manual grade, score 0 until graded. Left as
     released: nbgrader's own rule gives the unchanged answer cell 0 with no manual grade needed."""
     from nbgrader.api import Gradebook
+
     policy = load_policy(POLICY)
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         for module in MODULES:

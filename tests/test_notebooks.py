@@ -1,4 +1,5 @@
 """Notebooks: generated from the masters, graded from their answer cells, the same in nbgrader."""
+
 from __future__ import annotations
 
 import json
@@ -33,7 +34,7 @@ def test_notebook_cells_carry_nbgrader_metadata_and_the_policy_points(module):
     assert tests == load_policy(POLICY).modules[module].points
     answers = [m["grade_id"] for m in meta if m["solution"] and not m["grade"]]
     assert sorted(answers) == sorted(EXERCISES[module])
-    written = {m["grade_id"]: m["points"] for m in meta if m["grade"] and m["solution"]}   # graded by hand
+    written = {m["grade_id"]: m["points"] for m in meta if m["grade"] and m["solution"]}  # graded by hand
     assert written == load_policy(POLICY).modules[module].written
     for cell in notebook["cells"]:
         if cell["metadata"].get("nbgrader", {}).get("grade"):
@@ -55,8 +56,16 @@ def _notebook(tmp_path, module, edit=None, name="sub"):
 
 def test_exploratory_cells_are_ignored_and_answers_are_graded(tmp_path):
     def explore(notebook):
-        notebook["cells"].append({"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-                                  "source": "raise SystemExit('a student experiment')\n%matplotlib inline"})
+        notebook["cells"].append(
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "outputs": [],
+                "execution_count": None,
+                "source": "raise SystemExit('a student experiment')\n%matplotlib inline",
+            }
+        )
+
     _, report = grade(_notebook(tmp_path, "rnn_basics", explore), only="rnn_basics")
     assert report.score == report.max_score
 
@@ -73,6 +82,7 @@ def test_a_notebook_that_is_not_json_is_that_modules_error(tmp_path):
 def test_a_notebook_that_lost_its_answer_cells_is_reported(tmp_path):
     def strip(notebook):
         notebook["cells"] = [c for c in notebook["cells"] if not c["metadata"].get("nbgrader", {}).get("solution")]
+
     submission = load_submission(_notebook(tmp_path, "rnn_basics", strip), ["rnn_basics"])
     assert submission.modules["rnn_basics"].problem.key == "notebook_no_answers"
 
@@ -90,6 +100,7 @@ def test_grade_cell_passes_fails_and_never_writes_to_stderr(capfd):
     import runpy
 
     from conftest import ASSIGNMENTS, SOLUTIONS
+
     assert grade_cell("rnn_basics", "sigmoid", runpy.run_path(str(SOLUTIONS / "rnn_basics.py")), hidden=True) is None
     with pytest.raises(ExerciseFailed, match="Dica"):
         grade_cell("rnn_basics", "sigmoid", runpy.run_path(str(ASSIGNMENTS / "rnn_basics.py")))
@@ -104,16 +115,21 @@ def test_practical_predict_answer_precedes_the_training_test_and_its_test_follow
     """train_*'s test calls predict_*, and predict_*'s test needs the model train_*'s test left."""
     train = next(name for name in EXERCISES[module] if name.startswith("train_"))
     predict = next(name for name in EXERCISES[module] if name.startswith("predict_"))
-    ids = [c["metadata"]["nbgrader"]["grade_id"] for c in lessons.build_notebook(module)["cells"]
-           if "nbgrader" in c["metadata"]]
+    ids = [
+        c["metadata"]["nbgrader"]["grade_id"]
+        for c in lessons.build_notebook(module)["cells"]
+        if "nbgrader" in c["metadata"]
+    ]
     assert ids.index(predict) < ids.index(f"{train}_test") < ids.index(f"{predict}_test")
 
 
 def test_a_test_directive_before_its_answer_is_refused(tmp_path, monkeypatch):
     lesson = (lessons.LESSONS / "pixel_gru.md").read_text(encoding="utf-8")
-    swapped = lesson.replace("<!-- answer: predict_digits -->", "<!-- swap -->") \
-        .replace("<!-- test: predict_digits -->", "<!-- answer: predict_digits -->") \
+    swapped = (
+        lesson.replace("<!-- answer: predict_digits -->", "<!-- swap -->")
+        .replace("<!-- test: predict_digits -->", "<!-- answer: predict_digits -->")
         .replace("<!-- swap -->", "<!-- test: predict_digits -->")
+    )
     (tmp_path / "pixel_gru.md").write_text(swapped, encoding="utf-8")
     monkeypatch.setattr(lessons, "LESSONS", tmp_path)
     with pytest.raises(lessons.LessonError, match="before its answer"):
@@ -127,9 +143,10 @@ def test_grade_cell_trains_then_predicts_with_the_same_model(capfd):
     import runpy
 
     from conftest import SOLUTIONS
+
     namespace = runpy.run_path(str(SOLUTIONS / "pixel_gru.py"))
     train, predict = namespace["train_pixel_gru"], namespace["predict_digits"]
-    trained, given = [], {}   # models train returned; {(hidden, cell): models predict was given}
+    trained, given = [], {}  # models train returned; {(hidden, cell): models predict was given}
     cell = None
 
     def recorded_train(*args, **kwargs):
@@ -139,6 +156,7 @@ def test_grade_cell_trains_then_predicts_with_the_same_model(capfd):
     def recorded_predict(model, *args, **kwargs):
         given.setdefault(cell, []).append(model)
         return predict(model, *args, **kwargs)
+
     namespace.update(train_pixel_gru=recorded_train, predict_digits=recorded_predict)
     for hidden in (False, True):
         for exercise in ("train_pixel_gru", "predict_digits"):
@@ -157,12 +175,15 @@ def test_a_practical_test_cell_draws_its_plots_under_the_cell(capfd, monkeypatch
 
     from autograder.grading import notebook
     from conftest import SOLUTIONS
+
     shown = []
     monkeypatch.setattr(notebook, "_notebook_display", lambda: shown.append)
     namespace = runpy.run_path(str(SOLUTIONS / "pixel_gru.py"))
     for hidden in (False, True):
         outcome, _, _ = notebook.run_check("pixel_gru", "train_pixel_gru", namespace, hidden=hidden)
         assert notebook.show_plots(outcome.artifacts, "pt") == len(outcome.artifacts)
-        assert set(outcome.artifacts) == ({"training", "confusion"} if hidden else {"training", "confusion", "misclassified"})
+        assert set(outcome.artifacts) == (
+            {"training", "confusion"} if hidden else {"training", "confusion", "misclassified"}
+        )
     assert len(shown) == 5 and all(image.data.startswith(b"\x89PNG") for image in shown)
     assert capfd.readouterr().err == ""

@@ -1,4 +1,5 @@
 """grading.toml is validated on load: one line naming file, key and problem; exit code 2."""
+
 from __future__ import annotations
 
 import subprocess
@@ -22,8 +23,13 @@ BROKEN = [
     ("negative value", "time_limit_s = 20", "time_limit_s = -1", "modules.rnn_basics.time_limit_s", "-1"),
     ("missing value", "memory_limit_mb = 3072\n", "", "modules.rnn_basics.memory_limit_mb", "missing"),
     ("negative points", "rnn_step = 2", "rnn_step = -2", "modules.rnn_basics.points.rnn_step", "-2"),
-    ("exercise not in the contract", "rnn_step = 2", "rnn_step = 2\nrnn_stepp = 1",
-     "modules.rnn_basics.points.rnnstepp".replace("rnnstepp", "rnn_stepp"), "not an exercise"),
+    (
+        "exercise not in the contract",
+        "rnn_step = 2",
+        "rnn_step = 2\nrnn_stepp = 1",
+        "modules.rnn_basics.points.rnnstepp".replace("rnnstepp", "rnn_stepp"),
+        "not an exercise",
+    ),
     ("missing exercise", "sigmoid = 1\n", "", "modules.rnn_basics.points.sigmoid", "missing"),
     ("unknown module", "[modules.rnn_basics]", "[modules.rnn_basic]", "modules.rnn_basic", "not a module"),
     ("wrong type", 'language = "pt"', "language = 3", "grader.language", '"pt" or "en"'),
@@ -45,8 +51,13 @@ def test_a_broken_policy_names_file_key_and_problem(tmp_path, name, old, new, ke
 
 def test_cli_prints_one_line_and_exits_2_without_traceback(tmp_path):
     path = policy_with(tmp_path, "time_limit_s = 20", "time_limit_s = -5")
-    result = subprocess.run([sys.executable, "-m", "autograder", "--policy", str(path), "grade", "solutions"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "autograder", "--policy", str(path), "grade", "solutions"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.strip().count("\n") == 0, result.stderr

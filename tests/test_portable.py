@@ -1,5 +1,6 @@
 """The portable runner (autograder/sandbox/portable.py), forced on Linux with AUTOGRADER_RUNNER=portable,
 and the student package on a platform made to look like Windows."""
+
 from __future__ import annotations
 
 import os
@@ -46,12 +47,16 @@ def test_the_reference_scores_full_public_marks_on_all_six_modules(forced):
     assert report.sandbox["confined"] is False and "portable" in report.sandbox["reason"]
     for module in MODULES:
         assert report.modules()[module][0] == report.modules()[module][1], (
-            module, [(e.id, e.messages) for e in scores.values() if e.score < e.max_score])
+            module,
+            [(e.id, e.messages) for e in scores.values() if e.score < e.max_score],
+        )
 
 
 def test_the_stubs_score_zero_on_all_six_modules(forced):
     scores, report = public_scores(ASSIGNMENTS)
-    assert set(scores) == {f"{m}.{e}" for m in MODULES for e in EXERCISES[m] if e in load_policy(POLICY).modules[m].points}
+    assert set(scores) == {
+        f"{m}.{e}" for m in MODULES for e in EXERCISES[m] if e in load_policy(POLICY).modules[m].points
+    }
     assert report.score == 0
     for exercise in scores.values():
         assert exercise.messages[0].key in ("not_implemented", "needs_trained_model"), (exercise.id, exercise.messages)
@@ -81,8 +86,12 @@ def test_a_loop_an_exit_a_segfault_and_an_exception_each_cost_only_their_exercis
     policy = policy_with(tmp_path, "time_limit_s = 20", "time_limit_s = 3")
     scores, report = public_scores(folder, policy, only=["rnn_basics", "bptt"])
     lost = {e.id: e for e in scores.values() if e.score < e.max_score}
-    assert set(lost) == {"rnn_basics.many_to_one_loss", "rnn_basics.many_to_many_loss",
-                         "rnn_basics.rnncell_forward", "rnn_basics.one_to_many_forward"}
+    assert set(lost) == {
+        "rnn_basics.many_to_one_loss",
+        "rnn_basics.many_to_many_loss",
+        "rnn_basics.rnncell_forward",
+        "rnn_basics.one_to_many_forward",
+    }
     assert lost["rnn_basics.many_to_one_loss"].status == "timeout"
     assert lost["rnn_basics.many_to_many_loss"].messages[0].params["detail"] == "killed by SIGSEGV"
     assert lost["rnn_basics.rnncell_forward"].messages[0].params["detail"] == "exited with code 3"
@@ -121,11 +130,18 @@ def unpacked_package(tmp_path_factory):
 
 
 @pytest.mark.parametrize("work, code", [(SOLUTIONS, 0), (ASSIGNMENTS, 1)])
-def test_the_student_package_checks_with_the_portable_runner_where_linux_is_missing(unpacked_package, tmp_path,
-                                                                                  work, code):
+def test_the_student_package_checks_with_the_portable_runner_where_linux_is_missing(
+    unpacked_package, tmp_path, work, code
+):
     env = {key: value for key, value in os.environ.items() if key != portable.RUNNER_VARIABLE}
-    result = subprocess.run([sys.executable, "-c", LOOKS_LIKE_WINDOWS, str(unpacked_package), str(work)],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=300, env={**env, "COLUMNS": "200"})
+    result = subprocess.run(
+        [sys.executable, "-c", LOOKS_LIKE_WINDOWS, str(unpacked_package), str(work)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**env, "COLUMNS": "200"},
+    )
     assert result.returncode == code, result.stdout[-3000:] + result.stderr[-3000:]
     assert result.stderr.count("warning: portable runner (no `resource` module)") == 1, result.stderr
     total = sum(load_policy(POLICY).modules["rnn_basics"].points.values())

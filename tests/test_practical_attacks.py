@@ -1,6 +1,7 @@
 """The practical tasks measure training: every attack of tests/practical_attacks.py (lookups of the
 public data, data embedded in the code, a model that does not use its recurrent layer) is
 refused or scores its trained exercises at zero, with the message that says why."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,9 +9,11 @@ import pytest
 from practical_attacks import ATTACKS, public_split_lookup
 from practical_helpers import POLICY, grade, keys, policy_with
 
-TRAINED = {"name_classifier": ("train_name_classifier", "predict_nationality"),
-           "forecast": ("train_forecaster", "predict_next"),
-           "pixel_gru": ("train_pixel_gru", "predict_digits")}
+TRAINED = {
+    "name_classifier": ("train_name_classifier", "predict_nationality"),
+    "forecast": ("train_forecaster", "predict_next"),
+    "pixel_gru": ("train_pixel_gru", "predict_digits"),
+}
 
 
 def _graded(tmp_path, attack, policy=POLICY):

@@ -1,6 +1,7 @@
 """What the practical tasks guarantee (README, "The practical tasks"): the test split and the
 changes of the data come from the hidden seed, exact lookups of the public data miss, data
 carried in the code is measured and refused, and correct variants keep full marks."""
+
 from __future__ import annotations
 
 import zipfile
@@ -31,12 +32,12 @@ def _section(module):
 # -- the draws ----------------------------------------------------------------------------------
 def test_the_test_split_comes_from_the_hidden_seed_not_from_anything_the_bundle_has():
     graded = name_task(_section("name_classifier"), POLICY_NOW.hidden_seed, hidden=True)
-    computable = name_task(_section("name_classifier"), 0, hidden=True)   # the bundle's hidden_seed
+    computable = name_task(_section("name_classifier"), 0, hidden=True)  # the bundle's hidden_seed
     public = name_task(_section("name_classifier"), POLICY_NOW.public_seed, hidden=True)
     scored = set(graded.eval_inputs)
     for other in (computable, public):
         overlap = len(scored & set(other.eval_inputs)) / len(scored)
-        assert overlap < 0.35, overlap      # independent draws of 20 %: about 20 % in common
+        assert overlap < 0.35, overlap  # independent draws of 20 %: about 20 % in common
     assert not scored & set(graded.train_inputs)
 
 
@@ -63,15 +64,15 @@ def test_no_public_digit_image_is_a_scored_image_exactly_even_rounded_to_its_lev
 
 def test_the_changed_images_keep_their_range_and_move_no_ink_out_of_the_frame():
     images = np.zeros((3, 8, 8), dtype=np.float32)
-    images[0, 3:5, 3:5] = 1.0                     # ink in the middle: may move
-    images[1, :, 0] = images[1, :, 7] = 1.0        # ink on both side edges: may not move sideways
-    images[1, 0, :] = images[1, 7, :] = 1.0        # … nor up or down
+    images[0, 3:5, 3:5] = 1.0  # ink in the middle: may move
+    images[1, :, 0] = images[1, :, 7] = 1.0  # ink on both side edges: may not move sideways
+    images[1, 0, :] = images[1, 7, :] = 1.0  # … nor up or down
     images[2] = 0.5
     for seed in range(20):
         changed = transforms.shifted_noisy_images(images, seed)
         assert changed.dtype == np.float32 and changed.shape == images.shape
         assert changed.min() >= 0.0 and changed.max() <= 1.0
-        assert (changed[0] > 0.5).sum() == 4       # the 2×2 block, moved or not, is all there
+        assert (changed[0] > 0.5).sum() == 4  # the 2×2 block, moved or not, is all there
         assert changed[1][:, 0].mean() > 0.5 and changed[1][0, :].mean() > 0.5
     assert not np.allclose(transforms.shifted_noisy_images(images, 1), transforms.shifted_noisy_images(images, 2))
 
@@ -81,7 +82,7 @@ def test_no_scored_forecast_history_is_a_window_of_the_raw_series():
     sent = task.mapping.apply(np.stack([task.history(s) for s in task.starts]))
     windows = np.lib.stride_tricks.sliding_window_view(task.series, task.window)
     nearest = [np.abs(windows - history).max(axis=1).min() for history in sent]
-    assert min(nearest) > 0.05, min(nearest)       # ppm: no exact (or rounded) match
+    assert min(nearest) > 0.05, min(nearest)  # ppm: no exact (or rounded) match
 
 
 @pytest.mark.slow
@@ -104,7 +105,9 @@ def test_the_bundle_holds_no_value_that_determines_the_test_split(tmp_path):
     public = load_policy(tmp_path / "package" / "autograder" / "grading.toml")
     assert public.hidden_seed == 0
     graded = name_task(_section("name_classifier"), POLICY_NOW.hidden_seed, hidden=True)
-    assert name_task(public.modules["name_classifier"], public.hidden_seed, hidden=True).eval_inputs != graded.eval_inputs
+    assert (
+        name_task(public.modules["name_classifier"], public.hidden_seed, hidden=True).eval_inputs != graded.eval_inputs
+    )
 
 
 # -- data carried in the code -----------------------------------------------------------------------
@@ -117,13 +120,20 @@ def test_the_references_stubs_and_notebooks_stay_far_below_the_data_limits():
         assert found.numbers < LIMITS.max_numbers / 10 and found.data_kb < LIMITS.max_data_kb / 2
 
 
-@pytest.mark.parametrize("code, excess", [
-    ("TABLE = " + repr("x" * 5000) + "\n", "a literal of 5000 characters"),
-    ('def f():\n    """' + "y" * 4500 + '"""\n', "a literal of 4500 characters"),
-    ("VALUES = " + repr(list(range(2000))) + "\n", "2000 numbers"),
-    ("BLOB = (\n" + "".join(f"    {'QUJD' * 500!r}\n" for _ in range(10)) + ")\n", "20 KiB of literals and comments"),
-    ("".join(f"# {'z' * 100}\n" for _ in range(200)) + "x = 1\n", "20 KiB of literals and comments"),
-], ids=["long string", "long docstring", "many numbers", "blob in short pieces", "comments"])
+@pytest.mark.parametrize(
+    "code, excess",
+    [
+        ("TABLE = " + repr("x" * 5000) + "\n", "a literal of 5000 characters"),
+        ('def f():\n    """' + "y" * 4500 + '"""\n', "a literal of 4500 characters"),
+        ("VALUES = " + repr(list(range(2000))) + "\n", "2000 numbers"),
+        (
+            "BLOB = (\n" + "".join(f"    {'QUJD' * 500!r}\n" for _ in range(10)) + ")\n",
+            "20 KiB of literals and comments",
+        ),
+        ("".join(f"# {'z' * 100}\n" for _ in range(200)) + "x = 1\n", "20 KiB of literals and comments"),
+    ],
+    ids=["long string", "long docstring", "many numbers", "blob in short pieces", "comments"],
+)
 def test_each_channel_of_embedded_data_is_measured(code, excess):
     assert over_limit(measure(code.encode()), LIMITS)[0] == excess
 
@@ -131,8 +141,12 @@ def test_each_channel_of_embedded_data_is_measured(code, excess):
 def test_a_module_counts_its_helpers_and_the_modules_it_names_and_no_other(tmp_path):
     data = "TABLE = " + repr(list(range(3000))) + "\n"
     files = {}
-    for name, code in {"pixel_gru": "import torch\n", "forecast": "from rnn_basics import TABLE\n",
-                       "rnn_basics": data, "name_classifier": "x = 1\n"}.items():
+    for name, code in {
+        "pixel_gru": "import torch\n",
+        "forecast": "from rnn_basics import TABLE\n",
+        "rnn_basics": data,
+        "name_classifier": "x = 1\n",
+    }.items():
         files[name] = tmp_path / f"{name}.py"
         files[name].write_text(code)
     refused = refusals(files, {}, ["pixel_gru", "forecast"], LIMITS)

@@ -1,5 +1,6 @@
 """The README's points table agrees with grading.toml, module by module and in total (auto-graded
 points and written answers apart)."""
+
 from __future__ import annotations
 
 import re

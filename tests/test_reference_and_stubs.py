@@ -1,4 +1,5 @@
 """Every module: the reference scores full marks, the untouched stubs zero with their hints."""
+
 from __future__ import annotations
 
 import pytest

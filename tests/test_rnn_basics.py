@@ -1,4 +1,5 @@
 """rnn_basics end to end: the reference, the stubs, and the mistakes students make."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,91 +24,259 @@ TO_ONE = "return F.nll_loss(log_probs[-1], targets)"
 TO_MANY = "return sum(F.nll_loss(step, target) for step, target in zip(log_probs, targets))"
 
 CORPUS = [
-    mistake("naive sigmoid overflows", "sigmoid", "diag_sigmoid_overflow",
-            (STABLE_SIGMOID[0], "return 1.0 / (1.0 + np.exp(-x))")),
-    mistake("sigmoid of -x", "sigmoid", "diag_sigmoid_sign",
-            ("np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))", "np.where(x >= 0, e / (1.0 + e), 1.0 / (1.0 + e))"),
-            also=USES_SIGMOID),
-    mistake("sigmoid written as tanh", "sigmoid", "diag_sigmoid_is_tanh", (STABLE_SIGMOID[0], "return np.tanh(x)"),
-            also=USES_SIGMOID),
-    mistake("sigmoid as (1 + tanh(x)) / 2", "sigmoid", "diag_sigmoid_tanh_form",
-            (STABLE_SIGMOID[0], "return 0.5 * (1.0 + np.tanh(x))"), also=USES_SIGMOID),
-    mistake("rnn_step with sigmoid", "rnn_step", "diag_rnn_step_sigmoid",
-            (STEP, "return sigmoid(x @ W_xh.T + h_prev @ W_hh.T + b_h)"), also=USES_STEP),
-    mistake("rnn_step without bias", "rnn_step", "diag_missing_bias",
-            (STEP, "return np.tanh(x @ W_xh.T + h_prev @ W_hh.T)"), also=USES_STEP),
-    mistake("rnn_step without tanh", "rnn_step", "diag_missing_tanh",
-            (STEP, "return x @ W_xh.T + h_prev @ W_hh.T + b_h"), also=USES_STEP),
-    mistake("rnn_step forgets h_prev", "rnn_step", "diag_no_recurrence",
-            (STEP, "return np.tanh(x @ W_xh.T + b_h)"), also=USES_STEP),
-    mistake("rnn_step with W_hh transposed", "rnn_step", "diag_transposed_weights",
-            (STEP, "return np.tanh(x @ W_xh.T + h_prev @ W_hh + b_h)"), also=USES_STEP),
-    mistake("rnn_forward ignores h0", "rnn_forward", "diag_h0_ignored",
-            ("h = np.zeros((B, W_hh.shape[0])) if h0 is None else h0", "h = np.zeros((B, W_hh.shape[0]))")),
-    mistake("rnn_forward stores the state before the step", "rnn_forward", "diag_states_shifted",
-            (LOOP, "hs[t] = h\n        h = rnn_step(xs[t], h, W_xh, W_hh, b_h)")),
-    mistake("rnn_forward does not carry the state", "rnn_forward", "diag_state_not_carried",
-            (LOOP, "hs[t] = rnn_step(xs[t], h, W_xh, W_hh, b_h)")),
-    mistake("readout with tanh", "rnn_readout", "diag_readout_tanh",
-            (READOUT, "return np.tanh(hs @ W_hy.T + b_y)"), also={"VanillaRNN"}),
-    mistake("readout without sigmoid", "rnn_readout", "diag_readout_no_sigmoid",
-            (READOUT, "return hs @ W_hy.T + b_y"), also={"VanillaRNN"}),
-    mistake("readout without bias", "rnn_readout", "diag_missing_bias",
-            (READOUT, "return sigmoid(hs @ W_hy.T)"), also={"VanillaRNN"}),
-    mistake("VanillaRNN keeps its state between calls", "VanillaRNN", "diag_state_not_reset",
-            ("        self.hidden = np.zeros((xs.shape[1], self.W_hh.shape[0]))\n        return np.stack(",
-             "        if self.hidden.shape[0] != xs.shape[1]:\n"
-             "            self.hidden = np.zeros((xs.shape[1], self.W_hh.shape[0]))\n        return np.stack(")),
-    mistake("VanillaRNN.step does not store the state", "VanillaRNN", "diag_hidden_not_updated",
-            ("self.hidden = rnn_step(x, self.hidden, self.W_xh, self.W_hh, self.b_h)\n"
-             "        return rnn_readout(self.hidden, self.W_hy, self.b_y)",
-             "return rnn_readout(rnn_step(x, self.hidden, self.W_xh, self.W_hh, self.b_h), self.W_hy, self.b_y)")),
-    mistake("VanillaRNN.forward leaves hidden at zero", "VanillaRNN", "diag_hidden_not_kept",
-            ("        return np.stack([self.step(x) for x in xs])",
-             "        hs = rnn_forward(xs, None, self.W_xh, self.W_hh, self.b_h)\n"
-             "        return rnn_readout(hs, self.W_hy, self.b_y)")),
-    mistake("rnncell_forward returns only the outputs", "rnncell_forward", "diag_outputs_only",
-            ("return torch.stack(outputs), h", "return torch.stack(outputs)")),
+    mistake(
+        "naive sigmoid overflows",
+        "sigmoid",
+        "diag_sigmoid_overflow",
+        (STABLE_SIGMOID[0], "return 1.0 / (1.0 + np.exp(-x))"),
+    ),
+    mistake(
+        "sigmoid of -x",
+        "sigmoid",
+        "diag_sigmoid_sign",
+        ("np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))", "np.where(x >= 0, e / (1.0 + e), 1.0 / (1.0 + e))"),
+        also=USES_SIGMOID,
+    ),
+    mistake(
+        "sigmoid written as tanh",
+        "sigmoid",
+        "diag_sigmoid_is_tanh",
+        (STABLE_SIGMOID[0], "return np.tanh(x)"),
+        also=USES_SIGMOID,
+    ),
+    mistake(
+        "sigmoid as (1 + tanh(x)) / 2",
+        "sigmoid",
+        "diag_sigmoid_tanh_form",
+        (STABLE_SIGMOID[0], "return 0.5 * (1.0 + np.tanh(x))"),
+        also=USES_SIGMOID,
+    ),
+    mistake(
+        "rnn_step with sigmoid",
+        "rnn_step",
+        "diag_rnn_step_sigmoid",
+        (STEP, "return sigmoid(x @ W_xh.T + h_prev @ W_hh.T + b_h)"),
+        also=USES_STEP,
+    ),
+    mistake(
+        "rnn_step without bias",
+        "rnn_step",
+        "diag_missing_bias",
+        (STEP, "return np.tanh(x @ W_xh.T + h_prev @ W_hh.T)"),
+        also=USES_STEP,
+    ),
+    mistake(
+        "rnn_step without tanh",
+        "rnn_step",
+        "diag_missing_tanh",
+        (STEP, "return x @ W_xh.T + h_prev @ W_hh.T + b_h"),
+        also=USES_STEP,
+    ),
+    mistake(
+        "rnn_step forgets h_prev",
+        "rnn_step",
+        "diag_no_recurrence",
+        (STEP, "return np.tanh(x @ W_xh.T + b_h)"),
+        also=USES_STEP,
+    ),
+    mistake(
+        "rnn_step with W_hh transposed",
+        "rnn_step",
+        "diag_transposed_weights",
+        (STEP, "return np.tanh(x @ W_xh.T + h_prev @ W_hh + b_h)"),
+        also=USES_STEP,
+    ),
+    mistake(
+        "rnn_forward ignores h0",
+        "rnn_forward",
+        "diag_h0_ignored",
+        ("h = np.zeros((B, W_hh.shape[0])) if h0 is None else h0", "h = np.zeros((B, W_hh.shape[0]))"),
+    ),
+    mistake(
+        "rnn_forward stores the state before the step",
+        "rnn_forward",
+        "diag_states_shifted",
+        (LOOP, "hs[t] = h\n        h = rnn_step(xs[t], h, W_xh, W_hh, b_h)"),
+    ),
+    mistake(
+        "rnn_forward does not carry the state",
+        "rnn_forward",
+        "diag_state_not_carried",
+        (LOOP, "hs[t] = rnn_step(xs[t], h, W_xh, W_hh, b_h)"),
+    ),
+    mistake(
+        "readout with tanh",
+        "rnn_readout",
+        "diag_readout_tanh",
+        (READOUT, "return np.tanh(hs @ W_hy.T + b_y)"),
+        also={"VanillaRNN"},
+    ),
+    mistake(
+        "readout without sigmoid",
+        "rnn_readout",
+        "diag_readout_no_sigmoid",
+        (READOUT, "return hs @ W_hy.T + b_y"),
+        also={"VanillaRNN"},
+    ),
+    mistake(
+        "readout without bias",
+        "rnn_readout",
+        "diag_missing_bias",
+        (READOUT, "return sigmoid(hs @ W_hy.T)"),
+        also={"VanillaRNN"},
+    ),
+    mistake(
+        "VanillaRNN keeps its state between calls",
+        "VanillaRNN",
+        "diag_state_not_reset",
+        (
+            "        self.hidden = np.zeros((xs.shape[1], self.W_hh.shape[0]))\n        return np.stack(",
+            "        if self.hidden.shape[0] != xs.shape[1]:\n"
+            "            self.hidden = np.zeros((xs.shape[1], self.W_hh.shape[0]))\n        return np.stack(",
+        ),
+    ),
+    mistake(
+        "VanillaRNN.step does not store the state",
+        "VanillaRNN",
+        "diag_hidden_not_updated",
+        (
+            "self.hidden = rnn_step(x, self.hidden, self.W_xh, self.W_hh, self.b_h)\n"
+            "        return rnn_readout(self.hidden, self.W_hy, self.b_y)",
+            "return rnn_readout(rnn_step(x, self.hidden, self.W_xh, self.W_hh, self.b_h), self.W_hy, self.b_y)",
+        ),
+    ),
+    mistake(
+        "VanillaRNN.forward leaves hidden at zero",
+        "VanillaRNN",
+        "diag_hidden_not_kept",
+        (
+            "        return np.stack([self.step(x) for x in xs])",
+            "        hs = rnn_forward(xs, None, self.W_xh, self.W_hh, self.b_h)\n"
+            "        return rnn_readout(hs, self.W_hy, self.b_y)",
+        ),
+    ),
+    mistake(
+        "rnncell_forward returns only the outputs",
+        "rnncell_forward",
+        "diag_outputs_only",
+        ("return torch.stack(outputs), h", "return torch.stack(outputs)"),
+    ),
     mistake("rnncell_forward ignores h0", "rnncell_forward", "diag_h0_ignored", ("    h = h0\n", "    h = None\n")),
-    mistake("rnncell_forward stores the state before the step", "rnncell_forward", "diag_states_shifted",
-            (CELL_LOOP, "outputs.append(torch.zeros(len(x), cell.hidden_size, dtype=x.dtype) if h is None else h)\n"
-                        "        h = cell(x, h)")),
-    mistake("rnncell_forward does not carry the state", "rnncell_forward", "diag_state_not_carried",
-            (CELL_LOOP, "h = cell(x, h0)\n        outputs.append(h)")),
-    mistake("many-to-one averages every step", "many_to_one_loss", "diag_loss_all_steps",
-            (TO_ONE, "return torch.stack([F.nll_loss(step, targets) for step in log_probs]).mean()")),
-    mistake("many-to-one reads the first step", "many_to_one_loss", "diag_loss_first_step",
-            (TO_ONE, "return F.nll_loss(log_probs[0], targets)")),
-    mistake("many-to-one sums the batch", "many_to_one_loss", "diag_loss_batch_sum",
-            (TO_ONE, "return F.nll_loss(log_probs[-1], targets, reduction='sum')")),
-    mistake("many-to-one with the sign flipped", "many_to_one_loss", "diag_loss_sign",
-            (TO_ONE, "return log_probs[-1].gather(1, targets[:, None]).mean()")),
-    mistake("many-to-many averages over time", "many_to_many_loss", "diag_loss_time_mean",
-            (TO_MANY, "return torch.stack([F.nll_loss(s, t) for s, t in zip(log_probs, targets)]).mean()")),
-    mistake("many-to-many reads the last step", "many_to_many_loss", "diag_loss_last_only",
-            (TO_MANY, "return F.nll_loss(log_probs[-1], targets[-1])")),
-    mistake("many-to-many sums the batch", "many_to_many_loss", "diag_loss_batch_sum",
-            (TO_MANY, "return sum(F.nll_loss(s, t, reduction='sum') for s, t in zip(log_probs, targets))")),
-    mistake("many-to-many with the sign flipped", "many_to_many_loss", "diag_loss_sign",
-            (TO_MANY, "return -sum(F.nll_loss(step, target) for step, target in zip(log_probs, targets))")),
-    mistake("one-to-many feeds the output back", "one_to_many_forward", "diag_feedback_output",
-            ("h = cell(x if t == 0 else torch.zeros_like(x), h)\n        outputs.append(readout(h))",
-             "h = cell(x if t == 0 else outputs[-1], h)\n        outputs.append(readout(h))")),
-    mistake("one-to-many gives x at every step", "one_to_many_forward", "diag_input_repeated",
-            ("h = cell(x if t == 0 else torch.zeros_like(x), h)", "h = cell(x, h)")),
-    mistake("one-to-many does not carry the state", "one_to_many_forward", "diag_state_not_carried",
-            ("h = cell(x if t == 0 else torch.zeros_like(x), h)", "h = cell(x if t == 0 else torch.zeros_like(x))")),
-    mistake("many-to-one averages every class", "many_to_one_loss", None,    # caught, not named
-            (TO_ONE, "return -log_probs[-1].mean()")),
-
-    mistake("taxonomy: speech to text synchronised", "TAXONOMY", "diag_taxonomy_speech",
-            ('"speech to text": "many_to_many",', '"speech to text": "many_to_many_synced",')),
-    mistake("taxonomy: named entities unsynchronised", "TAXONOMY", "diag_taxonomy_ner",
-            ('"named-entity recognition": "many_to_many_synced",', '"named-entity recognition": "many_to_many",')),
-    mistake("taxonomy: captioning read as many to one", "TAXONOMY", "diag_taxonomy_image_captioning",
-            ('"image captioning": "one_to_many",', '"image captioning": "many_to_one",')),
-    mistake("taxonomy: a shape that does not exist", "TAXONOMY", "taxonomy_unknown",
-            ('"digit read row by row": "many_to_one",', '"digit read row by row": "many-to-one",')),
+    mistake(
+        "rnncell_forward stores the state before the step",
+        "rnncell_forward",
+        "diag_states_shifted",
+        (
+            CELL_LOOP,
+            "outputs.append(torch.zeros(len(x), cell.hidden_size, dtype=x.dtype) if h is None else h)\n"
+            "        h = cell(x, h)",
+        ),
+    ),
+    mistake(
+        "rnncell_forward does not carry the state",
+        "rnncell_forward",
+        "diag_state_not_carried",
+        (CELL_LOOP, "h = cell(x, h0)\n        outputs.append(h)"),
+    ),
+    mistake(
+        "many-to-one averages every step",
+        "many_to_one_loss",
+        "diag_loss_all_steps",
+        (TO_ONE, "return torch.stack([F.nll_loss(step, targets) for step in log_probs]).mean()"),
+    ),
+    mistake(
+        "many-to-one reads the first step",
+        "many_to_one_loss",
+        "diag_loss_first_step",
+        (TO_ONE, "return F.nll_loss(log_probs[0], targets)"),
+    ),
+    mistake(
+        "many-to-one sums the batch",
+        "many_to_one_loss",
+        "diag_loss_batch_sum",
+        (TO_ONE, "return F.nll_loss(log_probs[-1], targets, reduction='sum')"),
+    ),
+    mistake(
+        "many-to-one with the sign flipped",
+        "many_to_one_loss",
+        "diag_loss_sign",
+        (TO_ONE, "return log_probs[-1].gather(1, targets[:, None]).mean()"),
+    ),
+    mistake(
+        "many-to-many averages over time",
+        "many_to_many_loss",
+        "diag_loss_time_mean",
+        (TO_MANY, "return torch.stack([F.nll_loss(s, t) for s, t in zip(log_probs, targets)]).mean()"),
+    ),
+    mistake(
+        "many-to-many reads the last step",
+        "many_to_many_loss",
+        "diag_loss_last_only",
+        (TO_MANY, "return F.nll_loss(log_probs[-1], targets[-1])"),
+    ),
+    mistake(
+        "many-to-many sums the batch",
+        "many_to_many_loss",
+        "diag_loss_batch_sum",
+        (TO_MANY, "return sum(F.nll_loss(s, t, reduction='sum') for s, t in zip(log_probs, targets))"),
+    ),
+    mistake(
+        "many-to-many with the sign flipped",
+        "many_to_many_loss",
+        "diag_loss_sign",
+        (TO_MANY, "return -sum(F.nll_loss(step, target) for step, target in zip(log_probs, targets))"),
+    ),
+    mistake(
+        "one-to-many feeds the output back",
+        "one_to_many_forward",
+        "diag_feedback_output",
+        (
+            "h = cell(x if t == 0 else torch.zeros_like(x), h)\n        outputs.append(readout(h))",
+            "h = cell(x if t == 0 else outputs[-1], h)\n        outputs.append(readout(h))",
+        ),
+    ),
+    mistake(
+        "one-to-many gives x at every step",
+        "one_to_many_forward",
+        "diag_input_repeated",
+        ("h = cell(x if t == 0 else torch.zeros_like(x), h)", "h = cell(x, h)"),
+    ),
+    mistake(
+        "one-to-many does not carry the state",
+        "one_to_many_forward",
+        "diag_state_not_carried",
+        ("h = cell(x if t == 0 else torch.zeros_like(x), h)", "h = cell(x if t == 0 else torch.zeros_like(x))"),
+    ),
+    mistake(
+        "many-to-one averages every class",
+        "many_to_one_loss",
+        None,  # caught, not named
+        (TO_ONE, "return -log_probs[-1].mean()"),
+    ),
+    mistake(
+        "taxonomy: speech to text synchronised",
+        "TAXONOMY",
+        "diag_taxonomy_speech",
+        ('"speech to text": "many_to_many",', '"speech to text": "many_to_many_synced",'),
+    ),
+    mistake(
+        "taxonomy: named entities unsynchronised",
+        "TAXONOMY",
+        "diag_taxonomy_ner",
+        ('"named-entity recognition": "many_to_many_synced",', '"named-entity recognition": "many_to_many",'),
+    ),
+    mistake(
+        "taxonomy: captioning read as many to one",
+        "TAXONOMY",
+        "diag_taxonomy_image_captioning",
+        ('"image captioning": "one_to_many",', '"image captioning": "many_to_one",'),
+    ),
+    mistake(
+        "taxonomy: a shape that does not exist",
+        "TAXONOMY",
+        "taxonomy_unknown",
+        ('"digit read row by row": "many_to_one",', '"digit read row by row": "many-to-one",'),
+    ),
 ]
 
 
@@ -118,7 +287,7 @@ def test_a_mistake_loses_its_exercises_and_no_other_and_is_named(tmp_path, mista
     assert_lost_only_its_exercises_and_named(mistake, lost, {id_.split(".")[1]: scores[id_].messages for id_ in IDS})
 
 
-OTHER_STYLE = '''
+OTHER_STYLE = """
 def sigmoid(x):
     x = np.asarray(x, dtype=np.float64)
     return np.exp(-np.logaddexp(0.0, -x))
@@ -156,7 +325,7 @@ def one_to_many_forward(cell, readout, x, steps):
         h = cell(step, h)
         outputs.append(readout(h))
     return torch.stack(outputs)
-'''
+"""
 
 
 def test_correct_code_in_another_style_scores_full_marks(tmp_path):

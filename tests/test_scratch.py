@@ -1,5 +1,6 @@
 """From scratch (issue 13): shortcuts lose exactly their exercise's points, naming the routine;
 correct alternatives keep full marks; tampering with the watch is reported as such."""
+
 from __future__ import annotations
 
 import json
@@ -25,10 +26,18 @@ from scratch_alternatives import (
 )
 from scratch_shortcuts import BPTT_SHORTCUTS, GATED_ROUTES, GATED_SCRIPTED, GATED_SHORTCUTS, RNN_BASICS_SHORTCUTS
 
-SHORTCUTS = {"rnn_basics": RNN_BASICS_SHORTCUTS, "bptt": BPTT_SHORTCUTS, "gated_units": GATED_SHORTCUTS,
-             "gated_routes": GATED_ROUTES, "gated_scripted": GATED_SCRIPTED}
-ALTERNATIVES = [("rnn_basics", code) for code in RNN_BASICS_ALTERNATIVES] + \
-               [("bptt", code) for code in BPTT_ALTERNATIVES] + [("gated_units", code) for code in GATED_ALTERNATIVES]
+SHORTCUTS = {
+    "rnn_basics": RNN_BASICS_SHORTCUTS,
+    "bptt": BPTT_SHORTCUTS,
+    "gated_units": GATED_SHORTCUTS,
+    "gated_routes": GATED_ROUTES,
+    "gated_scripted": GATED_SCRIPTED,
+}
+ALTERNATIVES = (
+    [("rnn_basics", code) for code in RNN_BASICS_ALTERNATIVES]
+    + [("bptt", code) for code in BPTT_ALTERNATIVES]
+    + [("gated_units", code) for code in GATED_ALTERNATIVES]
+)
 
 
 def _graded(tmp_path, module: str, code: str, helpers: dict | None = None):
@@ -63,7 +72,9 @@ def test_each_shortcut_loses_its_exercise_and_names_the_routine(tmp_path, name):
 @pytest.mark.parametrize("module,code", ALTERNATIVES, ids=[f"{m}-{i}" for i, (m, _) in enumerate(ALTERNATIVES)])
 def test_correct_alternatives_keep_full_marks(tmp_path, module, code):
     scores = _graded(tmp_path, module, code)
-    lost = {key: (s.score, s.max_score, [m.key for m in s.messages]) for key, s in scores.items() if s.score != s.max_score}
+    lost = {
+        key: (s.score, s.max_score, [m.key for m in s.messages]) for key, s in scores.items() if s.score != s.max_score
+    }
     assert not lost
 
 
@@ -106,18 +117,32 @@ def test_a_report_with_the_wrong_nonce_or_sequence_is_tampering():
         assert raised.value.kind == "tampered"
     watch, spec = _armed()
     with pytest.raises(scratch.ScratchViolation):  # replaying the report of an earlier request
-        watch.verify({"ok": True, "scratch": {"nonce": spec["nonce"], "seq": spec["seq"] - 1, "reached": [], "tampered": []}})
+        watch.verify(
+            {"ok": True, "scratch": {"nonce": spec["nonce"], "seq": spec["seq"] - 1, "reached": [], "tampered": []}}
+        )
 
 
 def test_the_grader_decides_what_a_reached_routine_means():
     watch, spec = _armed()
-    clean = {"nonce": spec["nonce"], "seq": spec["seq"], "tampered": [],
-             "reached": [{"routine": "torch.sigmoid", "where": "f"}]}
+    clean = {
+        "nonce": spec["nonce"],
+        "seq": spec["seq"],
+        "tampered": [],
+        "reached": [{"routine": "torch.sigmoid", "where": "f"}],
+    }
     watch.verify({"ok": True, "scratch": clean})  # allowed here: no verdict
     spec = watch.spec()
     with pytest.raises(scratch.ScratchViolation) as raised:
-        watch.verify({"ok": True, "scratch": {**clean, "seq": spec["seq"],
-                                              "reached": [{"routine": "torch.gru_cell", "where": "forward"}]}})
+        watch.verify(
+            {
+                "ok": True,
+                "scratch": {
+                    **clean,
+                    "seq": spec["seq"],
+                    "reached": [{"routine": "torch.gru_cell", "where": "forward"}],
+                },
+            }
+        )
     assert (raised.value.kind, raised.value.routine, raised.value.where) == ("forbidden", "torch.gru_cell", "forward")
     texts = [m.render(language) for m in raised.value.messages() for language in ("pt", "en")]
     assert "forward chamou torch.gru_cell" in texts[0] and "called torch.gru_cell" in texts[1]
@@ -140,20 +165,29 @@ def test_the_default_policy_restricts_the_from_scratch_exercises_of_the_contract
     assert not policy.modules["name_classifier"].from_scratch
 
 
-@pytest.mark.parametrize("old,new,problem", [
-    ('sigmoid = "numpy"', 'sigmoid = "numpi"', "not a list of [from_scratch.forbid]"),
-    ('sigmoid = "numpy"', 'sigmoidal = "numpy"', "not an exercise of rnn_basics"),
-    ('"torch.gru_cell", "torch.lstm_cell"', '"torch.gru_cel", "torch.lstm_cell"', "unknown routine 'torch.gru_cel'"),
-    ('numpy = ["torch",', 'numpy = ["scipy.special.erf",', "unknown routine 'scipy.special.erf'"),
-    ("[from_scratch.forbid]", "[from_scratch.forbidden]", "from_scratch.forbidden"),
-])
+@pytest.mark.parametrize(
+    "old,new,problem",
+    [
+        ('sigmoid = "numpy"', 'sigmoid = "numpi"', "not a list of [from_scratch.forbid]"),
+        ('sigmoid = "numpy"', 'sigmoidal = "numpy"', "not an exercise of rnn_basics"),
+        (
+            '"torch.gru_cell", "torch.lstm_cell"',
+            '"torch.gru_cel", "torch.lstm_cell"',
+            "unknown routine 'torch.gru_cel'",
+        ),
+        ('numpy = ["torch",', 'numpy = ["scipy.special.erf",', "unknown routine 'scipy.special.erf'"),
+        ("[from_scratch.forbid]", "[from_scratch.forbidden]", "from_scratch.forbidden"),
+    ],
+)
 def test_unknown_names_in_the_from_scratch_policy_are_errors(tmp_path, old, new, problem):
     with pytest.raises(PolicyError, match=problem.replace("[", r"\[").replace("]", r"\]")):
         load_policy(policy_with(tmp_path, old, new))
 
 
 def test_a_torch_function_outside_the_recurrent_list_can_be_forbidden(tmp_path):
-    policy = load_policy(policy_with(tmp_path, 'whole_sequence = ["torch.nn.RNN",', 'whole_sequence = ["torch.einsum", "torch.nn.RNN",'))
+    policy = load_policy(
+        policy_with(tmp_path, 'whole_sequence = ["torch.nn.RNN",', 'whole_sequence = ["torch.einsum", "torch.nn.RNN",')
+    )
     assert "torch.einsum" in policy.forbid["whole_sequence"]
 
 
@@ -170,31 +204,41 @@ def test_grade_cell_enforces_in_the_kernel(tmp_path):
     assert (shortcut.fraction, shortcut.messages[0].params["routine"]) == (0.0, "torch.gru_cell")
     tampered = _in_kernel(tmp_path, GATED_TAMPERING[0], "GRUCellScratch")
     assert tampered.fraction == 0.0 and tampered.messages[0].key == "scratch_tampered"
-    scipy_bound_early = _in_kernel(tmp_path, "from scipy.special import expit\n\ndef sigmoid(x):\n    return expit(x)\n",
-                                   "sigmoid", "rnn_basics")
+    scipy_bound_early = _in_kernel(
+        tmp_path, "from scipy.special import expit\n\ndef sigmoid(x):\n    return expit(x)\n", "sigmoid", "rnn_basics"
+    )
     assert scipy_bound_early.messages[0].params["routine"] == "scipy.special.expit"
     assert _in_kernel(tmp_path, "", "stacked_lstm_forward").status == "passed"
 
 
-_HONEST_GRU = '''
+_HONEST_GRU = """
     h = x.new_zeros(x.shape[0], self.hidden_size) if h is None else h
     i_r, i_z, i_n = (x @ self.weight_ih.T + self.bias_ih).chunk(3, dim=1)
     h_r, h_z, h_n = (h @ self.weight_hh.T + self.bias_hh).chunk(3, dim=1)
     r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
     return (1 - z) * torch.tanh(i_n + r * h_n) + z * h
-'''
+"""
 
 
-@pytest.mark.parametrize("before,inside,what", [
-    ("import sys", "    sys.settrace(None)", "sys.settrace"),
-    ("import ctypes", "    ctypes.CDLL(None).getpid()", "ctypes"),
-    ("import sys\nsys.modules['autograder.sandbox.tracer_state'].torch_name.__code__ = (lambda func: 'x').__code__",
-     "", "rewritten"),
-    ("torch.jit._state.enable()", "", "TorchScript turned back on"),
-    ("", "    torch.overrides._pop_mode_temporarily().__enter__()", "_pop_mode"),
-])
+@pytest.mark.parametrize(
+    "before,inside,what",
+    [
+        ("import sys", "    sys.settrace(None)", "sys.settrace"),
+        ("import ctypes", "    ctypes.CDLL(None).getpid()", "ctypes"),
+        (
+            "import sys\nsys.modules['autograder.sandbox.tracer_state']"
+            ".torch_name.__code__ = (lambda func: 'x').__code__",
+            "",
+            "rewritten",
+        ),
+        ("torch.jit._state.enable()", "", "TorchScript turned back on"),
+        ("", "    torch.overrides._pop_mode_temporarily().__enter__()", "_pop_mode"),
+    ],
+)
 def test_other_ways_around_the_watch_are_tampering(tmp_path, before, inside, what):
-    code = f"{before}\n\n\ndef _forward(self, x, h=None):\n{inside}\n{_HONEST_GRU}\n\nGRUCellScratch.forward = _forward\n"
+    code = (
+        f"{before}\n\n\ndef _forward(self, x, h=None):\n{inside}\n{_HONEST_GRU}\n\nGRUCellScratch.forward = _forward\n"
+    )
     try:
         outcome = _in_kernel(tmp_path, code, "GRUCellScratch")
     finally:
@@ -204,12 +248,15 @@ def test_other_ways_around_the_watch_are_tampering(tmp_path, before, inside, wha
     assert _in_kernel(tmp_path / "after", "", "GRUCellScratch").status == "passed"  # mended
 
 
-@pytest.mark.parametrize("inside", [
-    "    mode = torch._C._get_function_stack_at(torch._C._len_torch_function_stack() - 1)\n"
-    "    mode.__exit__(None, None, None)\n    mode.__enter__()",
-    "    import torch.utils._device as device\n    device._push_mode(device._pop_mode())",
-    "    with torch._C.DisableTorchFunction():\n        pass",
-])
+@pytest.mark.parametrize(
+    "inside",
+    [
+        "    mode = torch._C._get_function_stack_at(torch._C._len_torch_function_stack() - 1)\n"
+        "    mode.__exit__(None, None, None)\n    mode.__enter__()",
+        "    import torch.utils._device as device\n    device._push_mode(device._pop_mode())",
+        "    with torch._C.DisableTorchFunction():\n        pass",
+    ],
+)
 def test_leaving_the_mode_by_other_doors_is_tampering(tmp_path, inside):
     code = f"\n\ndef _forward(self, x, h=None):\n{inside}\n{_HONEST_GRU}\n\nGRUCellScratch.forward = _forward\n"
     outcome = _in_kernel(tmp_path, code, "GRUCellScratch")
@@ -217,8 +264,11 @@ def test_leaving_the_mode_by_other_doors_is_tampering(tmp_path, inside):
 
 
 def test_torch_device_as_a_context_is_not_tampering(tmp_path):
-    inside = _HONEST_GRU.replace("\n    ", "\n        ")   # one level deeper, under the `with`
-    code = f"\n\ndef _forward(self, x, h=None):\n    with torch.device('cpu'):\n{inside}\n\nGRUCellScratch.forward = _forward\n"
+    inside = _HONEST_GRU.replace("\n    ", "\n        ")  # one level deeper, under the `with`
+    code = (
+        f"\n\ndef _forward(self, x, h=None):\n    with torch.device('cpu'):\n{inside}\n\n"
+        "GRUCellScratch.forward = _forward\n"
+    )
     assert _in_kernel(tmp_path, code, "GRUCellScratch").status == "passed"
 
 
@@ -238,20 +288,27 @@ def test_grade_all_records_the_routine_in_each_report(tmp_path):
     cheat = submission(submissions / "cheat", "rnn_basics", append=code)
     for name, text in helpers.items():
         (cheat / name).write_text(text, encoding="utf-8")
-    summary = classroom.grade_all(submissions, tmp_path / "results", policy_path=POLICY, only="rnn_basics", jobs=1,
-                                  show_progress=False)
+    summary = classroom.grade_all(
+        submissions, tmp_path / "results", policy_path=POLICY, only="rnn_basics", jobs=1, show_progress=False
+    )
     assert sorted(summary.graded) == ["cheat", "honest"]
-    honest, cheat = (json.loads((tmp_path / "results" / s / "report.json").read_text(encoding="utf-8"))
-                     for s in ("honest", "cheat"))
+    honest, cheat = (
+        json.loads((tmp_path / "results" / s / "report.json").read_text(encoding="utf-8")) for s in ("honest", "cheat")
+    )
     assert honest["score"] == honest["max_score"]
-    recorded = {e["id"].split(".")[1]: (e["messages"][0]["key"], e["messages"][0]["params"]["routine"])
-                for e in cheat["exercises"] if e["messages"]}
+    recorded = {
+        e["id"].split(".")[1]: (e["messages"][0]["key"], e["messages"][0]["params"]["routine"])
+        for e in cheat["exercises"]
+        if e["messages"]
+    }
     assert recorded == {exercise: ("scratch_forbidden", routine) for exercise, routine in expected.items()}
-    assert cheat["score"] == cheat["max_score"] - sum(load_policy(POLICY).modules["rnn_basics"].points[e] for e in expected)
+    assert cheat["score"] == cheat["max_score"] - sum(
+        load_policy(POLICY).modules["rnn_basics"].points[e] for e in expected
+    )
 
 
 def test_a_result_that_computes_while_it_is_encoded_is_watched_too(tmp_path):
-    lazy = '''
+    lazy = """
 class _Lazy(np.ndarray):
     def tobytes(self, order="C"):
         return torch.sigmoid(torch.from_numpy(np.asarray(self))).numpy().tobytes()
@@ -259,16 +316,19 @@ class _Lazy(np.ndarray):
 
 def sigmoid(x):
     return np.array(x, dtype=np.float64).view(_Lazy)
-'''
+"""
     outcome = _in_kernel(tmp_path, lazy, "sigmoid", "rnn_basics")
     assert outcome.fraction == 0.0 and outcome.messages[0].params["routine"] == "torch.sigmoid", outcome.messages
 
 
 def test_torch_calls_with_no_student_code_on_the_stack_are_the_graders_plumbing():
     import torch
+
     watch = tracing.watching({"nonce": "n", "seq": 1, "forbid": ["torch"]})
+
     def students_code():  # this test file is not under a library folder: it counts as the student's
         torch.zeros(2).clone()
+
     with watch:
         students_code()
         torch.ones(1)  # in the frame that started the watch: the server's own
@@ -288,11 +348,12 @@ def test_an_error_reply_shows_the_students_frames_and_none_of_the_tracers():
     from autograder.sandbox import child
 
     def students_code():
-        return torch.zeros(2, 3) @ torch.zeros(2, 3)   # shapes that cannot be multiplied
+        return torch.zeros(2, 3) @ torch.zeros(2, 3)  # shapes that cannot be multiplied
+
     with pytest.raises(RuntimeError) as raised, tracing.watching({"nonce": "n", "seq": 1, "forbid": ["torch"]}):
         students_code()
     frames = [frame.filename for frame in traceback.extract_tb(raised.value.__traceback__)]
-    assert any(name.endswith("patches.py") for name in frames)   # the mode was on the way
+    assert any(name.endswith("patches.py") for name in frames)  # the mode was on the way
     text = child._error_reply(raised.value)["error"]["traceback"]
     assert "students_code" in text and "@ torch.zeros(2, 3)" in text
     assert not any(name in text for name in ("patches.py", "tracing.py", "tracer_state.py", "child.py"))
@@ -301,6 +362,7 @@ def test_an_error_reply_shows_the_students_frames_and_none_of_the_tracers():
 def test_only_values_that_could_run_code_while_encoded_are_encoded_under_the_watch():
     import numpy as np
     import torch
+
     assert tracer_state.plain({"value": [np.zeros(2), (torch.zeros(1), 1.5, "s", None, True)]})
     tagged = torch.zeros(1)
     tagged.detach = lambda: torch.ones(1)

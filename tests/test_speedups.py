@@ -1,5 +1,6 @@
 """What makes grading fast must not change a grade: one child for all of a student's modules,
 and hidden cases kept in the grader's cache."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -38,11 +39,15 @@ def test_one_child_serves_every_module_and_times_the_work(tmp_path):
 
 
 def test_a_crash_in_one_module_costs_only_its_exercise(tmp_path):
-    submission(tmp_path, "rnn_basics", append="""
+    submission(
+        tmp_path,
+        "rnn_basics",
+        append="""
     import os
     def many_to_many_loss(log_probs, targets):
         os._exit(3)
-    """)
+    """,
+    )
     submission(tmp_path, "bptt")
     scores, _ = grade(tmp_path, only="rnn_basics,bptt")
     lost = {key for key, exercise in scores.items() if exercise.score < exercise.max_score}

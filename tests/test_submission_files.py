@@ -1,5 +1,6 @@
 """Stage 2 reads regular files only, within the policy's size caps: anything else is that
 module's clear error (or a helper left out), never a crash, a hang or a file read elsewhere."""
+
 from __future__ import annotations
 
 import os
@@ -39,7 +40,7 @@ def test_a_module_over_the_size_cap_is_refused(tmp_path):
     folder = tmp_path / "sub"
     folder.mkdir()
     text = (SOLUTIONS / f"{MODULE}.py").read_text()
-    (folder / f"{MODULE}.py").write_text(text + "\n# " + "x" * (50 << 20) + "\n")   # 50 MB
+    (folder / f"{MODULE}.py").write_text(text + "\n# " + "x" * (50 << 20) + "\n")  # 50 MB
     scores, _ = grade(folder, only=MODULE)
     assert first_messages(scores) == {("error", "file_too_large")}
     assert scores[f"{MODULE}.sigmoid"].messages[0].params["limit_kb"] == CAPS.max_file_kb
@@ -55,8 +56,11 @@ def test_linked_and_special_helpers_are_left_out_and_the_module_is_graded(tmp_pa
     (folder / "helper.py").write_text("VALUE = 1\n")
     submission = load_submission(folder, [MODULE], tmp_path / "staging", CAPS)
     assert set(submission.helpers) == {"helper.py"}
-    assert submission.ignored == {"seed.py": "file_not_regular", "x.py": "file_not_regular",
-                                  "pkg.py": "file_not_regular"}
+    assert submission.ignored == {
+        "seed.py": "file_not_regular",
+        "x.py": "file_not_regular",
+        "pkg.py": "file_not_regular",
+    }
     _, report = grade(folder, only=MODULE)
     assert report.score == report.max_score
 

@@ -3,6 +3,7 @@
 
 Every confinement property of tests/test_confinement.py also runs through the template there
 (its `zygote_start` fixture); these tests cover what only the template has."""
+
 from __future__ import annotations
 
 import json
@@ -46,9 +47,27 @@ def many_to_many_loss(log_probs, targets): raise RuntimeError(repr(_seen(4)))
 def grade_with_stages(folder, tmp_path, env: dict) -> tuple[dict, dict]:
     """`python -m autograder grade` in a new process with `env` added: report.json and timings.json."""
     out, stages = tmp_path / "report.json", tmp_path / "stages"
-    subprocess.run([sys.executable, "-m", "autograder", "grade", str(folder), "--only", MODULE, "--device", "cpu",
-                    "--out", str(out), "--stages", str(stages)], cwd=ROOT, env={**os.environ, **env}, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "grade",
+            str(folder),
+            "--only",
+            MODULE,
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+            "--stages",
+            str(stages),
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+    )
     return json.loads(out.read_text()), json.loads((stages / "timings.json").read_text())
 
 
@@ -68,8 +87,9 @@ def seen_by_the_student(report: dict, workdir_pattern=re.compile(r"/tmp/grade-[^
 def test_a_zygote_from_the_template_sees_what_one_started_through_unshare_sees(tmp_path, warm_template):
     folder = submission(tmp_path / "sub", MODULE, append=PROBE)
     direct, direct_timings = grade_with_stages(folder, tmp_path / "direct", {})
-    forked, forked_timings = grade_with_stages(folder, tmp_path / "template",
-                                               {template_client.ADDRESS_VARIABLE: warm_template.address})
+    forked, forked_timings = grade_with_stages(
+        folder, tmp_path / "template", {template_client.ADDRESS_VARIABLE: warm_template.address}
+    )
     assert (direct_timings["children_from_template"], forked_timings["children_from_template"]) == (0, 1)
     seen = seen_by_the_student(forked)
     assert {"sigmoid", "rnn_step", "rnn_readout", "many_to_one_loss", "many_to_many_loss"} <= set(seen)
@@ -77,7 +97,7 @@ def test_a_zygote_from_the_template_sees_what_one_started_through_unshare_sees(t
     assert "'NoNewPrivs': '1'" in seen["sigmoid"] and "'CapBnd': '0000000000000000'" in seen["sigmoid"]
     assert "'ppid': 1" in seen["rnn_step"] and "'links': [(1, 'lo')]" in seen["rnn_step"]
     assert "'own uid': True" in seen["rnn_step"]
-    assert seen["many_to_many_loss"] == "(2, 1, True)"   # the zygote (init) and the module's process: nothing else
+    assert seen["many_to_many_loss"] == "(2, 1, True)"  # the zygote (init) and the module's process: nothing else
 
 
 @needs_namespaces
@@ -91,10 +111,12 @@ def test_without_an_answering_template_the_grader_starts_the_child_itself(tmp_pa
 @needs_namespaces
 def test_a_stopped_template_costs_nothing_but_speed(tmp_path):
     from autograder.sandbox.runtime import child_environment
+
     template = template_client.Template(child_environment("cpu"))
     template.close()
-    report, timings = grade_with_stages(submission(tmp_path / "sub", MODULE), tmp_path,
-                                        {template_client.ADDRESS_VARIABLE: template.address})
+    report, timings = grade_with_stages(
+        submission(tmp_path / "sub", MODULE), tmp_path, {template_client.ADDRESS_VARIABLE: template.address}
+    )
     assert timings["children_from_template"] == 0 and report["score"] == report["max_score"]
 
 
@@ -102,8 +124,16 @@ def confinement_request(folder, script: str) -> dict:
     """A zygote request for a child's folder below `folder` whose root filesystem script is `script`."""
     workdir = folder / "work"
     isolation.prepare_workdir(workdir)
-    return {"script": script, "root": str(isolation.new_root_of(workdir)), "home": str(workdir / "home"),
-            "uid": isolation.new_uid(), "cgroup_procs": [], "env": {}, "runtime": str(workdir), "rlimits": {}}
+    return {
+        "script": script,
+        "root": str(isolation.new_root_of(workdir)),
+        "home": str(workdir / "home"),
+        "uid": isolation.new_uid(),
+        "cgroup_procs": [],
+        "env": {},
+        "runtime": str(workdir),
+        "rlimits": {},
+    }
 
 
 @needs_namespaces
@@ -111,13 +141,14 @@ def test_a_zygote_whose_confinement_fails_exits_before_any_student_code(tmp_path
     (to_child_r, to_child_w), (from_child_r, from_child_w) = os.pipe(), os.pipe()
     ours, theirs = socket.socketpair()
     try:
-        kept = template_client.spawn(warm_template.address, confinement_request(tmp_path, "exit 3"),
-                                     [to_child_r, from_child_w, theirs.fileno()])
-        for fd in (to_child_r, from_child_w):   # the zygote's ends, as StudentProcess closes them
+        kept = template_client.spawn(
+            warm_template.address, confinement_request(tmp_path, "exit 3"), [to_child_r, from_child_w, theirs.fileno()]
+        )
+        for fd in (to_child_r, from_child_w):  # the zygote's ends, as StudentProcess closes them
             os.close(fd)
         theirs.close()
         assert kept.wait(timeout=60) == isolation.SETUP_FAILED
-        assert os.read(from_child_r, 1) == b""   # it never served: its reply pipe closed unused
+        assert os.read(from_child_r, 1) == b""  # it never served: its reply pipe closed unused
     finally:
         os.close(to_child_w)
         os.close(from_child_r)
@@ -132,18 +163,24 @@ def test_the_template_answers_root_only(tmp_path, warm_template):
     marker = tmp_path / "ran-as-root"
     tmp_path.chmod(0o777)
     request = wire.encode(confinement_request(tmp_path, f"touch {marker}; exit 3"))
-    code = (f"import socket, os; s = socket.socket(socket.AF_UNIX); s.connect({warm_template.address!r}); "
-            f"r, w = os.pipe(); socket.send_fds(s, [{request!r}], [r, w, r, w]); s.settimeout(30)\n"
-            "try: print(repr(s.recv(100)))\nexcept OSError: print('closed')")
-    os.chmod(os.path.dirname(warm_template.address), 0o711)   # let the other uid reach the socket
+    code = (
+        f"import socket, os; s = socket.socket(socket.AF_UNIX); s.connect({warm_template.address!r}); "
+        f"r, w = os.pipe(); socket.send_fds(s, [{request!r}], [r, w, r, w]); s.settimeout(30)\n"
+        "try: print(repr(s.recv(100)))\nexcept OSError: print('closed')"
+    )
+    os.chmod(os.path.dirname(warm_template.address), 0o711)  # let the other uid reach the socket
     os.chmod(warm_template.address, 0o777)
     try:
-        other = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
-                                code], capture_output=True, text=True, timeout=60)
+        other = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     finally:
         os.chmod(os.path.dirname(warm_template.address), 0o700)
     assert other.returncode == 0, other.stderr
-    assert other.stdout.strip() in ("b''", "closed")   # closed without a reply
+    assert other.stdout.strip() in ("b''", "closed")  # closed without a reply
     assert not marker.exists()
 
 
@@ -168,8 +205,9 @@ def test_grade_all_starts_one_template_and_names_it_to_every_worker(tmp_path, mo
     monkeypatch.setattr(isolation, "unavailable_reason", lambda: None)
     (tmp_path / "class" / "ana").mkdir(parents=True)
     (tmp_path / "class" / "ana" / f"{MODULE}.py").write_text((SOLUTIONS / f"{MODULE}.py").read_text())
-    classroom.grade_all(tmp_path / "class", tmp_path / "out", policy_path=ROOT / "grading.toml", only=MODULE,
-                        show_progress=False)
+    classroom.grade_all(
+        tmp_path / "class", tmp_path / "out", policy_path=ROOT / "grading.toml", only=MODULE, show_progress=False
+    )
     assert len(started) == 1 and started[0]["OMP_NUM_THREADS"] == "1" and "HOME" not in started[0]
     assert given == [{template_client.ADDRESS_VARIABLE: FakeTemplate.address}]
 

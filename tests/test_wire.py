@@ -1,4 +1,5 @@
 """The data-only channel: round trips, and what it refuses to carry."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,13 @@ from autograder.sandbox import wire
 
 
 def test_round_trip_of_plain_data():
-    data = {"a": [1, 2.5, float("nan"), None, True, "é"], "t": (np.arange(6.0).reshape(2, 3),),
-            "tensor": torch.ones(2, 2, dtype=torch.float64), "int": np.int64(3), "scalar": np.array(2.0)}
+    data = {
+        "a": [1, 2.5, float("nan"), None, True, "é"],
+        "t": (np.arange(6.0).reshape(2, 3),),
+        "tensor": torch.ones(2, 2, dtype=torch.float64),
+        "int": np.int64(3),
+        "scalar": np.array(2.0),
+    }
     back = wire.decode(wire.encode(data))
     assert back["a"][:2] == [1, 2.5] and np.isnan(back["a"][2]) and back["a"][3:] == [None, True, "é"]
     assert isinstance(back["t"], tuple) and np.array_equal(back["t"][0], data["t"][0])
@@ -24,6 +30,7 @@ def test_round_trip_of_plain_data():
 def test_objects_are_refused_or_become_handles():
     class Custom:
         pass
+
     with pytest.raises(wire.WireError):
         wire.encode(Custom())
     kept = []
@@ -55,13 +62,16 @@ def _message(header: dict, buffers=()) -> bytes:
     return b"".join(parts)
 
 
-@pytest.mark.parametrize("header, buffers", [
-    ({"__array__": 0, "dtype": "float64", "shape": [3]}, [b"\0" * 8]),       # size mismatch
-    ({"__array__": 0, "dtype": "object", "shape": [1]}, [b"\0" * 8]),        # forbidden dtype
-    ({"__array__": 5, "dtype": "float64", "shape": [1]}, [b"\0" * 8]),       # no such buffer
-    ({"__module__": {"class": "RNNCell"}}, []),                              # no rebuilding here
-    ({"__pickle__": "gASV"}, []),                                            # unknown node
-])
+@pytest.mark.parametrize(
+    "header, buffers",
+    [
+        ({"__array__": 0, "dtype": "float64", "shape": [3]}, [b"\0" * 8]),  # size mismatch
+        ({"__array__": 0, "dtype": "object", "shape": [1]}, [b"\0" * 8]),  # forbidden dtype
+        ({"__array__": 5, "dtype": "float64", "shape": [1]}, [b"\0" * 8]),  # no such buffer
+        ({"__module__": {"class": "RNNCell"}}, []),  # no rebuilding here
+        ({"__pickle__": "gASV"}, []),  # unknown node
+    ],
+)
 def test_malformed_messages_are_rejected(header, buffers):
     with pytest.raises(wire.WireError):
         wire.decode(_message(header, buffers))

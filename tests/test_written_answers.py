@@ -1,4 +1,5 @@
 """Written answers: graded by hand, never scored by the pytest grader, shown as pending everywhere."""
+
 from __future__ import annotations
 
 import pytest
@@ -50,8 +51,11 @@ def test_every_notebook_places_exactly_the_written_answers_of_the_policy():
     policy = load_policy(POLICY)
     for module, module_policy in policy.modules.items():
         cells = lessons.build_notebook(module, policy)["cells"]
-        manual = {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"] for c in cells
-                  if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("grade")}
+        manual = {
+            c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"]
+            for c in cells
+            if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("grade")
+        }
         assert manual == module_policy.written and 2 <= len(manual) <= 3, module
 
 
@@ -66,8 +70,10 @@ def test_a_written_answer_without_points_or_left_open_is_refused(tmp_path, monke
         lessons.build_notebook(MODULE)
 
 
-@pytest.mark.parametrize("old, new", [("mlp_vs_rnn = 1", "TAXONOMY = 1"), ("mlp_vs_rnn = 1", "mlp_vs_rnn = 0"),
-                                      ("mlp_vs_rnn = 1", "Bad-Name = 1")])
+@pytest.mark.parametrize(
+    "old, new",
+    [("mlp_vs_rnn = 1", "TAXONOMY = 1"), ("mlp_vs_rnn = 1", "mlp_vs_rnn = 0"), ("mlp_vs_rnn = 1", "Bad-Name = 1")],
+)
 def test_a_bad_written_answer_in_the_policy_is_an_error(tmp_path, old, new):
     with pytest.raises(PolicyError, match="written"):
         load_policy(policy_with(tmp_path, old, new))

@@ -6,6 +6,7 @@ package (a wheel: the public checks, stored fixtures and a public `grading.toml`
 seed blanked out; `autograder/authoring/student_package.py`) and a README in Portuguese with an English
 section. No reference solutions, no hidden seed, no hidden expected outputs.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,12 +22,12 @@ from .codegen import ASSIGNMENTS, HINT, ROOT, hinted_raise
 from .lessons import SOURCE
 
 HIDDEN_SEED = re.compile(r"^(hidden_seed\s*=\s*)\d+(.*)$", re.MULTILINE)
-SETUP_CELL_TAG = "autograder_install"   # the setup cell's metadata key: the bundle adds it, `grade` ignores it
+SETUP_CELL_TAG = "autograder_install"  # the setup cell's metadata key: the bundle adds it, `grade` ignores it
 
 # The first cell of every released notebook: installs the student package when it is missing
 # (a wheel beside the notebook or one folder up, else the URL given at release), else nothing.
 # Under nbgrader's autograde the grader is importable, so it does nothing there either.
-SETUP_CELL = '''\
+SETUP_CELL = """\
 # Preparação: instala o corretor (pacote `autograder`) se ele ainda não estiver instalado.
 # Setup: installs the grader (the `autograder` package) when it is missing; otherwise does nothing.
 import importlib.util
@@ -39,7 +40,7 @@ if importlib.util.find_spec("autograder") is None:
                                 "(put {wheel} beside this notebook) e rode esta célula de novo.")
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", _package], check=True)
     importlib.invalidate_caches()
-'''
+"""
 
 README = """# Aula 4 — Redes Recorrentes: exercícios
 
@@ -118,8 +119,13 @@ def _released_notebooks(modules, into: Path) -> None:
         nbgrader = Path(sys.executable).parent / "nbgrader"
         env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
         for module in modules:
-            result = subprocess.run([str(nbgrader), "generate_assignment", module, "--force"], cwd=course,
-                                    env=env, capture_output=True, text=True)
+            result = subprocess.run(
+                [str(nbgrader), "generate_assignment", module, "--force"],
+                cwd=course,
+                env=env,
+                capture_output=True,
+                text=True,
+            )
             if result.returncode != 0:
                 raise RuntimeError(f"nbgrader generate_assignment {module} failed:\n{result.stderr[-2000:]}")
             shutil.copy(course / "release" / module / f"{module}.ipynb", into / f"{module}.ipynb")
@@ -127,14 +133,21 @@ def _released_notebooks(modules, into: Path) -> None:
 
 def setup_cell_source(package_url: str | None = None) -> str:
     from .student_package import DISTRIBUTION, wheel_name
+
     return SETUP_CELL.format(wheel_glob=f"{DISTRIBUTION}-*.whl", wheel=wheel_name(), url=package_url)
 
 
 def with_setup_cell(notebook: dict, package_url: str | None = None) -> dict:
     """The notebook (nbformat JSON) with the install cell first; untagged for nbgrader, so
     autograde and `grade` treat it as one of the student's own cells."""
-    cell = {"cell_type": "code", "execution_count": None, "id": SETUP_CELL_TAG,
-            "metadata": {SETUP_CELL_TAG: True}, "outputs": [], "source": setup_cell_source(package_url)}
+    cell = {
+        "cell_type": "code",
+        "execution_count": None,
+        "id": SETUP_CELL_TAG,
+        "metadata": {SETUP_CELL_TAG: True},
+        "outputs": [],
+        "source": setup_cell_source(package_url),
+    }
     return {**notebook, "cells": [cell, *notebook["cells"]]}
 
 
@@ -158,25 +171,32 @@ def _prepare_notebooks(folder: Path, package_url: str | None) -> None:
         for cell in notebook["cells"]:
             if cell["metadata"].get("nbgrader", {}).get("solution"):
                 cell["source"] = hinted_stub("".join(cell["source"]))
-        path.write_text(json.dumps(with_setup_cell(notebook, package_url), indent=1, ensure_ascii=False) + "\n",
-                        encoding="utf-8")
+        path.write_text(
+            json.dumps(with_setup_cell(notebook, package_url), indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
 
 
 def public_policy(policy_path: Path) -> str:
     """The policy with its hidden seed blanked out."""
-    return ("# Cópia pública para estudantes: a semente dos testes ocultos não está aqui.\n"
-            + HIDDEN_SEED.sub(r"\g<1>0\2", Path(policy_path).read_text(encoding="utf-8")))
+    return "# Cópia pública para estudantes: a semente dos testes ocultos não está aqui.\n" + HIDDEN_SEED.sub(
+        r"\g<1>0\2", Path(policy_path).read_text(encoding="utf-8")
+    )
 
 
 def readme_text(package_url: str | None = None) -> str:
     from .student_package import wheel_name
-    return README.format(wheel=wheel_name(), url_note=f" (de {package_url})" if package_url else "",
-                         url_note_en=f" (from {package_url})" if package_url else "")
+
+    return README.format(
+        wheel=wheel_name(),
+        url_note=f" (de {package_url})" if package_url else "",
+        url_note_en=f" (from {package_url})" if package_url else "",
+    )
 
 
 def write_bundle(out: Path, policy_path: Path, *, package_url: str | None = None) -> Path:
     from ..grading.policy import load_policy
     from .student_package import write_wheel
+
     modules = list(load_policy(policy_path).modules)
     out = Path(out)
     if out.exists() and any(out.iterdir()):

@@ -6,6 +6,7 @@ right above the region (which the stub then drops, the exception saying it).
 `python -m autograder stubs` writes `assignments/`; a test fails when the committed stubs
 differ from what this produces.
 """
+
 from __future__ import annotations
 
 import re
@@ -56,7 +57,7 @@ def make_stub(source: str) -> str:
     lines = source.splitlines(keepends=True)
     out, cursor = [], 0
     for begin, end, indent, hint in solution_regions(source):
-        out += lines[cursor:begin - 1]
+        out += lines[cursor : begin - 1]
         out.append(hinted_raise(indent, hint))
         cursor = end + 1
     out += lines[cursor:]

@@ -20,6 +20,7 @@
 Everything else becomes markdown cells. `python -m autograder notebooks` writes
 `source/<module>/<module>.ipynb`; a test fails when the committed notebooks drift.
 """
+
 from __future__ import annotations
 
 import ast
@@ -43,8 +44,14 @@ class LessonError(ValueError):
 
 
 def _metadata(grade_id: str, *, solution=False, grade=False, locked=False, points=None) -> dict:
-    meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3,
-            "solution": solution, "task": False}
+    meta = {
+        "grade": grade,
+        "grade_id": grade_id,
+        "locked": locked,
+        "schema_version": 3,
+        "solution": solution,
+        "task": False,
+    }
     if points is not None:
         meta["points"] = points
     return {"nbgrader": meta}
@@ -64,8 +71,7 @@ def split_solution(source: str, module: str) -> tuple[dict[str, str], str]:
     tree = ast.parse(source)
     lines = source.splitlines()
     exercises, rest = {}, []  # rest: (text, whether it is a definition)
-    starts = [(n.decorator_list[0].lineno if getattr(n, "decorator_list", None) else n.lineno) - 1
-              for n in tree.body]
+    starts = [(n.decorator_list[0].lineno if getattr(n, "decorator_list", None) else n.lineno) - 1 for n in tree.body]
     constant = None  # a constant exercise (TAXONOMY): its assignment and the `with` block where it is answered
     for node, start, end in zip(tree.body, starts, starts[1:] + [len(lines)]):
         # up to the next statement, so trailing comments (### END SOLUTION) stay with the code
@@ -89,8 +95,10 @@ def split_solution(source: str, module: str) -> tuple[dict[str, str], str]:
 
 def grading_cell_source(module: str, exercise: str) -> str:
     call = f'grade_cell("{module}", "{exercise}", globals()'
-    return (f"from autograder.grading.notebook import grade_cell\n{call})\n"
-            f"### BEGIN HIDDEN TESTS\n{call}, hidden=True)\n### END HIDDEN TESTS")
+    return (
+        f"from autograder.grading.notebook import grade_cell\n{call})\n"
+        f"### BEGIN HIDDEN TESTS\n{call}, hidden=True)\n### END HIDDEN TESTS"
+    )
 
 
 def _blocks(lesson: str):
@@ -141,10 +149,12 @@ def written_cells(module: str, name: str, model_answer: str, policy) -> list:
     if not model_answer:
         raise LessonError(f"lessons/{module}.md: written answer {name} needs a model answer for the graders")
     label = "ponto" if points == 1 else "pontos"
-    return [nbformat.v4.new_markdown_cell(f"**Resposta escrita** ({points:g} {label}, corrigida à mão): "
-                                          "escreva-a na célula abaixo."),
-            nbformat.v4.new_markdown_cell(model_answer, metadata=_metadata(name, solution=True, grade=True,
-                                                                           points=points))]
+    return [
+        nbformat.v4.new_markdown_cell(
+            f"**Resposta escrita** ({points:g} {label}, corrigida à mão): escreva-a na célula abaixo."
+        ),
+        nbformat.v4.new_markdown_cell(model_answer, metadata=_metadata(name, solution=True, grade=True, points=points)),
+    ]
 
 
 def build_notebook(module: str, policy=None) -> nbformat.NotebookNode:
@@ -171,21 +181,30 @@ def build_notebook(module: str, policy=None) -> nbformat.NotebookNode:
                 if value not in answers:
                     raise LessonError(f"lessons/{module}.md: the test of {value} comes before its answer")
                 tests.append(value)
-                cells.append(nbformat.v4.new_code_cell(grading_cell_source(module, value), metadata=_metadata(
-                    f"{value}_test", grade=True, locked=True, points=policy.points(module, value))))
+                cells.append(
+                    nbformat.v4.new_code_cell(
+                        grading_cell_source(module, value),
+                        metadata=_metadata(
+                            f"{value}_test", grade=True, locked=True, points=policy.points(module, value)
+                        ),
+                    )
+                )
     placed = [cell.metadata["nbgrader"]["grade_id"] for cell in cells if cell.cell_type == "markdown" and cell.metadata]
     if sorted(placed) != sorted(policy.modules[module].written):
-        raise LessonError(f"lessons/{module}.md: the written answers {placed} are not grading.toml's "
-                          f"{list(policy.modules[module].written)}")
+        raise LessonError(
+            f"lessons/{module}.md: the written answers {placed} are not grading.toml's "
+            f"{list(policy.modules[module].written)}"
+        )
     missing = [name for name in EXERCISES[module] if answers.count(name) != 1 or tests.count(name) != 1]
     if missing:
         raise LessonError(f"lessons/{module}.md: place each exercise exactly once: {', '.join(missing)}")
     for number, cell in enumerate(cells):
         cell["id"] = f"{module}-{number:02d}"
     notebook = nbformat.v4.new_notebook(cells=cells)
-    notebook.metadata = {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python",
-                                        "name": "python3"},
-                         "language_info": {"name": "python"}}
+    notebook.metadata = {
+        "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+    }
     return notebook
 
 

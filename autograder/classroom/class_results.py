@@ -1,6 +1,7 @@
 """A grade-all run's results folder, whoever grades the students (classroom.py's fork server or
 cluster.py's Dask workers): the students found, the hashes that decide who is graded again,
 the manifest, each student's outcome written atomically, the gradebook and the class report."""
+
 from __future__ import annotations
 
 import fcntl
@@ -62,8 +63,11 @@ def files_hash(folder: Path) -> str:
 
 def grader_hash() -> str:
     """sha256 over the grader's own files (its code, locale, fixtures): the kit as installed."""
-    grader = [p for p in PACKAGE.rglob("*") if p.is_file() and p.suffix in (".py", ".toml", ".npz", ".ini")
-              and "__pycache__" not in p.parts]
+    grader = [
+        p
+        for p in PACKAGE.rglob("*")
+        if p.is_file() and p.suffix in (".py", ".toml", ".npz", ".ini") and "__pycache__" not in p.parts
+    ]
     return _hash_files(grader, PACKAGE)
 
 
@@ -101,8 +105,12 @@ class Manifest:
 
     def is_current(self, student: Student, settings: str, results: Path) -> bool:
         entry = self.students.get(student.name, {})
-        return (entry.get("status") == "graded" and entry.get("files") == student.files_hash
-                and entry.get("settings") == settings and (results / student.name / "report.json").is_file())
+        return (
+            entry.get("status") == "graded"
+            and entry.get("files") == student.files_hash
+            and entry.get("settings") == settings
+            and (results / student.name / "report.json").is_file()
+        )
 
     def record(self, student: Student, settings: str, **fields) -> None:
         self.students[student.name] = {"files": student.files_hash, "settings": settings, **fields}
@@ -114,6 +122,7 @@ class Outcome:
     """One student's grading as the coordinator records it, wherever it ran: `report` (the
     parsed report.json) is None when grading failed, `detail` then says why; `feedback` holds
     report.md and report.html when they were rendered elsewhere (None: render them here)."""
+
     student: Student
     seconds: float
     log: str
@@ -128,8 +137,17 @@ class ClassRun:
     server, or a cluster): the lock on RESULTS_DIR, the manifest, the progress display, each
     student's files written atomically, and at the end the gradebook and the class report."""
 
-    def __init__(self, submissions: Path, results: Path, policy, modules: list[str], options: dict, *,
-                 force: bool, show_progress: bool):
+    def __init__(
+        self,
+        submissions: Path,
+        results: Path,
+        policy,
+        modules: list[str],
+        options: dict,
+        *,
+        force: bool,
+        show_progress: bool,
+    ):
         self.results, self.policy, self.modules, self.language = results, policy, modules, options["language"]
         self.students = find_students(submissions, options["assignment"], results)
         results.mkdir(parents=True, exist_ok=True)
@@ -139,7 +157,7 @@ class ClassRun:
         except BlockingIOError:
             self.lock.close()
             raise ClassroomError(f"{results}: another grade-all is writing here") from None
-        shutil.rmtree(results / WORK, ignore_errors=True)   # left by a killed run
+        shutil.rmtree(results / WORK, ignore_errors=True)  # left by a killed run
         (results / WORK).mkdir()
         self.settings = settings_hash(policy.path, options)
         self.manifest = Manifest(results / MANIFEST)
@@ -157,8 +175,11 @@ class ClassRun:
 
     def show_counts(self, running: int) -> None:
         summary = self.summary
-        self.display.update(done=len(summary.skipped) + len(summary.graded) + len(summary.failed),
-                            running=running, failed=len(summary.failed))
+        self.display.update(
+            done=len(summary.skipped) + len(summary.graded) + len(summary.failed),
+            running=running,
+            failed=len(summary.failed),
+        )
 
     def _install(self, outcome: Outcome) -> None:
         """Write the student's log, feedback and report into RESULTS_DIR/<student>/ (report.json last)."""
@@ -181,14 +202,22 @@ class ClassRun:
         self._install(outcome)
         name, report, where = outcome.student.name, outcome.report, {"worker": outcome.worker} if outcome.worker else {}
         if report is None:
-            self.manifest.record(outcome.student, self.settings, status="failed", seconds=outcome.seconds,
-                                 detail=outcome.detail, **where)
+            self.manifest.record(
+                outcome.student, self.settings, status="failed", seconds=outcome.seconds, detail=outcome.detail, **where
+            )
             self.summary.failed.append(name)
             self.show_counts(running)
             self.display.log(f"failed   {name}: {outcome.detail}")
         else:
-            self.manifest.record(outcome.student, self.settings, status="graded", seconds=outcome.seconds,
-                                 score=report["score"], max_score=report["max_score"], **where)
+            self.manifest.record(
+                outcome.student,
+                self.settings,
+                status="graded",
+                seconds=outcome.seconds,
+                score=report["score"],
+                max_score=report["max_score"],
+                **where,
+            )
             self.summary.graded.append(name)
             self.show_counts(running)
             self.display.log(f"graded   {name}: {report['score']:g}/{report['max_score']:g} ({outcome.seconds:g} s)")
@@ -198,16 +227,26 @@ class ClassRun:
         try:
             self.display.close()
             results, students = self.results, self.students
-            reports = {s.name: read_report(results / s.name / "report.json")
-                       if self.manifest.is_current(s, self.settings, results) else None for s in students}
-            self.summary.gradebook = write_gradebook(results / GRADEBOOK, gradebook_columns(self.policy, self.modules),
-                                                     reports)
+            reports = {
+                s.name: read_report(results / s.name / "report.json")
+                if self.manifest.is_current(s, self.settings, results)
+                else None
+                for s in students
+            }
+            self.summary.gradebook = write_gradebook(
+                results / GRADEBOOK, gradebook_columns(self.policy, self.modules), reports
+            )
             shutil.rmtree(results / WORK, ignore_errors=True)
             if finished:
-                class_report.snapshot_answers([(s.name, s.folder) for s in students if s.folder.is_dir()], results,
-                                              self.modules, self.policy.sandbox)
-                self.summary.class_report = class_report.write_class_report(results, self.policy.similarity,
-                                                                            self.language)
+                class_report.snapshot_answers(
+                    [(s.name, s.folder) for s in students if s.folder.is_dir()],
+                    results,
+                    self.modules,
+                    self.policy.sandbox,
+                )
+                self.summary.class_report = class_report.write_class_report(
+                    results, self.policy.similarity, self.language
+                )
         finally:
             self.lock.close()
         return self.summary

@@ -10,6 +10,7 @@ times (ALLOWED_FAILURES for `--cluster local:N`), then the student is marked fai
 
 Needs the optional extra: `pip install '.[cluster]'` (dask, distributed).
 """
+
 from __future__ import annotations
 
 import re
@@ -19,16 +20,18 @@ from .class_results import ClassroomError, ClassRun, Outcome
 from .cluster_task import TaskTooLarge, grade_task, local_kit, pack_files, worker_check
 
 CONNECT_TIMEOUT_S = 10
-ALLOWED_FAILURES = 2        # a student whose worker dies 3 times is marked failed
-TASKS_PER_THREAD = 2        # tasks in flight per worker thread (the rest wait here)
+ALLOWED_FAILURES = 2  # a student whose worker dies 3 times is marked failed
+TASKS_PER_THREAD = 2  # tasks in flight per worker thread (the rest wait here)
 
 
 def _distributed():
     try:
         import distributed
     except ImportError:
-        raise ClassroomError("--scheduler/--cluster need Dask: pip install '.[cluster]' "
-                             "(dask and distributed, pinned in requirements.lock)") from None
+        raise ClassroomError(
+            "--scheduler/--cluster need Dask: pip install '.[cluster]' "
+            "(dask and distributed, pinned in requirements.lock)"
+        ) from None
     return distributed
 
 
@@ -37,17 +40,20 @@ def start_local_cluster(workers: int):
     Its workers are not daemonic, so each can keep the grader's fork server."""
     distributed = _distributed()
     import dask
-    with dask.config.set({"distributed.worker.daemon": False,
-                          "distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
-        return distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                        dashboard_address=None)
+
+    with dask.config.set(
+        {"distributed.worker.daemon": False, "distributed.scheduler.allowed-failures": ALLOWED_FAILURES}
+    ):
+        return distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
 
 
 def _local_workers(cluster: str) -> int:
     match = re.fullmatch(r"local:(\d+)", cluster)
     if not match or int(match[1]) < 1:
-        raise ClassroomError(f"--cluster {cluster}: expected local:N (N worker processes on this "
-                             "machine); for Slurm or Kubernetes start the cluster and pass --scheduler")
+        raise ClassroomError(
+            f"--cluster {cluster}: expected local:N (N worker processes on this "
+            "machine); for Slurm or Kubernetes start the cluster and pass --scheduler"
+        )
     return int(match[1])
 
 
@@ -85,8 +91,9 @@ class DaskExecutor:
         problems = self.client.run(worker_check, self.kit, unconfined)
         refused = [f"{address}: {problem}" for address, problem in sorted(problems.items()) if problem]
         if refused:
-            raise ClassroomError(f"worker refused: {refused[0]}"
-                                 + (f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""))
+            raise ClassroomError(
+                f"worker refused: {refused[0]}" + (f" (and {len(refused) - 1} more)" if len(refused) > 1 else "")
+            )
 
     def _threads(self) -> int:
         return max(1, sum(self.client.nthreads().values()))
@@ -94,13 +101,20 @@ class DaskExecutor:
     def _task(self, student, cap: float, command_options: dict) -> dict:
         files = pack_files(student.folder, self.policy.sandbox)
         options = {key: value for key, value in command_options.items() if key != "policy_path"}
-        return {"student": student.name, "folder_name": student.folder.name, "files_hash": student.files_hash,
-                "files": files, "policy": self.policy_bytes, "kit": self.kit, "options": options, "cap": cap}
+        return {
+            "student": student.name,
+            "folder_name": student.folder.name,
+            "files_hash": student.files_hash,
+            "files": files,
+            "policy": self.policy_bytes,
+            "kit": self.kit,
+            "options": options,
+            "cap": cap,
+        }
 
     def _submit(self, student, cap: float, command_options: dict):
-        key = f"grade-{student.name}-{self.run_token}"   # unique to this run on a shared scheduler
-        return self.client.submit(grade_task, self._task(student, cap, command_options), key=key, pure=False,
-                                  retries=0)
+        key = f"grade-{student.name}-{self.run_token}"  # unique to this run on a shared scheduler
+        return self.client.submit(grade_task, self._task(student, cap, command_options), key=key, pure=False, retries=0)
 
     def grade(self, run: ClassRun, *, cap: float, command_options: dict) -> None:
         """Keep TASKS_PER_THREAD tasks per worker thread in flight until run.pending is empty."""
@@ -113,7 +127,7 @@ class DaskExecutor:
                 student = run.pending.popleft()
                 try:
                     future = self._submit(student, cap, command_options)
-                except (TaskTooLarge, OSError) as error:   # its files could not be packed
+                except (TaskTooLarge, OSError) as error:  # its files could not be packed
                     run.record(Outcome(student, 0.0, "", None, f"not sent: {error}"), len(in_flight))
                     continue
                 in_flight[future] = student
@@ -127,7 +141,7 @@ class DaskExecutor:
                 refill()
                 run.record(outcome, min(len(in_flight), self._threads()))
         finally:
-            for future, student in in_flight.items():   # interrupted: they stay pending for a rerun
+            for future, student in in_flight.items():  # interrupted: they stay pending for a rerun
                 future.cancel()
                 run.pending.append(student)
 
@@ -136,13 +150,25 @@ class DaskExecutor:
         try:
             result = future.result()
         except distributed.KilledWorker as error:
-            return Outcome(student, 0.0, "", None,
-                           "its worker died mid-grading on every try the scheduler allows "
-                           f"(distributed.scheduler.allowed-failures): {error}"[:300])
-        except Exception as error:   # the task raised on the worker: a refusal, or the worker's own fault
+            return Outcome(
+                student,
+                0.0,
+                "",
+                None,
+                "its worker died mid-grading on every try the scheduler allows "
+                f"(distributed.scheduler.allowed-failures): {error}"[:300],
+            )
+        except Exception as error:  # the task raised on the worker: a refusal, or the worker's own fault
             return Outcome(student, 0.0, "", None, f"{type(error).__name__}: {error}"[:300])
-        return Outcome(student, result["seconds"], result["log"], result["report"], result["detail"],
-                       result["feedback"], result["worker"])
+        return Outcome(
+            student,
+            result["seconds"],
+            result["log"],
+            result["report"],
+            result["detail"],
+            result["feedback"],
+            result["worker"],
+        )
 
     def close(self) -> None:
         self.client.close()

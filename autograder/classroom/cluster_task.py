@@ -11,6 +11,7 @@ same wall-time cap. It returns the report
 
 This module imports no Dask: the tasks are plain functions of plain data.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -30,7 +31,7 @@ from ..sandbox import template_client
 from . import worker
 from .class_results import IGNORED_PARTS, Student, grader_hash
 
-PINNED_POLICY = "AUTOGRADER_WORKER_POLICY"   # a worker started with it grades that policy only
+PINNED_POLICY = "AUTOGRADER_WORKER_POLICY"  # a worker started with it grades that policy only
 
 
 class WorkerRefused(RuntimeError):
@@ -77,8 +78,9 @@ def pack_files(folder: Path, caps: SandboxPolicy) -> list[dict] | None:
             entries.append(entry)
             carried += size
     if carried > task_limit_kb(caps) << 10:
-        raise TaskTooLarge(f"its files hold {-(-carried // 1024)} KiB, more than a task carries "
-                           f"({task_limit_kb(caps)} KiB)")
+        raise TaskTooLarge(
+            f"its files hold {-(-carried // 1024)} KiB, more than a task carries ({task_limit_kb(caps)} KiB)"
+        )
     return entries
 
 
@@ -102,7 +104,7 @@ def unpack_files(entries: list[dict] | None, folder: Path) -> None:
             os.mkfifo(path)
         elif kind == "oversized":
             with open(path, "wb") as file:
-                file.truncate(entry["size"])   # sparse: the size without the bytes
+                file.truncate(entry["size"])  # sparse: the size without the bytes
         else:
             path.write_bytes(entry["data"])
 
@@ -126,8 +128,10 @@ def kit_mismatch(expected: dict) -> str | None:
     if mine["version"] != expected["version"]:
         return f"it runs kit {mine['version']}, the coordinator {expected['version']}"
     if mine["grader"] != expected["grader"]:
-        return (f"its grader files differ from the coordinator's (hash {mine['grader'][:12]} vs "
-                f"{expected['grader'][:12]}): install the same commit on every node")
+        return (
+            f"its grader files differ from the coordinator's (hash {mine['grader'][:12]} vs "
+            f"{expected['grader'][:12]}): install the same commit on every node"
+        )
     pinned = os.environ.get(PINNED_POLICY)
     if pinned:
         own = hashlib.sha256(Path(pinned).read_bytes()).hexdigest()
@@ -139,6 +143,7 @@ def kit_mismatch(expected: dict) -> str | None:
 def worker_check(expected: dict, unconfined: bool) -> str | None:
     """Run on each worker before the class is sent: the kit, then whether it can confine."""
     from ..grading.runner import UnconfinedRefused, confinement
+
     problem = kit_mismatch(expected)
     if problem:
         return problem
@@ -163,6 +168,7 @@ def _template(device: str):
     """This worker's warm template (as the local grade-all has one), started with its first
     student and ended with the worker; None where student code is not confined."""
     from ..grading.pipeline import resolve_device
+
     template = worker.warm_template(resolve_device(device))
     if template is not None:
         atexit.register(template.close)
@@ -195,15 +201,25 @@ def grade_task(task: dict) -> dict:
         grading = worker.Worker(student, command, workdir, _fork_server(), environment)
         timed_out = grading.run_to_end(task["cap"])
         outcome = worker.worker_outcome(grading, timed_out, task["cap"])
-        feedback = None if outcome.report is None else \
-            _rendered_feedback(outcome.report, student.name, options["language"], scratch)
-    return {"seconds": outcome.seconds, "log": outcome.log, "report": outcome.report, "detail": outcome.detail,
-            "feedback": feedback, "worker": _address()}
+        feedback = (
+            None
+            if outcome.report is None
+            else _rendered_feedback(outcome.report, student.name, options["language"], scratch)
+        )
+    return {
+        "seconds": outcome.seconds,
+        "log": outcome.log,
+        "report": outcome.report,
+        "detail": outcome.detail,
+        "feedback": feedback,
+        "worker": _address(),
+    }
 
 
 def _address() -> str:
     try:
         from distributed import get_worker
+
         return get_worker().address
     except (ImportError, ValueError):
         return f"pid {os.getpid()}"

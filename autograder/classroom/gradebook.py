@@ -1,4 +1,5 @@
 """The class gradebook: `grades.csv`, one row per student, built from the students' JSON reports."""
+
 from __future__ import annotations
 
 import csv
@@ -9,7 +10,7 @@ from pathlib import Path
 from ..exercises.contract import exercise_id
 from ..grading.report import write_text_atomically
 
-PENDING = "pending"   # a written answer's cell: graded by hand (nbgrader's formgrader), not here
+PENDING = "pending"  # a written answer's cell: graded by hand (nbgrader's formgrader), not here
 
 
 def gradebook_columns(policy, modules: list[str]) -> list[str]:

@@ -11,6 +11,7 @@ containers usually refuse the namespaces the confinement needs: build the zip wi
 `--unconfined` to grade there anyway (each submission gets its own throwaway container;
 the results say it ran unconfined), else the results hold the refusal.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,8 +62,11 @@ def run_autograder_script(unconfined: bool) -> str:
 
 def zip_members(policy_path: Path, unconfined: bool = False) -> dict[str, bytes]:
     """Archive name -> content of everything the autograder zip holds."""
-    members = {"setup.sh": SETUP_SH.encode(), "run_autograder": run_autograder_script(unconfined).encode(),
-               "grading.toml": Path(policy_path).read_bytes()}
+    members = {
+        "setup.sh": SETUP_SH.encode(),
+        "run_autograder": run_autograder_script(unconfined).encode(),
+        "grading.toml": Path(policy_path).read_bytes(),
+    }
     for name in PROJECT_FILES:
         members[name] = (PROJECT / name).read_bytes()
     for path in sorted(PACKAGE.rglob("*")):
@@ -87,23 +91,32 @@ def build_zip(out: Path, policy_path: Path, unconfined: bool = False) -> Path:
 def submission_folder(root: Path) -> Path:
     """The folder of the upload that holds the modules (students sometimes zip a folder)."""
     names = {f"{module}.py" for module in contract.MODULES}
-    candidates = sorted((p.parent for p in root.rglob("*.py") if p.name in names and "__MACOSX" not in p.parts),
-                        key=lambda p: (len(p.relative_to(root).parts), str(p)))
+    candidates = sorted(
+        (p.parent for p in root.rglob("*.py") if p.name in names and "__MACOSX" not in p.parts),
+        key=lambda p: (len(p.relative_to(root).parts), str(p)),
+    )
     return candidates[0] if candidates else root
 
 
-def run_autograder(root: Path, policy_path: Path, device: str = "cpu", only: str | None = None,
-                   unconfined: bool = False) -> dict:
+def run_autograder(
+    root: Path, policy_path: Path, device: str = "cpu", only: str | None = None, unconfined: bool = False
+) -> dict:
     """Grade `root`/submission; write and return Gradescope's results."""
     from ..grading.pipeline import grade_pipeline
     from ..grading.policy import PolicyError
     from ..grading.runner import UnconfinedRefused
     from ..grading.submission import SubmissionError
+
     results_path = root / "results" / "results.json"
     results_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        policy, report = grade_pipeline(submission_folder(root / "submission"), policy_path=policy_path,
-                                        only=only, device=device, unconfined=unconfined)
+        policy, report = grade_pipeline(
+            submission_folder(root / "submission"),
+            policy_path=policy_path,
+            only=only,
+            device=device,
+            unconfined=unconfined,
+        )
         results = gradescope_json(redacted(report), policy.language)
     except (PolicyError, SubmissionError, UnconfinedRefused) as error:
         results = {"score": 0, "output": f"error: {error}", "tests": []}
@@ -112,7 +125,9 @@ def run_autograder(root: Path, policy_path: Path, device: str = "cpu", only: str
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder.classroom.gradescope", description="grade inside Gradescope")
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder.classroom.gradescope", description="grade inside Gradescope"
+    )
     parser.add_argument("--root", default="/autograder", help="the Gradescope layout's root (default /autograder)")
     parser.add_argument("--policy", help="grading policy (default: ROOT/source/grading.toml)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
@@ -120,8 +135,9 @@ def main(argv=None) -> int:
     parser.add_argument("--unconfined", action="store_true", help="grade where student code cannot be confined")
     args = parser.parse_args(argv)
     root = Path(args.root)
-    results = run_autograder(root, Path(args.policy or root / "source" / "grading.toml"), args.device, args.only,
-                             args.unconfined)
+    results = run_autograder(
+        root, Path(args.policy or root / "source" / "grading.toml"), args.device, args.only, args.unconfined
+    )
     print(json.dumps({"score": results["score"], "tests": len(results["tests"])}))
     return 0
 
@@ -130,9 +146,12 @@ def add_command(commands) -> None:
     """`python -m autograder gradescope OUT.zip` (registered by cli.py)."""
     parser = commands.add_parser("gradescope", help="build the Gradescope autograder zip")
     parser.add_argument("zip", help="the zip to write, e.g. autograder.zip")
-    parser.add_argument("--unconfined", action="store_true",
-                        help="its run_autograder grades even where student code cannot be confined (Gradescope's "
-                             "containers usually refuse namespaces; each submission has its own container)")
+    parser.add_argument(
+        "--unconfined",
+        action="store_true",
+        help="its run_autograder grades even where student code cannot be confined (Gradescope's "
+        "containers usually refuse namespaces; each submission has its own container)",
+    )
     parser.set_defaults(run=lambda args: print(build_zip(Path(args.zip), Path(args.policy), args.unconfined)) or 0)
 
 

@@ -3,6 +3,7 @@ every student's grading reads, so each worker forked from the server starts with
 filling them again — the confinement probe (a confined shell), the names dataset (Faker's
 providers) and the public checks' stored fixtures. Nothing here depends on the policy or the
 hidden seed."""
+
 from __future__ import annotations
 
 import contextlib
@@ -13,5 +14,5 @@ from ..sandbox import isolation
 isolation.unavailable_reason()
 datasets.name_dataset()
 for _module in contract.MODULES:
-    with contextlib.suppress(OSError, KeyError):   # a module without stored fixtures: its checks say so
+    with contextlib.suppress(OSError, KeyError):  # a module without stored fixtures: its checks say so
         cases._public_cases(_module)

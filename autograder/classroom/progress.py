@@ -1,4 +1,5 @@
 """Progress of `grade-all` on stderr: a rich progress bar on a terminal, plain lines otherwise."""
+
 from __future__ import annotations
 
 import sys
@@ -30,12 +31,18 @@ class PlainProgress:
         return f"{seconds:.0f} s"
 
     def log(self, line: str) -> None:
-        print(f"[{self.done}/{self.total}] {line}  (running {self.running}, failed {self.failed}, "
-              f"ETA {self.eta()})", file=self.stream, flush=True)
+        print(
+            f"[{self.done}/{self.total}] {line}  (running {self.running}, failed {self.failed}, ETA {self.eta()})",
+            file=self.stream,
+            flush=True,
+        )
 
     def close(self) -> None:
-        print(f"[{self.done}/{self.total}] {time.monotonic() - self.started:.0f} s, failed {self.failed}",
-              file=self.stream, flush=True)
+        print(
+            f"[{self.done}/{self.total}] {time.monotonic() - self.started:.0f} s, failed {self.failed}",
+            file=self.stream,
+            flush=True,
+        )
 
 
 class RichProgress:
@@ -43,10 +50,16 @@ class RichProgress:
 
     def __init__(self, total: int):
         self.progress = Progress(
-            TextColumn("[bold]grade-all[/bold]"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("[bold]grade-all[/bold]"),
+            BarColumn(),
+            MofNCompleteColumn(),
             TextColumn("running {task.fields[running]}  [red]failed {task.fields[failed]}[/red]"),
-            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-            console=Console(stderr=True), transient=False)
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=False,
+        )
         self.task = self.progress.add_task("students", total=total, running=0, failed=0)
         self.progress.start()
 

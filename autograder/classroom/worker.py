@@ -6,6 +6,7 @@ or in a fresh interpreter where there is none; it dies with grade-all, and its o
 it left in its folder (`worker_outcome`). `warm_template` starts the class run's warm template
 (sandbox/template_client.py), whose address the workers get in their environment.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -26,11 +27,19 @@ from .class_results import PACKAGE, Outcome, Student, read_report
 
 # Without a fork server (not Linux/macOS) each student gets a fresh interpreter running the same
 # `grade_in_worker`: argv is the log's path, grade-all's pid, then the `grade` command.
-WORKER_BOOTSTRAP = ("import sys; from autograder.classroom.worker import grade_in_worker; "
-                    "grade_in_worker(sys.argv[3:], sys.argv[1], int(sys.argv[2]))")
-PRELOAD = ["autograder.grading.pipeline", "torch", "pytest", "autograder.grading.report_plots", "autograder.classroom.preload",
-           *(f"autograder.exercises.{stage}.{module}" for module in contract.MODULES for stage in ("checks", "cases"))]
-WORKER_ENV = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}   # the checks need no installed plugin
+WORKER_BOOTSTRAP = (
+    "import sys; from autograder.classroom.worker import grade_in_worker; "
+    "grade_in_worker(sys.argv[3:], sys.argv[1], int(sys.argv[2]))"
+)
+PRELOAD = [
+    "autograder.grading.pipeline",
+    "torch",
+    "pytest",
+    "autograder.grading.report_plots",
+    "autograder.classroom.preload",
+    *(f"autograder.exercises.{stage}.{module}" for module in contract.MODULES for stage in ("checks", "cases")),
+]
+WORKER_ENV = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}  # the checks need no installed plugin
 
 
 def fork_server():
@@ -40,6 +49,7 @@ def fork_server():
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
     from multiprocessing import forkserver
+
     forkserver.ensure_running()  # it imports PRELOAD while the class is scanned
     return context
 
@@ -58,7 +68,7 @@ def grade_in_worker(command: list[str], log_path: str, grade_all_pid: int, envir
     except ProcessLookupError:
         os._exit(3)
     os.setsid()
-    gc.freeze()   # what the fork server imported is never scanned by this worker's collector (nor copied)
+    gc.freeze()  # what the fork server imported is never scanned by this worker's collector (nor copied)
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -67,6 +77,7 @@ def grade_in_worker(command: list[str], log_path: str, grade_all_pid: int, envir
     os.close(log)
     os.environ.update({**WORKER_ENV, **(environment or {})})
     from ..grading.pipeline import grade_main
+
     sys.exit(grade_main(command))
 
 
@@ -77,16 +88,24 @@ class Worker:
         self.student, self.workdir, self.started = student, workdir, time.monotonic()
         self.log_path = workdir / "grading.log"
         if server is not None:
-            self.process = server.Process(target=grade_in_worker,
-                                          args=(command, str(self.log_path), os.getpid(), environment))
+            self.process = server.Process(
+                target=grade_in_worker, args=(command, str(self.log_path), os.getpid(), environment)
+            )
             self.process.start()
         else:
-            env = {**os.environ, **(environment or {}),
-                   "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE.parent), os.environ.get("PYTHONPATH")]))}
+            env = {
+                **os.environ,
+                **(environment or {}),
+                "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE.parent), os.environ.get("PYTHONPATH")])),
+            }
             with open(self.log_path, "wb") as log:  # until the worker points its own output there
                 self.process = subprocess.Popen(
                     [sys.executable, "-c", WORKER_BOOTSTRAP, str(self.log_path), str(os.getpid()), *command],
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                )
         self.pid = self.process.pid
 
     def run_to_end(self, cap: float) -> bool:
@@ -106,19 +125,30 @@ class Worker:
 
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGKILL)   # the worker's session: what it started outside the child
+            os.killpg(self.pid, signal.SIGKILL)  # the worker's session: what it started outside the child
         with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGKILL)     # not yet in its own session
+            os.kill(self.pid, signal.SIGKILL)  # not yet in its own session
         if isinstance(self.process, subprocess.Popen):
             self.process.wait()
         else:
             self.process.join()
 
 
-def worker_command(student: Student, report: Path, *, policy_path, only, device, language,
-                    unconfined=False) -> list[str]:
-    command = ["--policy", str(policy_path), "grade", str(student.folder.resolve()), "--out", str(report),
-               "--device", device, "--lang", language]
+def worker_command(
+    student: Student, report: Path, *, policy_path, only, device, language, unconfined=False
+) -> list[str]:
+    command = [
+        "--policy",
+        str(policy_path),
+        "grade",
+        str(student.folder.resolve()),
+        "--out",
+        str(report),
+        "--device",
+        device,
+        "--lang",
+        language,
+    ]
     return command + (["--only", only] if only else []) + (["--unconfined"] if unconfined else [])
 
 
@@ -139,6 +169,7 @@ def warm_template(device: str):
     """The class run's warm template, where student code is confined (else None: each child
     starts itself, unconfined or through the portable runner)."""
     from ..sandbox import portable
+
     if isolation.unavailable_reason() is not None or portable.portable_reason() is not None:
         return None
     return template_client.Template(child_environment(device))

@@ -12,6 +12,7 @@ Optional in every kind: `title` (a message key of locale/*.toml; default `plot_<
 Entries survive a failing check (what was attached before the failure is kept). Only public
 data may be attached: the reports show everything here to the student.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,7 +31,7 @@ def plain_data(value):
         return {str(key): plain_data(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [plain_data(item) for item in value]
-    if hasattr(value, "tolist"):                      # numpy arrays and scalars, torch tensors
+    if hasattr(value, "tolist"):  # numpy arrays and scalars, torch tensors
         return plain_data(value.tolist())
     if isinstance(value, float) and not math.isfinite(value):
         return None

@@ -10,6 +10,7 @@ Every construction is deterministic. Splits (`stratified_split`, `chronological_
 a seed from grading.toml; the grader keeps the test part and sends only its inputs to the
 student's process, never its labels or future values.
 """
+
 from __future__ import annotations
 
 import functools
@@ -24,12 +25,22 @@ import numpy as np
 
 # Locale -> class name. Latin-script Faker locales whose name lists are real (FACTS.md).
 NAME_LOCALES = {
-    "de_DE": "German", "fr_FR": "French", "it_IT": "Italian", "es_ES": "Spanish",
-    "pt_BR": "Portuguese", "nl_NL": "Dutch", "pl_PL": "Polish", "cs_CZ": "Czech",
-    "en_GB": "English", "ga_IE": "Irish", "tr_TR": "Turkish", "sv_SE": "Swedish",
-    "fi_FI": "Finnish", "hu_HU": "Hungarian",
+    "de_DE": "German",
+    "fr_FR": "French",
+    "it_IT": "Italian",
+    "es_ES": "Spanish",
+    "pt_BR": "Portuguese",
+    "nl_NL": "Dutch",
+    "pl_PL": "Polish",
+    "cs_CZ": "Czech",
+    "en_GB": "English",
+    "ga_IE": "Irish",
+    "tr_TR": "Turkish",
+    "sv_SE": "Swedish",
+    "fi_FI": "Finnish",
+    "hu_HU": "Hungarian",
 }
-PLACEHOLDER_LIST_SIZE = 5   # lists shorter than this are placeholders (pl_PL's last_names = ['Doe'])
+PLACEHOLDER_LIST_SIZE = 5  # lists shorter than this are placeholders (pl_PL's last_names = ['Doe'])
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:
@@ -41,7 +52,7 @@ def _read_only(array: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class NameData:
     names: tuple[str, ...]
-    labels: np.ndarray          # (N,) int64, index into classes
+    labels: np.ndarray  # (N,) int64, index into classes
     classes: tuple[str, ...]
 
 
@@ -75,10 +86,14 @@ def name_dataset(include_first_names: bool = True) -> NameData:
     for names in per_locale.values():
         for name in names:
             seen[name] = seen.get(name, 0) + 1
-    pairs = sorted((name, index) for index, names in enumerate(per_locale.values())
-                   for name in names if seen[name] == 1)
-    return NameData(tuple(n for n, _ in pairs), _read_only(np.array([i for _, i in pairs], dtype=np.int64)),
-                    tuple(NAME_LOCALES.values()))
+    pairs = sorted(
+        (name, index) for index, names in enumerate(per_locale.values()) for name in names if seen[name] == 1
+    )
+    return NameData(
+        tuple(n for n, _ in pairs),
+        _read_only(np.array([i for _, i in pairs], dtype=np.int64)),
+        tuple(NAME_LOCALES.values()),
+    )
 
 
 def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -96,15 +111,17 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
 # -- digits --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class DigitData:
-    images: np.ndarray          # (N, H, W) float32 in [0, 1]
-    labels: np.ndarray          # (N,) int64
-    source: str                 # "sklearn-digits" or "mnist"
-    test_images: np.ndarray | None = None   # MNIST ships its own test set
+    images: np.ndarray  # (N, H, W) float32 in [0, 1]
+    labels: np.ndarray  # (N,) int64
+    source: str  # "sklearn-digits" or "mnist"
+    test_images: np.ndarray | None = None  # MNIST ships its own test set
     test_labels: np.ndarray | None = None
 
 
-MNIST_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-               "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -143,8 +160,10 @@ def _mnist(folder: str, train_size: int, test_size: int) -> DigitData:
     arrays = {}
     for part, (images, labels) in MNIST_FILES.items():
         size = train_size if part == "train" else test_size
-        arrays[part] = ((read_idx(files[images])[:size] / np.float32(255)).astype(np.float32),
-                        read_idx(files[labels])[:size].astype(np.int64))
+        arrays[part] = (
+            (read_idx(files[images])[:size] / np.float32(255)).astype(np.float32),
+            read_idx(files[labels])[:size].astype(np.int64),
+        )
     return DigitData(*arrays["train"], "mnist", *arrays["test"])
 
 
@@ -161,8 +180,7 @@ def bundled_file(package: str, *parts: str) -> Path:
 def source_paths() -> tuple[Path, ...]:
     """Where the raw data of the datasets lies in the installed packages: the hidden labels and
     the series' tail are in there, so the confined child sees these paths empty."""
-    candidates = (("faker", "providers", "person"), ("sklearn", "datasets", "data"),
-                  ("statsmodels", "datasets", "co2"))
+    candidates = (("faker", "providers", "person"), ("sklearn", "datasets", "data"), ("statsmodels", "datasets", "co2"))
     paths = []
     for package, *parts in candidates:
         try:

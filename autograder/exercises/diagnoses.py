@@ -5,6 +5,7 @@ produces. For most mistakes that is a line or two; for these it is a whole imple
 (a stacked LSTM, a Jacobian product, the parameter count), so this module stays out of the student bundle and the
 students' `check` goes without these few diagnoses.
 """
+
 from __future__ import annotations
 
 import functools
@@ -38,13 +39,16 @@ def _reversed_chain_norms(W_hh, factors) -> np.ndarray:
 
 def jacobian_mistakes(W_hh, derivative) -> list:
     """Jacobian norms without tanh', with tanh' taken one step off, and multiplied in reverse order."""
-    return [(Message("diag_jacobian_no_tanh_grad"), _chained_norms(W_hh, np.ones_like(derivative))),
-            (Message("diag_jacobian_off_by_one"), _chained_norms(W_hh, np.roll(derivative, 1, axis=0))),
-            (Message("diag_jacobian_order"), _reversed_chain_norms(W_hh, derivative))]
+    return [
+        (Message("diag_jacobian_no_tanh_grad"), _chained_norms(W_hh, np.ones_like(derivative))),
+        (Message("diag_jacobian_off_by_one"), _chained_norms(W_hh, np.roll(derivative, 1, axis=0))),
+        (Message("diag_jacobian_order"), _reversed_chain_norms(W_hh, derivative)),
+    ]
 
 
-def layered_lstm(case, x, state, *, order=LSTM_ORDER, flip_back=True, batch_first=None, reverse_input=True,
-                 direction_major=False):
+def layered_lstm(
+    case, x, state, *, order=LSTM_ORDER, flip_back=True, batch_first=None, reverse_input=True, direction_major=False
+):
     """A stacked LSTM rebuilt from single-layer torch.nn.LSTMs (float64), to produce mistakes.
 
     order: the gate order a student reads the blocks in; flip_back=False leaves the backward
@@ -68,8 +72,12 @@ def layered_lstm(case, x, state, *, order=LSTM_ORDER, flip_back=True, batch_firs
             for direction in range(directions):
                 suffix = f"_l{layer}" + ("_reverse" if direction else "")
                 single = torch.nn.LSTM(xs.shape[2], H).double()
-                single.load_state_dict({f"{key}_l0": torch.cat([getattr(lstm, key + suffix).chunk(4)[i] for i in picks])
-                                        for key in CELL_KEYS})
+                single.load_state_dict(
+                    {
+                        f"{key}_l0": torch.cat([getattr(lstm, key + suffix).chunk(4)[i] for i in picks])
+                        for key in CELL_KEYS
+                    }
+                )
                 index = slice(layer * directions + direction, layer * directions + direction + 1)
                 flip = direction and reverse_input
                 out, (h, c) = single(xs.flip(0) if flip else xs, (state[0][index], state[1][index]))
@@ -86,14 +94,20 @@ def layered_lstm(case, x, state, *, order=LSTM_ORDER, flip_back=True, batch_firs
 def stacked_lstm_mistakes(case, x64, state) -> list:
     """A stacked LSTM with gates read as i,f,o,g; the reverse direction not flipped back or reading
     forwards; h_n stacked direction by direction; batch_first ignored; h0/c0 ignored."""
-    variants = [(Message("diag_lstm_gate_order", {"order": "i, f, o, g"}),
-                 layered_lstm(case, x64, state, order=("i", "f", "o", "g")))]
+    variants = [
+        (
+            Message("diag_lstm_gate_order", {"order": "i, f, o, g"}),
+            layered_lstm(case, x64, state, order=("i", "f", "o", "g")),
+        )
+    ]
     if case.bidirectional:
-        variants += [(Message("diag_lstm_reverse_not_flipped"), layered_lstm(case, x64, state, flip_back=False)),
-                     (Message("diag_lstm_reverse_reads_forward"), layered_lstm(case, x64, state, reverse_input=False))]
+        variants += [
+            (Message("diag_lstm_reverse_not_flipped"), layered_lstm(case, x64, state, flip_back=False)),
+            (Message("diag_lstm_reverse_reads_forward"), layered_lstm(case, x64, state, reverse_input=False)),
+        ]
         if case.num_layers > 1:
             variants.append((Message("diag_lstm_state_order"), layered_lstm(case, x64, state, direction_major=True)))
-    if case.batch_first and state is None:   # with a given state, reading x time-major cannot even run
+    if case.batch_first and state is None:  # with a given state, reading x time-major cannot even run
         variants.append((Message("diag_lstm_batch_first_ignored"), layered_lstm(case, x64, None, batch_first=False)))
     if state is not None:
         variants.append((Message("diag_lstm_state_ignored"), layered_lstm(case, x64, None)))
@@ -116,9 +130,14 @@ def count_parameters_mistakes(kind: str, D, H, layers, bidirectional, bias) -> l
     variants = [(Message("diag_count_one_bias"), count(**{**right, "biases": 1}))] if bias else []
     if bidirectional and layers > 1:
         variants.append((Message("diag_count_deep_inputs"), count(**{**right, "deep_inputs": H})))
-    variants += [(Message("diag_count_gate_blocks", {"kind": kind, "got": other, "expected": gates}),
-                  count(**{**right, "gates": other})) for other in (1, 3, 4) if other != gates]
+    variants += [
+        (
+            Message("diag_count_gate_blocks", {"kind": kind, "got": other, "expected": gates}),
+            count(**{**right, "gates": other}),
+        )
+        for other in (1, 3, 4)
+        if other != gates
+    ]
     if bidirectional:
         variants.append((Message("diag_count_one_direction"), count(**{**right, "directions": 1})))
     return variants
-

@@ -12,6 +12,7 @@ one of `[embedded_data]`'s limits gets that module's trained exercises (`train_*
 the checks that draw the task's data) refused with a message naming the file; the other
 exercises are graded as usual.
 """
+
 from __future__ import annotations
 
 import io
@@ -23,15 +24,15 @@ from pathlib import Path
 from ..messages import Message
 
 _PREFIX = re.compile(r"^[rRbBuUfF]*")
-_FSTRING_PART = getattr(tokenize, "FSTRING_MIDDLE", None)   # Python 3.12+: f-strings are split
+_FSTRING_PART = getattr(tokenize, "FSTRING_MIDDLE", None)  # Python 3.12+: f-strings are split
 
 
 @dataclass(frozen=True)
 class DataMeasure:
-    longest_literal: int      # characters of the longest string or bytes literal
-    numbers: int              # numeric literals
-    data_kb: float            # all literals and comments, in KiB of text
-    names: frozenset[str]     # identifiers and words in strings: which modules the file names
+    longest_literal: int  # characters of the longest string or bytes literal
+    numbers: int  # numeric literals
+    data_kb: float  # all literals and comments, in KiB of text
+    names: frozenset[str]  # identifiers and words in strings: which modules the file names
 
 
 def _literal_length(token: str) -> int:
@@ -74,16 +75,22 @@ def over_limit(found: DataMeasure, limits) -> tuple[str, str] | None:
     return None
 
 
-def files_of(module: str, modules: dict[str, Path], helpers: dict[str, Path],
-             measures: dict[Path, DataMeasure | None]) -> list[Path]:
+def files_of(
+    module: str, modules: dict[str, Path], helpers: dict[str, Path], measures: dict[Path, DataMeasure | None]
+) -> list[Path]:
     """The files that count for `module`: its own, the helpers, and the modules they name."""
     own = [modules[module], *helpers.values()]
     named = set().union(*(measures[path].names for path in own if measures.get(path)))
     return own + [path for other, path in modules.items() if other != module and other in named]
 
 
-def refusals(modules: dict[str, Path], helpers: dict[str, Path], practical: list[str], limits,
-             shown: dict[Path, str] | None = None) -> dict[str, Message]:
+def refusals(
+    modules: dict[str, Path],
+    helpers: dict[str, Path],
+    practical: list[str],
+    limits,
+    shown: dict[Path, str] | None = None,
+) -> dict[str, Message]:
     """module -> why its practical exercises are refused (the first file over a limit). `shown`:
     the name a file goes by in the messages (a notebook's, for the code extracted from it)."""
     measures = {path: measure(path.read_bytes()) for path in [*modules.values(), *helpers.values()]}
@@ -96,7 +103,8 @@ def refusals(modules: dict[str, Path], helpers: dict[str, Path], practical: list
             excess = over_limit(found, limits) if found else None
             if excess:
                 file = (shown or {}).get(path, path.name)
-                refused[module] = Message("pr_embedded_data", {"file": file, "detail": excess[0],
-                                                               "limit": excess[1], "name": module})
+                refused[module] = Message(
+                    "pr_embedded_data", {"file": file, "detail": excess[0], "limit": excess[1], "name": module}
+                )
                 break
     return refused

@@ -1,4 +1,5 @@
 """Comparisons used by the checks, each failing with a precise, translatable message."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,8 +12,10 @@ from ..messages import Message
 @dataclass(frozen=True)
 class Tolerance:
     """`|got - expected| <= atol + rtol * |expected|` (grading.toml's `[tolerances]`)."""
+
     rtol: float
     atol: float
+
 
 class CheckFailure(AssertionError):
     """The exercise is wrong; `messages` say how (the first one is the main finding)."""
@@ -82,9 +85,16 @@ def compare(got: np.ndarray, expected: np.ndarray, tol) -> tuple[bool, dict]:
         return True, {}
     index = np.unravel_index(np.argmax(np.where(bad, error / allowed, -1.0)), got.shape)
     rel = error[index] / max(abs(expected[index]), 1e-300)
-    return False, {"where": _where(index), "rel": float(rel), "abs": float(error[index]),
-                   "expected": float(expected[index]), "got": float(got[index]),
-                   "rtol": tol.rtol, "atol": tol.atol, "bad": bad}
+    return False, {
+        "where": _where(index),
+        "rel": float(rel),
+        "abs": float(error[index]),
+        "expected": float(expected[index]),
+        "got": float(got[index]),
+        "rtol": tol.rtol,
+        "atol": tol.atol,
+        "bad": bad,
+    }
 
 
 def _shape_of(value) -> tuple | None:
@@ -107,8 +117,11 @@ def close(got, expected: np.ndarray, tol) -> bool:
         array = got.detach().double().numpy() if _is_tensor(got) else np.asarray(got, dtype=np.float64)
     except (TypeError, ValueError):
         return False
-    return array.shape == np.shape(expected) and bool(np.isfinite(array).all()) \
+    return (
+        array.shape == np.shape(expected)
+        and bool(np.isfinite(array).all())
         and compare(array, np.asarray(expected, dtype=np.float64), tol)[0]
+    )
 
 
 def expect_close(got, expected, what: str, tol, kind: str = "ndarray", time_axis: int | None = None):
@@ -132,8 +145,11 @@ def expect_close(got, expected, what: str, tol, kind: str = "ndarray", time_axis
     if time_axis is not None and expected.ndim > time_axis:
         bad_steps = np.flatnonzero(np.moveaxis(bad, time_axis, 0).reshape(bad.shape[time_axis], -1).any(axis=1))
         step = int(bad_steps[0])
-        messages.append(Message("first_bad_step", {"what": what, "step": step, "last_good": step - 1})
-                        if step > 0 else Message("wrong_from_start", {"what": what}))
+        messages.append(
+            Message("first_bad_step", {"what": what, "step": step, "last_good": step - 1})
+            if step > 0
+            else Message("wrong_from_start", {"what": what})
+        )
     raise CheckFailure(*messages)
 
 

@@ -6,6 +6,7 @@ geometrically (vanishing gradients) or grow (exploding gradients). Pass it any
 implementation of `bptt.jacobian_norms` (yours, in the notebook). Uses matplotlib's
 object API only, so it never changes the notebook's backend.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,10 +14,18 @@ import torch
 from matplotlib.figure import Figure
 
 TEXT = {
-    "pt": {"title": r"Norma de $\partial h_{T-1} / \partial h_k$ com $W_{hh}$ de raio espectral $\rho$",
-           "x": "passo k", "y": "norma espectral (escala log)", "label": r"$\rho$ = {radius:g}"},
-    "en": {"title": r"Norm of $\partial h_{T-1} / \partial h_k$ with $W_{hh}$ of spectral radius $\rho$",
-           "x": "step k", "y": "spectral norm (log scale)", "label": r"$\rho$ = {radius:g}"},
+    "pt": {
+        "title": r"Norma de $\partial h_{T-1} / \partial h_k$ com $W_{hh}$ de raio espectral $\rho$",
+        "x": "passo k",
+        "y": "norma espectral (escala log)",
+        "label": r"$\rho$ = {radius:g}",
+    },
+    "en": {
+        "title": r"Norm of $\partial h_{T-1} / \partial h_k$ with $W_{hh}$ of spectral radius $\rho$",
+        "x": "step k",
+        "y": "spectral norm (log scale)",
+        "label": r"$\rho$ = {radius:g}",
+    },
 }
 
 
@@ -37,8 +46,18 @@ def rnn_states(W_hh, W_xh, xs) -> np.ndarray:
     return hs[:, 0, :].numpy()
 
 
-def plot_jacobian_norms(jacobian_norms, path=None, *, radii=(0.8, 1.25), steps=30, hidden_size=16,
-                        input_size=4, input_scale=1e-4, seed=0, language="pt") -> Figure:
+def plot_jacobian_norms(
+    jacobian_norms,
+    path=None,
+    *,
+    radii=(0.8, 1.25),
+    steps=30,
+    hidden_size=16,
+    input_size=4,
+    input_scale=1e-4,
+    seed=0,
+    language="pt",
+) -> Figure:
     """Draw jacobian_norms(W_hh, hs) for W_hh scaled to each spectral radius in `radii`.
 
     jacobian_norms: a function (W_hh (H, H), hs (T, H)) -> (T,). With `path`, the figure is

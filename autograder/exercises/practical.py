@@ -5,6 +5,7 @@ against thresholds, and loading a reference's weights into a student's module.
 Everything here runs in the trusted grader process. The student's process receives the
 training data and the inputs of the evaluation data, never its labels or future values.
 """
+
 from __future__ import annotations
 
 import time
@@ -31,13 +32,13 @@ from .transforms import data_seed
 # -- data of each task -----------------------------------------------------------------------
 @dataclass(frozen=True)
 class Task:
-    train_inputs: object          # what the student's train function gets
+    train_inputs: object  # what the student's train function gets
     train_labels: object
-    eval_inputs: object           # inputs of the scored split (sent to the child)
-    eval_labels: np.ndarray       # its answers (stay here)
+    eval_inputs: object  # inputs of the scored split (sent to the child)
+    eval_labels: np.ndarray  # its answers (stay here)
     budget_s: float
     grace_s: float
-    thresholds: dict              # metric -> (full, zero)
+    thresholds: dict  # metric -> (full, zero)
 
 
 def _class_split(labels: np.ndarray, data: dict, seed: int, module: str, hidden: bool):
@@ -46,8 +47,9 @@ def _class_split(labels: np.ndarray, data: dict, seed: int, module: str, hidden:
     train, test = datasets.stratified_split(labels, data["test_fraction"], data_seed(seed, module, "test split"))
     if hidden:
         return train, test
-    kept, validation = datasets.stratified_split(labels[train], data["validation_fraction"],
-                                                 data_seed(seed, module, "validation split"))
+    kept, validation = datasets.stratified_split(
+        labels[train], data["validation_fraction"], data_seed(seed, module, "validation split")
+    )
     return train[kept], train[validation]
 
 
@@ -60,10 +62,15 @@ def name_task(policy, seed: int, hidden: bool) -> Task:
     data = datasets.name_dataset()
     train, scored = _class_split(data.labels, policy.tables["data"], seed, policy.name, hidden)
     training = policy.tables["training"]
-    return Task([data.names[i] for i in train], [int(v) for v in data.labels[train]],
-                [data.names[i] for i in scored], data.labels[scored].copy(),
-                training["budget_s"], training["overrun_grace_s"],
-                _thresholds(policy.tables, "accuracy", "balanced_accuracy"))
+    return Task(
+        [data.names[i] for i in train],
+        [int(v) for v in data.labels[train]],
+        [data.names[i] for i in scored],
+        data.labels[scored].copy(),
+        training["budget_s"],
+        training["overrun_grace_s"],
+        _thresholds(policy.tables, "accuracy", "balanced_accuracy"),
+    )
 
 
 def digit_task(policy, seed: int, hidden: bool) -> Task:
@@ -77,28 +84,42 @@ def digit_task(policy, seed: int, hidden: bool) -> Task:
         if hidden:
             images, labels, eval_images, eval_labels = data.images, data.labels, data.test_images, data.test_labels
         else:
-            kept, validation = datasets.stratified_split(data.labels, policy.tables["data"]["validation_fraction"],
-                                                         data_seed(seed, policy.name, "validation split"))
+            kept, validation = datasets.stratified_split(
+                data.labels,
+                policy.tables["data"]["validation_fraction"],
+                data_seed(seed, policy.name, "validation split"),
+            )
             images, labels = data.images[kept], data.labels[kept]
             eval_images, eval_labels = data.images[validation], data.labels[validation]
         budget = mnist["budget_s"]
     else:
         train, scored = _class_split(data.labels, policy.tables["data"], seed, policy.name, hidden)
-        images, labels, eval_images, eval_labels = (data.images[train], data.labels[train],
-                                                    data.images[scored], data.labels[scored])
+        images, labels, eval_images, eval_labels = (
+            data.images[train],
+            data.labels[train],
+            data.images[scored],
+            data.labels[scored],
+        )
         thresholds = _thresholds(policy.tables, "accuracy", "balanced_accuracy")
         budget = policy.tables["training"]["budget_s"]
     images = transforms.shifted_noisy_images(images, data_seed(seed, policy.name, "training images"))
     eval_images = transforms.shifted_noisy_images(eval_images, data_seed(seed, policy.name, "scored images"))
-    return Task(torch.from_numpy(images), torch.from_numpy(np.array(labels)),
-                torch.from_numpy(eval_images), np.array(eval_labels), budget, grace, thresholds)
+    return Task(
+        torch.from_numpy(images),
+        torch.from_numpy(np.array(labels)),
+        torch.from_numpy(eval_images),
+        np.array(eval_labels),
+        budget,
+        grace,
+        thresholds,
+    )
 
 
 @dataclass(frozen=True)
 class SeriesTask:
-    known: np.ndarray             # what the student trains on (raw scale)
-    series: np.ndarray            # known + the scored part, in order
-    starts: np.ndarray            # where each scored forecast starts (index into series)
+    known: np.ndarray  # what the student trains on (raw scale)
+    series: np.ndarray  # known + the scored part, in order
+    starts: np.ndarray  # where each scored forecast starts (index into series)
     window: int
     horizon: int
     budget_s: float
@@ -107,10 +128,10 @@ class SeriesTask:
     mapping: transforms.AffineMap  # what the scored histories go through (forecasts: undone)
 
     def history(self, start: int) -> np.ndarray:
-        return self.series[start - self.window:start]
+        return self.series[start - self.window : start]
 
     def target(self, start: int) -> np.ndarray:
-        return self.series[start:start + self.horizon]
+        return self.series[start : start + self.horizon]
 
 
 def series_task(policy, seed: int, hidden: bool) -> SeriesTask:
@@ -127,8 +148,17 @@ def series_task(policy, seed: int, hidden: bool) -> SeriesTask:
     first = len(head) + int(np.random.default_rng(data_seed(seed, policy.name, "window starts")).integers(horizon))
     starts = np.arange(first, len(series) - horizon + 1, horizon)
     mapping = transforms.series_map(full, data_seed(seed, policy.name, "series map"))
-    return SeriesTask(head, series, starts, window, horizon, training["budget_s"], training["overrun_grace_s"],
-                      _thresholds(policy.tables, "mse_ratio"), mapping)
+    return SeriesTask(
+        head,
+        series,
+        starts,
+        window,
+        horizon,
+        training["budget_s"],
+        training["overrun_grace_s"],
+        _thresholds(policy.tables, "mse_ratio"),
+        mapping,
+    )
 
 
 # -- training and the model it leaves in the child -----------------------------------------
@@ -141,8 +171,10 @@ def train_within_budget(request, module: str, name: str, train, *args, task, pol
     Over budget + grace scores zero; past the module's time limit the child is killed (timeout).
     """
     if policy.time_limit_s <= task.budget_s + task.grace_s:
-        raise RuntimeError(f"grading.toml: modules.{module}.time_limit_s ({policy.time_limit_s:g}) must exceed "
-                           f"the training budget plus grace ({task.budget_s + task.grace_s:g})")
+        raise RuntimeError(
+            f"grading.toml: modules.{module}.time_limit_s ({policy.time_limit_s:g}) must exceed "
+            f"the training budget plus grace ({task.budget_s + task.grace_s:g})"
+        )
     models = request.config.stash.setdefault(_MODELS, {})
     models[module] = None
     started = time.monotonic()
@@ -195,12 +227,16 @@ def class_predictions(got, count: int, n_classes: int, what: str) -> np.ndarray:
     if not isinstance(got, np.ndarray) or got.dtype.kind not in "iu":
         kind = f"{type(got).__name__}[{got.dtype}]" if isinstance(got, np.ndarray) else type(got).__name__
         scores = isinstance(got, np.ndarray) and got.dtype.kind == "f" and got.shape == (count, n_classes)
-        raise CheckFailure(Message("wrong_type", {"what": what, "expected": "class indices (ints)", "got": kind}),
-                           *([Message("diag_returns_scores")] if scores else []))
+        raise CheckFailure(
+            Message("wrong_type", {"what": what, "expected": "class indices (ints)", "got": kind}),
+            *([Message("diag_returns_scores")] if scores else []),
+        )
     if got.shape != (count,):
         axis = got.shape == (n_classes,) and count != n_classes
-        raise CheckFailure(Message("wrong_shape", {"what": what, "expected": (count,), "got": tuple(got.shape)}),
-                           *([Message("diag_argmax_axis")] if axis else []))
+        raise CheckFailure(
+            Message("wrong_shape", {"what": what, "expected": (count,), "got": tuple(got.shape)}),
+            *([Message("diag_argmax_axis")] if axis else []),
+        )
     outside = (got < 0) | (got >= n_classes)
     if outside.any():
         fail("class_out_of_range", what=what, value=int(got[outside][0]), n_classes=n_classes)
@@ -210,12 +246,14 @@ def class_predictions(got, count: int, n_classes: int, what: str) -> np.ndarray:
 def recurrent_class_predictions(predict, model, inputs, n_classes: int, what: str, *, device: str) -> np.ndarray:
     """`predict(model, inputs)` as (len(inputs),) class indices, made by running a recurrent
     routine (must run) and changing when its output is noise (must matter; recurrent_use.py)."""
-    predictions = class_predictions(recurrent_predictions(predict, model, inputs, device=device, what=what),
-                                    len(inputs), n_classes, what)
+    predictions = class_predictions(
+        recurrent_predictions(predict, model, inputs, device=device, what=what), len(inputs), n_classes, what
+    )
     sample = sample_of(len(inputs))
     subset = inputs[torch.from_numpy(sample)] if isinstance(inputs, torch.Tensor) else [inputs[i] for i in sample]
-    drowned = class_predictions(drowned_predictions(predict, model, subset, device=device, what=what),
-                                len(sample), n_classes, what)
+    drowned = class_predictions(
+        drowned_predictions(predict, model, subset, device=device, what=what), len(sample), n_classes, what
+    )
     require_class_dependence(predictions[sample], drowned, what)
     return predictions
 
@@ -257,8 +295,13 @@ def load_reference_weights(instance, reference: dict, what: str):
             found[suffix] = key
     missing = [expected[s][0] for s in expected if s not in found]
     if missing:
-        fail("structure_missing", what=what, missing=", ".join(missing),
-             expected=_describe(reference), got=_describe({k: np.asarray(v) for k, v in state.items()}))
+        fail(
+            "structure_missing",
+            what=what,
+            missing=", ".join(missing),
+            expected=_describe(reference),
+            got=_describe({k: np.asarray(v) for k, v in state.items()}),
+        )
     loaded = {}
     for key, value in state.items():
         suffix = key.rsplit(".", 1)[-1]

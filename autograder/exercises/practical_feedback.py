@@ -6,6 +6,7 @@ a failure that looks like a bug says so, instead of reading as weak training. Pl
 the feedback reports (autograder/exercises/artifacts.py) come from the public validation split in
 `check`; from the hidden test only aggregates that reveal no test target are attached.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,9 +14,9 @@ import numpy as np
 from ..messages import Message
 from ..sandbox.proxies import StudentFailure
 
-CONSTANT_SHARE = 0.8     # predictions this concentrated on one class look like a pipeline bug
-SHORT_TRAINING = 0.01    # a training that returns within this fraction of its budget stopped early
-LEVEL_FACTOR = 10.0      # forecasts further from the last values than this many typical changes: wrong scale
+CONSTANT_SHARE = 0.8  # predictions this concentrated on one class look like a pipeline bug
+SHORT_TRAINING = 0.01  # a training that returns within this fraction of its budget stopped early
+LEVEL_FACTOR = 10.0  # forecasts further from the last values than this many typical changes: wrong scale
 MAX_CURVE_POINTS = 2000
 MAX_IMAGES = 16
 
@@ -60,8 +61,11 @@ def forecast_diagnoses(forecasts: np.ndarray, histories: np.ndarray) -> list[Mes
     last = histories[:, -1:]
     typical_change = np.mean(np.abs(np.diff(histories, axis=1))) * forecasts.shape[1]
     if np.mean(np.abs(forecasts - last)) > LEVEL_FACTOR * max(typical_change, 1e-12):
-        return [Message("diag_fc_not_raw_scale", {"mean_forecast": float(forecasts.mean()),
-                                                  "mean_last": float(last.mean())})]
+        return [
+            Message(
+                "diag_fc_not_raw_scale", {"mean_forecast": float(forecasts.mean()), "mean_last": float(last.mean())}
+            )
+        ]
     return []
 
 
@@ -83,20 +87,33 @@ def attach_misclassified(artifacts: dict, images, labels: np.ndarray, prediction
     """Up to MAX_IMAGES public images the model got wrong, captioned `true → predicted`."""
     wrong = np.flatnonzero(labels != predictions)[:MAX_IMAGES]
     if len(wrong):
-        artifacts["misclassified"] = {"kind": "images", "images": [np.asarray(images[i]) for i in wrong],
-                                      "captions": [f"{labels[i]} → {predictions[i]}" for i in wrong]}
+        artifacts["misclassified"] = {
+            "kind": "images",
+            "images": [np.asarray(images[i]) for i in wrong],
+            "captions": [f"{labels[i]} → {predictions[i]}" for i in wrong],
+        }
 
 
-def attach_forecast(artifacts: dict, history: np.ndarray, truth: np.ndarray, forecasts: np.ndarray,
-                    persistence: np.ndarray) -> None:
+def attach_forecast(
+    artifacts: dict, history: np.ndarray, truth: np.ndarray, forecasts: np.ndarray, persistence: np.ndarray
+) -> None:
     """The public validation stretch: what came before, the truth, the forecasts and persistence."""
-    artifacts["forecast"] = {"kind": "forecast", "history": history, "truth": truth, "prediction": forecasts,
-                             "persistence": persistence}
+    artifacts["forecast"] = {
+        "kind": "forecast",
+        "history": history,
+        "truth": truth,
+        "prediction": forecasts,
+        "persistence": persistence,
+    }
 
 
 def attach_error_by_step(artifacts: dict, forecasts: np.ndarray, targets: np.ndarray, histories: np.ndarray) -> None:
     """Mean squared error per horizon step, of the model and of persistence: aggregates only."""
     persistence = np.mean((targets - histories[:, -1:]) ** 2, axis=0)
-    artifacts["error_by_step"] = {"kind": "curve", "title": "plot_error_by_step", "x_label": "plot_horizon_step",
-                                  "series": {"model": np.mean((forecasts - targets) ** 2, axis=0),
-                                             "persistence": persistence}, "log_y": True}
+    artifacts["error_by_step"] = {
+        "kind": "curve",
+        "title": "plot_error_by_step",
+        "x_label": "plot_horizon_step",
+        "series": {"model": np.mean((forecasts - targets) ** 2, axis=0), "persistence": persistence},
+        "log_y": True,
+    }

@@ -12,6 +12,7 @@ Three checks, each a message and zero for the exercise when it fails:
 As for the from-scratch watch, the child's report is untrusted: a reply whose report does not
 echo the nonce and sequence number, or that records tampering, scores the exercise zero.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -24,12 +25,12 @@ from ..sandbox.tracer_state import RECURRENT_NAMES
 from .expect import fail
 from .scratch import untampered_report
 
-RECURRENT = tuple(sorted(RECURRENT_NAMES))   # what the watch names torch's recurrent modules and kernels
+RECURRENT = tuple(sorted(RECURRENT_NAMES))  # what the watch names torch's recurrent modules and kernels
 RECURRENT_WEIGHT = re.compile(r"(^|\.)weight_hh(_l\d+)?(_reverse)?$")
-CHANGED_AT_LEAST = 0.25        # the fraction of predictions the noise must change (a model that
-                               # uses its recurrent layer: nearly all; a lookup with a token one: few)
-MOVE = 0.1                     # a forecast moved: by a tenth of one step's typical change
-SAMPLE = 64                    # predictions repeated under the noise
+CHANGED_AT_LEAST = 0.25  # the fraction of predictions the noise must change (a model that
+# uses its recurrent layer: nearly all; a lookup with a token one: few)
+MOVE = 0.1  # a forecast moved: by a tenth of one step's typical change
+SAMPLE = 64  # predictions repeated under the noise
 
 
 class RecurrentWatch:
@@ -50,8 +51,11 @@ class RecurrentWatch:
             return
         expected, self.pending = self.pending, None
         report = untampered_report(reply, self.nonce, expected, self.what, "recurrent")
-        self.reached += [str(item.get("routine")) for item in report.get("reached") or []
-                         if isinstance(item, dict) and str(item.get("routine")) in RECURRENT]
+        self.reached += [
+            str(item.get("routine"))
+            for item in report.get("reached") or []
+            if isinstance(item, dict) and str(item.get("routine")) in RECURRENT
+        ]
 
 
 @contextlib.contextmanager

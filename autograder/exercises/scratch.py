@@ -7,6 +7,7 @@ carries a watch spec (a nonce, a sequence number, the forbidden names); the stud
 verdict is taken here, and a reply without a report that echoes the nonce and sequence number
 means the watch was taken out — tampering, as is any tampering the report itself records.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -28,8 +29,17 @@ class ScratchViolation(Exception):
         """The feedback: what was called, where, and what to do instead (pt and en)."""
         if self.kind == "tampered":
             return [Message("scratch_tampered", {"name": self.exercise, "what": self.what})]
-        found = [Message("scratch_forbidden", {"name": self.exercise, "where": self.where or self.exercise,
-                                               "routine": self.routine, "rule": self.rule})]
+        found = [
+            Message(
+                "scratch_forbidden",
+                {
+                    "name": self.exercise,
+                    "where": self.where or self.exercise,
+                    "routine": self.routine,
+                    "rule": self.rule,
+                },
+            )
+        ]
         hint = f"scratch_hint_{self.rule}"
         return found + ([Message(hint, {"name": self.exercise})] if hint in catalog() else [])
 
@@ -41,7 +51,7 @@ class ExerciseWatch:
         self.exercise, self.rule, self.forbid = exercise, rule, tuple(forbid)
         self.nonce = secrets.token_hex(8)
         self.sequence = 0
-        self.pending: int | None = None   # the sequence number of the request awaiting its reply
+        self.pending: int | None = None  # the sequence number of the request awaiting its reply
 
     def spec(self) -> dict:
         """What goes with the next request: the child echoes nonce and seq in its report."""
@@ -55,8 +65,11 @@ class ExerciseWatch:
             return
         expected, self.pending = self.pending, None
         report = untampered_report(reply, self.nonce, expected, self.exercise, self.rule)
-        reached = [item for item in report.get("reached") or []
-                   if isinstance(item, dict) and matches(str(item.get("routine", "")), self.forbid)]
+        reached = [
+            item
+            for item in report.get("reached") or []
+            if isinstance(item, dict) and matches(str(item.get("routine", "")), self.forbid)
+        ]
         if reached:  # named first: a routine the list names, or a recurrent one, over any torch call
             item = sorted(reached, key=lambda found: not notable(str(found["routine"]), self.forbid))[0]
             raise self._violation("forbidden", routine=str(item["routine"]), where=str(item.get("where", ""))[:120])

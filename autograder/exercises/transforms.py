@@ -16,6 +16,7 @@ the changes make an exact lookup of the public data miss:
   hidden split, the refusal of embedded data and the recurrent model (README, "The practical
   tasks").
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -23,11 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-INK = 1e-6                     # a pixel at most this bright is blank
+INK = 1e-6  # a pixel at most this bright is blank
 NOISE_STD = 0.03
 INK_SCALE = (0.85, 1.0)
-SERIES_SCALE = 0.03            # |a - 1| at most
-SERIES_OFFSET = 0.02           # |b| at most, as a fraction of the series' range
+SERIES_SCALE = 0.03  # |a - 1| at most
+SERIES_OFFSET = 0.02  # |b| at most, as a fraction of the series' range
 
 
 def data_seed(base_seed: int, module: str, purpose: str) -> int:
@@ -68,6 +69,7 @@ def shifted_noisy_images(images: np.ndarray, seed: int) -> np.ndarray:
 @dataclass(frozen=True)
 class AffineMap:
     """x -> scale·x + offset, and back."""
+
     scale: float
     offset: float
 

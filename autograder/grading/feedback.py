@@ -5,6 +5,7 @@ exercise that did not pass what was expected and what came back and the likely d
 then the plots the checks attached (autograder/exercises/artifacts.py). Messages about hidden cases
 lose their values (`student_messages`): a report never shows hidden data.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,10 +18,12 @@ from ..messages import Message, catalog
 from .report import HEADINGS, STATUS_TEXT, pending_note, write_text_atomically
 from .scoring import Report
 
-HIDDEN_VALUES = {"mismatch": ("mismatch_hidden", ("what", "where", "rel", "rtol", "atol")),
-                 # what student code raised on a hidden case may hold its inputs (repr(argument))
-                 "raised": ("raised_hidden", ("name", "exc_type")),
-                 "not_implemented": ("not_implemented_hidden", ("name",))}
+HIDDEN_VALUES = {
+    "mismatch": ("mismatch_hidden", ("what", "where", "rel", "rtol", "atol")),
+    # what student code raised on a hidden case may hold its inputs (repr(argument))
+    "raised": ("raised_hidden", ("name", "exc_type")),
+    "not_implemented": ("not_implemented_hidden", ("name",)),
+}
 
 
 def student_messages(messages: list[Message]) -> list[Message]:
@@ -36,8 +39,9 @@ def student_messages(messages: list[Message]) -> list[Message]:
 
 def redacted(report: Report) -> Report:
     """`report` as a student may see it: `student_messages` in every exercise."""
-    return dataclasses.replace(report, exercises=[dataclasses.replace(e, messages=student_messages(e.messages))
-                                                  for e in report.exercises])
+    return dataclasses.replace(
+        report, exercises=[dataclasses.replace(e, messages=student_messages(e.messages)) for e in report.exercises]
+    )
 
 
 @dataclass
@@ -61,6 +65,7 @@ class ExerciseView:
 
 def _plots(artifacts: dict, language: str) -> list[Plot]:
     from .report_plots import png_data_uri, render_png  # matplotlib only when there is something to draw
+
     plots = []
     for name, artifact in artifacts.items():
         title_key = artifact.get("title") or f"plot_{artifact.get('kind')}" if isinstance(artifact, dict) else ""
@@ -92,20 +97,26 @@ def exercise_views(report: dict, language: str) -> list[ExerciseView]:
     views = []
     for exercise in report["exercises"]:
         messages = student_messages([Message.from_json(m) for m in exercise.get("messages", [])])
-        views.append(ExerciseView(
-            name=exercise["id"].split(".", 1)[-1], module=exercise["module"],
-            points=f"{exercise['score']:g}/{exercise['max_score']:g}", status=exercise["status"],
-            status_text=STATUS_TEXT[language][exercise["status"]],
-            findings=_findings(messages, language),
-            diagnoses=[m.render(language) for m in messages if m.key.startswith("diag_")],
-            plots=_plots(exercise.get("artifacts") or {}, language)))
+        views.append(
+            ExerciseView(
+                name=exercise["id"].split(".", 1)[-1],
+                module=exercise["module"],
+                points=f"{exercise['score']:g}/{exercise['max_score']:g}",
+                status=exercise["status"],
+                status_text=STATUS_TEXT[language][exercise["status"]],
+                findings=_findings(messages, language),
+                diagnoses=[m.render(language) for m in messages if m.key.startswith("diag_")],
+                plots=_plots(exercise.get("artifacts") or {}, language),
+            )
+        )
     return views
 
 
 def _total(report: dict, language: str) -> str:
     percent = 100.0 * report["score"] / report["max_score"] if report["max_score"] else 0.0
-    return Message("report_total", {"score": report["score"], "max_score": report["max_score"],
-                                    "percent": percent}).render(language)
+    return Message(
+        "report_total", {"score": report["score"], "max_score": report["max_score"], "percent": percent}
+    ).render(language)
 
 
 def _cell(text: str) -> str:
@@ -115,9 +126,15 @@ def _cell(text: str) -> str:
 def render_markdown(report: dict, student: str, language: str, views: list[ExerciseView] | None = None) -> str:
     views = views or exercise_views(report, language)
     exercise_h, points_h, status_h, message_h, _, _ = HEADINGS[language]
-    lines = [f"# {Message('report_title', {'student': student}).render(language)}", "",
-             f"**{_total(report, language)}**", "", *([pending_note(report, language), ""] if report.get("pending") else []),
-             f"| {exercise_h} | {points_h} | {status_h} | {message_h} |", "|---|---:|---|---|"]
+    lines = [
+        f"# {Message('report_title', {'student': student}).render(language)}",
+        "",
+        f"**{_total(report, language)}**",
+        "",
+        *([pending_note(report, language), ""] if report.get("pending") else []),
+        f"| {exercise_h} | {points_h} | {status_h} | {message_h} |",
+        "|---|---:|---|---|",
+    ]
     module_totals = report.get("modules", {})
     current = None
     for view in views:
@@ -170,41 +187,61 @@ def render_html(report: dict, student: str, language: str, views: list[ExerciseV
         if view.module != current:
             current = view.module
             totals = report.get("modules", {}).get(current, {})
-            rows.append(f'<tr class="module"><td>{esc(current)}</td><td class="points">'
-                        f'{totals.get("score", 0):g}/{totals.get("max_score", 0):g}</td><td></td><td></td></tr>')
-        rows.append(f'<tr><td>{esc(view.name)}</td><td class="points">{view.points}</td>'
-                    f'<td class="{view.status}">{esc(view.status_text)}</td><td>{esc("; ".join(view.findings))}</td></tr>')
+            rows.append(
+                f'<tr class="module"><td>{esc(current)}</td><td class="points">'
+                f"{totals.get('score', 0):g}/{totals.get('max_score', 0):g}</td><td></td><td></td></tr>"
+            )
+        rows.append(
+            f'<tr><td>{esc(view.name)}</td><td class="points">{view.points}</td>'
+            f'<td class="{view.status}">{esc(view.status_text)}</td><td>{esc("; ".join(view.findings))}</td></tr>'
+        )
     details = []
     for view in (v for v in views if v.status != "passed"):
         items = [f"<li>{esc(f)}</li>" for f in view.findings]
-        items += [f'<li><span class="diagnosis">{esc(Message("report_diagnosis").render(language))}: {esc(d)}</span></li>'
-                  for d in view.diagnoses]
-        details.append(f'<h3>{esc(view.module)}.{esc(view.name)} — <span class="{view.status}">'
-                       f'{esc(view.status_text)}</span> ({view.points})</h3><ul>{"".join(items)}</ul>')
+        items += [
+            f'<li><span class="diagnosis">{esc(Message("report_diagnosis").render(language))}: {esc(d)}</span></li>'
+            for d in view.diagnoses
+        ]
+        details.append(
+            f'<h3>{esc(view.module)}.{esc(view.name)} — <span class="{view.status}">'
+            f"{esc(view.status_text)}</span> ({view.points})</h3><ul>{''.join(items)}</ul>"
+        )
     if not details:
         details.append(f"<p>{esc(Message('report_all_passed').render(language))}</p>")
-    figures = [f'<figure><figcaption>{esc(view.module)}.{esc(view.name)}: {esc(plot.title)}</figcaption>'
-               + (f'<img alt="{esc(plot.title)}" src="{plot.data_uri}">' if plot.data_uri else f"<p>{esc(plot.unavailable)}</p>")
-               + "</figure>" for view in views for plot in view.plots]
+    figures = [
+        f"<figure><figcaption>{esc(view.module)}.{esc(view.name)}: {esc(plot.title)}</figcaption>"
+        + (
+            f'<img alt="{esc(plot.title)}" src="{plot.data_uri}">'
+            if plot.data_uri
+            else f"<p>{esc(plot.unavailable)}</p>"
+        )
+        + "</figure>"
+        for view in views
+        for plot in view.plots
+    ]
     plots_section = f"<h2>{esc(Message('report_plots').render(language))}</h2>{''.join(figures)}" if figures else ""
-    return (f'<!DOCTYPE html>\n<html lang="{language}"><head><meta charset="utf-8">'
-            f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>"
-            f"<h1>{esc(title)}</h1><p><strong>{esc(_total(report, language))}</strong></p>"
-            + (f'<p class="pending">{esc(pending_note(report, language))}</p>' if report.get("pending") else "") +
-            f"<table><thead><tr><th>{exercise_h}</th><th>{points_h}</th>"
-            f"<th>{status_h}</th><th>{message_h}</th></tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>"
-            f"<h2>{esc(Message('report_details').render(language))}</h2>{''.join(details)}{plots_section}"
-            f'<p class="note">{esc(Message("report_hidden_note").render(language))}</p></body></html>\n')
+    return (
+        f'<!DOCTYPE html>\n<html lang="{language}"><head><meta charset="utf-8">'
+        f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>"
+        f"<h1>{esc(title)}</h1><p><strong>{esc(_total(report, language))}</strong></p>"
+        + (f'<p class="pending">{esc(pending_note(report, language))}</p>' if report.get("pending") else "")
+        + f"<table><thead><tr><th>{exercise_h}</th><th>{points_h}</th>"
+        f"<th>{status_h}</th><th>{message_h}</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+        f"<h2>{esc(Message('report_details').render(language))}</h2>{''.join(details)}{plots_section}"
+        f'<p class="note">{esc(Message("report_hidden_note").render(language))}</p></body></html>\n'
+    )
 
 
 def write_feedback(report: dict, student: str, folder: Path, language: str) -> list[Path]:
     """report.md and report.html in `folder`, each written atomically."""
     folder = Path(folder)
     written = []
-    views = exercise_views(report, language)      # plots drawn once for both formats
-    for name, text in (("report.md", render_markdown(report, student, language, views)),
-                       ("report.html", render_html(report, student, language, views))):
+    views = exercise_views(report, language)  # plots drawn once for both formats
+    for name, text in (
+        ("report.md", render_markdown(report, student, language, views)),
+        ("report.html", render_html(report, student, language, views)),
+    ):
         write_text_atomically(text, folder / name)
         written.append(folder / name)
     return written

@@ -9,6 +9,7 @@ so arguments are copies, in-place changes and warnings are noticed, and results 
 the check attached are drawn under the cell. It never writes to stderr: nbgrader scores a test
 cell with any stderr output as zero.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -75,8 +76,7 @@ def _silenced():
     """No warnings and nothing on stderr, at the Python and the file-descriptor level."""
     saved = os.dup(2)
     try:
-        with open(os.devnull, "w") as devnull, warnings.catch_warnings(), \
-                contextlib.redirect_stderr(io.StringIO()):
+        with open(os.devnull, "w") as devnull, warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
             warnings.simplefilter("ignore")
             os.dup2(devnull.fileno(), 2)
             yield
@@ -92,6 +92,7 @@ def _request(hidden: bool) -> SimpleNamespace:
     """What the practical checks use of pytest's `request`: a stash that carries the model trained
     by one test cell to the next (kept for the kernel's life; public and hidden apart)."""
     import pytest
+
     return _REQUESTS.setdefault(hidden, SimpleNamespace(config=SimpleNamespace(stash=pytest.Stash())))
 
 
@@ -104,12 +105,23 @@ def run_check(module: str, exercise: str, namespace: dict, *, hidden: bool, devi
     fixtures = {  # built only when the check asks (a practical task's training check has no cases)
         "student": lambda: RemoteModule(LocalPeer(namespace, watch_for(policy, module, exercise))),
         "tol": lambda: policy.tolerance("float64"),
-        "cases": lambda: cases_for(module, exercise, hidden_seed=policy.hidden_seed if hidden else None,
-                                   hidden_cases=policy.hidden_cases, cached=False),  # student code shares this kernel
-        "tol32": lambda: policy.tolerance("float32"), "device": lambda: device, "hidden": lambda: hidden,
+        "cases": lambda: cases_for(
+            module,
+            exercise,
+            hidden_seed=policy.hidden_seed if hidden else None,
+            hidden_cases=policy.hidden_cases,
+            cached=False,
+        ),  # student code shares this kernel
+        "tol32": lambda: policy.tolerance("float32"),
+        "device": lambda: device,
+        "hidden": lambda: hidden,
         "task_seed": lambda: policy.hidden_seed if hidden else policy.public_seed,
-        "module_policy": lambda: section, "request": lambda: _request(hidden), "artifacts": lambda: artifacts}
+        "module_policy": lambda: section,
+        "request": lambda: _request(hidden),
+        "artifacts": lambda: artifacts,
+    }
     import torch
+
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as in the child process (OMP_NUM_THREADS=1): same speed, same points
     with _silenced():
@@ -144,6 +156,7 @@ def show_plots(artifacts: dict, language: str) -> int:
     from IPython.display import Image
 
     from .report_plots import render_png
+
     drawable = [artifact for artifact in artifacts.values() if problem(artifact) is None]
     with _silenced():
         images = [Image(data=render_png(artifact, language), format="png") for artifact in drawable]

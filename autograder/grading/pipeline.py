@@ -4,6 +4,7 @@ policy.load_policy → submission.load_submission → runner.run_checks → scor
 cli.py registers it beside the other commands; grade-all's workers run it alone (`grade_main`),
 so neither needs the whole command line.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,13 +27,14 @@ class UsageError(ValueError):
     pass
 
 
-USAGE_ERRORS = (PolicyError, SubmissionError, UsageError, UnconfinedRefused)   # one line on stderr, exit 2
+USAGE_ERRORS = (PolicyError, SubmissionError, UsageError, UnconfinedRefused)  # one line on stderr, exit 2
 
 
 def resolve_device(requested: str) -> str:
     if requested == "cpu":
         return "cpu"
     import torch
+
     available = torch.cuda.is_available()
     if requested == "cuda" and not available:
         raise UsageError("--device cuda: no CUDA device is available here (use --device auto or cpu)")
@@ -51,8 +53,9 @@ def selected_modules(only: str | None, policy) -> list[str]:
     return names
 
 
-def grade_pipeline(directory, *, policy_path=DEFAULT_POLICY, only=None, device="cpu", hidden=True, stages=None,
-                   unconfined=False):
+def grade_pipeline(
+    directory, *, policy_path=DEFAULT_POLICY, only=None, device="cpu", hidden=True, stages=None, unconfined=False
+):
     """Run the five stages; with `stages`, write each stage's output there as a plain file.
     `unconfined`: the instructor allows hidden checks where student code cannot be confined."""
     policy = load_policy(policy_path)
@@ -62,8 +65,9 @@ def grade_pipeline(directory, *, policy_path=DEFAULT_POLICY, only=None, device="
     staging = Path(stages) / "modules" if stages else None
     submission = load_submission(directory, selected_modules(only, policy), staging, policy.sandbox)
     timings: dict = {}
-    outcomes = run_checks(policy, submission, hidden=hidden, device=device, timings=timings,
-                          confine=sandbox["confined"])
+    outcomes = run_checks(
+        policy, submission, hidden=hidden, device=device, timings=timings, confine=sandbox["confined"]
+    )
     report = score(outcomes, policy)
     report.sandbox = sandbox
     if stages:
@@ -78,11 +82,17 @@ def grade_pipeline(directory, *, policy_path=DEFAULT_POLICY, only=None, device="
 def cmd_grade(args) -> int:
     device = resolve_device(args.device)
     started = time.monotonic()
-    policy, report = grade_pipeline(args.submission, policy_path=args.policy, only=args.only,
-                                    device=device, stages=args.stages, unconfined=args.unconfined)
+    policy, report = grade_pipeline(
+        args.submission,
+        policy_path=args.policy,
+        only=args.only,
+        device=device,
+        stages=args.stages,
+        unconfined=args.unconfined,
+    )
     language = args.lang or policy.language
     title = f"{Path(args.submission).name or args.submission} — {report.score:g}/{report.max_score:g}"
-    print_report(redacted(report), language, title)   # the table leaves out hidden inputs, as report.md does
+    print_report(redacted(report), language, title)  # the table leaves out hidden inputs, as report.md does
     Console(stderr=True).print(f"[dim]{time.monotonic() - started:.1f} s, device {device}[/dim]")
     if args.out:
         write_json_atomically(report.to_json(language), args.out)
@@ -92,9 +102,11 @@ def cmd_grade(args) -> int:
 
 
 def add_unconfined_option(parser) -> None:
-    parser.add_argument("--unconfined", action="store_true",
-                        help="grade even where student code cannot be confined (not root, no namespaces); "
-                             "the report records it")
+    parser.add_argument(
+        "--unconfined",
+        action="store_true",
+        help="grade even where student code cannot be confined (not root, no namespaces); the report records it",
+    )
 
 
 def add_policy_option(parser) -> None:

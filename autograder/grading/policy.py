@@ -3,6 +3,7 @@
 Any problem is a `PolicyError` naming the file, the key and what is wrong; the CLI prints
 it as one line and exits with code 2.
 """
+
 from __future__ import annotations
 
 import re
@@ -41,45 +42,83 @@ COUNT = ((int,), _positive, "an integer > 0")
 SEED = ((int,), _non_negative, "an integer >= 0")
 LANGUAGE = ((str,), lambda v: v in ("pt", "en"), '"pt" or "en"')
 
-GRADER_SCHEMA = {"language": LANGUAGE, "public_seed": SEED, "hidden_seed": SEED,
-                 "hidden_cases": COUNT, "import_limit_s": POSITIVE}
+GRADER_SCHEMA = {
+    "language": LANGUAGE,
+    "public_seed": SEED,
+    "hidden_seed": SEED,
+    "hidden_cases": COUNT,
+    "import_limit_s": POSITIVE,
+}
 TOLERANCE_SCHEMA = {"rtol": NUMBER, "atol": NUMBER}
 MODULE_SCHEMA = {"time_limit_s": POSITIVE, "memory_limit_mb": COUNT}
-SANDBOX_SCHEMA = {"scratch_mb": COUNT, "shm_mb": COUNT, "max_processes": COUNT,
-                  "max_file_kb": COUNT, "max_notebook_kb": COUNT, "max_submission_kb": COUNT}
+SANDBOX_SCHEMA = {
+    "scratch_mb": COUNT,
+    "shm_mb": COUNT,
+    "max_processes": COUNT,
+    "max_file_kb": COUNT,
+    "max_notebook_kb": COUNT,
+    "max_submission_kb": COUNT,
+}
 PATH = ((str,), lambda v: True, 'a folder path (string; "" for none)')
 SERIES_NAME = ((str,), lambda v: v in ("co2", "sine"), '"co2" or "sine"')
 FRACTION = ((int, float), lambda v: 0 < v < 1, "a number between 0 and 1")
 EMBEDDED_DATA_SCHEMA = {"max_literal_chars": COUNT, "max_numbers": COUNT, "max_data_kb": POSITIVE}
 # The class report's similarity check (autograder/classroom/class_report/similarity.py).
-SIMILARITY_SCHEMA = {"threshold": ((int, float), lambda v: 0 < v <= 1, "a number > 0 and <= 1"),
-                     "min_shared_tokens": COUNT, "common_above": COUNT}
+SIMILARITY_SCHEMA = {
+    "threshold": ((int, float), lambda v: 0 < v <= 1, "a number > 0 and <= 1"),
+    "min_shared_tokens": COUNT,
+    "common_above": COUNT,
+}
 
 # Extra per-module tables (training budgets, thresholds) that later assignments declare:
 # module -> {table name -> {key -> spec}}.
 _TRAINING = {"budget_s": POSITIVE, "overrun_grace_s": NUMBER}
-_THRESHOLD = {"full": NUMBER, "zero": NUMBER}      # metric giving full credit / no credit
-_CLASS_SPLIT = {"test_fraction": FRACTION, "validation_fraction": FRACTION}   # drawn from the public/hidden seed
+_THRESHOLD = {"full": NUMBER, "zero": NUMBER}  # metric giving full credit / no credit
+_CLASS_SPLIT = {"test_fraction": FRACTION, "validation_fraction": FRACTION}  # drawn from the public/hidden seed
 MODULE_TABLES: dict[str, dict[str, dict]] = {
-    "name_classifier": {"data": _CLASS_SPLIT, "training": _TRAINING,
-                        "accuracy": _THRESHOLD, "balanced_accuracy": _THRESHOLD},
-    "pixel_gru": {"data": _CLASS_SPLIT, "training": _TRAINING,
-                  "accuracy": _THRESHOLD, "balanced_accuracy": _THRESHOLD,
-                  "mnist": {"path": PATH, "train_size": COUNT, "test_size": COUNT, "budget_s": POSITIVE,
-                            "accuracy_full": NUMBER, "accuracy_zero": NUMBER,
-                            "balanced_accuracy_full": NUMBER, "balanced_accuracy_zero": NUMBER}},
-    "forecast": {"data": {"series": SERIES_NAME, "window": COUNT, "horizon": COUNT,
-                          "test_fraction": FRACTION, "validation_fraction": FRACTION},
-                 "training": _TRAINING, "mse_ratio": _THRESHOLD},
+    "name_classifier": {
+        "data": _CLASS_SPLIT,
+        "training": _TRAINING,
+        "accuracy": _THRESHOLD,
+        "balanced_accuracy": _THRESHOLD,
+    },
+    "pixel_gru": {
+        "data": _CLASS_SPLIT,
+        "training": _TRAINING,
+        "accuracy": _THRESHOLD,
+        "balanced_accuracy": _THRESHOLD,
+        "mnist": {
+            "path": PATH,
+            "train_size": COUNT,
+            "test_size": COUNT,
+            "budget_s": POSITIVE,
+            "accuracy_full": NUMBER,
+            "accuracy_zero": NUMBER,
+            "balanced_accuracy_full": NUMBER,
+            "balanced_accuracy_zero": NUMBER,
+        },
+    },
+    "forecast": {
+        "data": {
+            "series": SERIES_NAME,
+            "window": COUNT,
+            "horizon": COUNT,
+            "test_fraction": FRACTION,
+            "validation_fraction": FRACTION,
+        },
+        "training": _TRAINING,
+        "mse_ratio": _THRESHOLD,
+    },
 }
 
 
 @dataclass(frozen=True)
 class EmbeddedDataPolicy:
     """How much data a file may carry in its literals and comments (autograder/exercises/embedded_data.py)."""
+
     max_literal_chars: int = 4000  # the longest string or bytes literal
-    max_numbers: int = 1000        # numeric literals in one file
-    max_data_kb: float = 16        # all literals and comments of one file
+    max_numbers: int = 1000  # numeric literals in one file
+    max_data_kb: float = 16  # all literals and comments of one file
 
 
 @dataclass(frozen=True)
@@ -89,8 +128,8 @@ class ModulePolicy:
     memory_limit_mb: int
     points: dict[str, float]
     tables: dict[str, dict] = field(default_factory=dict)
-    from_scratch: dict[str, str] = field(default_factory=dict)   # exercise -> name of a forbid list
-    written: dict[str, float] = field(default_factory=dict)      # written answer -> points (graded by hand)
+    from_scratch: dict[str, str] = field(default_factory=dict)  # exercise -> name of a forbid list
+    written: dict[str, float] = field(default_factory=dict)  # written answer -> points (graded by hand)
 
 
 @dataclass(frozen=True)
@@ -147,8 +186,11 @@ def _known_routine(name: str) -> bool:
     """A name the from-scratch watch can see (autograder/sandbox/tracing.py): "torch" (any torch call),
     a recurrent module "torch.nn.<Class>", a watched "scipy.special.<f>", or a torch function
     "torch.<f>" / "torch.nn.functional.<f>" / method "torch.Tensor.<f>" that exists."""
-    static = ({f"torch.nn.{m}" for m in RECURRENT_MODULES} | {f"torch.{f}" for f in RECURRENT_FUNCTIONS}
-              | {f"scipy.special.{f}" for f in SCIPY_ROUTINES})
+    static = (
+        {f"torch.nn.{m}" for m in RECURRENT_MODULES}
+        | {f"torch.{f}" for f in RECURRENT_FUNCTIONS}
+        | {f"scipy.special.{f}" for f in SCIPY_ROUTINES}
+    )
     if name == "torch" or name in static:
         return True
     owner, _, attribute = name.rpartition(".")
@@ -157,7 +199,10 @@ def _known_routine(name: str) -> bool:
     import importlib
 
     import torch
-    return callable(getattr(torch.Tensor if owner == "torch.Tensor" else importlib.import_module(owner), attribute, None))
+
+    return callable(
+        getattr(torch.Tensor if owner == "torch.Tensor" else importlib.import_module(owner), attribute, None)
+    )
 
 
 def forbid_lists(path, table) -> dict[str, tuple[str, ...]]:
@@ -171,7 +216,9 @@ def forbid_lists(path, table) -> dict[str, tuple[str, ...]]:
             raise PolicyError(path, f"from_scratch.forbid.{rule}", "must be a non-empty list of routine names")
         for name in names:
             if not _known_routine(name):
-                raise PolicyError(path, f"from_scratch.forbid.{rule}", f"unknown routine {name!r} (see README: From scratch)")
+                raise PolicyError(
+                    path, f"from_scratch.forbid.{rule}", f"unknown routine {name!r} (see README: From scratch)"
+                )
     return {rule: tuple(names) for rule, names in lists.items()}
 
 
@@ -184,8 +231,11 @@ def from_scratch_exercises(path, module: str, table, forbid: dict) -> dict[str, 
         if exercise not in EXERCISES[module]:
             raise PolicyError(path, f"{prefix}.{exercise}", f"not an exercise of {module} in the API contract")
         if rule not in forbid:
-            raise PolicyError(path, f"{prefix}.{exercise}",
-                              f"{rule!r} is not a list of [from_scratch.forbid] ({', '.join(forbid) or 'none'})")
+            raise PolicyError(
+                path,
+                f"{prefix}.{exercise}",
+                f"{rule!r} is not a list of [from_scratch.forbid] ({', '.join(forbid) or 'none'})",
+            )
     return dict(table)
 
 
@@ -204,15 +254,18 @@ def _module_policy(path, name: str, table, forbid: dict) -> ModulePolicy:
     exercise_schema = dict.fromkeys(EXERCISES[name], NUMBER)
     for key in points if isinstance(points, dict) else ():
         if key not in exercise_schema:
-            raise PolicyError(path, f"{prefix}.points.{key}",
-                              f"not an exercise of {name} in the API contract")
+            raise PolicyError(path, f"{prefix}.points.{key}", f"not an exercise of {name} in the API contract")
     points = _check_table(path, f"{prefix}.points", points, exercise_schema)
-    tables = {t: _check_table(path, f"{prefix}.{t}", table.get(t), schema)
-              for t, schema in extra_tables.items()}
-    return ModulePolicy(name, float(values["time_limit_s"]), int(values["memory_limit_mb"]),
-                        {k: float(v) for k, v in points.items()}, tables,
-                        from_scratch_exercises(path, name, table.get("from_scratch", {}), forbid),
-                        written_answers(path, name, table.get("written", {})))
+    tables = {t: _check_table(path, f"{prefix}.{t}", table.get(t), schema) for t, schema in extra_tables.items()}
+    return ModulePolicy(
+        name,
+        float(values["time_limit_s"]),
+        int(values["memory_limit_mb"]),
+        {k: float(v) for k, v in points.items()},
+        tables,
+        from_scratch_exercises(path, name, table.get("from_scratch", {}), forbid),
+        written_answers(path, name, table.get("written", {})),
+    )
 
 
 WRITTEN_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -242,14 +295,20 @@ def load_policy(path: str | Path = DEFAULT_POLICY) -> Policy:
         raise PolicyError(path, "(file)", f"cannot be read ({error})") from None
     except tomllib.TOMLDecodeError as error:
         raise PolicyError(path, "(syntax)", str(error)) from None
-    _require_tables(path, "", {k: v for k, v in data.items() if k != "from_scratch"},
-                    ("grader", "tolerances", "modules", "sandbox", "similarity", "embedded_data"))
+    _require_tables(
+        path,
+        "",
+        {k: v for k, v in data.items() if k != "from_scratch"},
+        ("grader", "tolerances", "modules", "sandbox", "similarity", "embedded_data"),
+    )
     forbid = forbid_lists(path, data.get("from_scratch", {"forbid": {}}))
     grader = _check_table(path, "grader", data["grader"], GRADER_SCHEMA)
     tolerances_table = data["tolerances"]
     _require_tables(path, "tolerances.", tolerances_table, ("float64", "float32"))
-    tolerances = {name: Tolerance(**_check_table(path, f"tolerances.{name}", tolerances_table[name], TOLERANCE_SCHEMA))
-                  for name in ("float64", "float32")}
+    tolerances = {
+        name: Tolerance(**_check_table(path, f"tolerances.{name}", tolerances_table[name], TOLERANCE_SCHEMA))
+        for name in ("float64", "float32")
+    }
     modules_table = data["modules"]
     if not isinstance(modules_table, dict) or not modules_table:
         raise PolicyError(path, "modules", "must be a table with at least one module")
@@ -257,6 +316,17 @@ def load_policy(path: str | Path = DEFAULT_POLICY) -> Policy:
     sandbox = SandboxPolicy(**_check_table(path, "sandbox", data["sandbox"], SANDBOX_SCHEMA))
     similarity = _check_table(path, "similarity", data["similarity"], SIMILARITY_SCHEMA)
     embedded = EmbeddedDataPolicy(**_check_table(path, "embedded_data", data["embedded_data"], EMBEDDED_DATA_SCHEMA))
-    return Policy(path, grader["language"], grader["public_seed"], grader["hidden_seed"],
-                  grader["hidden_cases"], float(grader["import_limit_s"]), tolerances, modules, sandbox,
-                  similarity, forbid, embedded)
+    return Policy(
+        path,
+        grader["language"],
+        grader["public_seed"],
+        grader["hidden_seed"],
+        grader["hidden_cases"],
+        float(grader["import_limit_s"]),
+        tolerances,
+        modules,
+        sandbox,
+        similarity,
+        forbid,
+        embedded,
+    )

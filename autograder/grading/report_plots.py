@@ -1,4 +1,5 @@
 """Draw the feedback reports' artifacts (autograder/exercises/artifacts.py) as PNG images (matplotlib, Agg)."""
+
 from __future__ import annotations
 
 import base64
@@ -52,8 +53,15 @@ def _confusion(axes, artifact, language):
     if len(labels) <= 12:
         threshold = matrix.max() / 2 if matrix.size else 0
         for (row, column), value in np.ndenumerate(matrix):
-            axes.text(column, row, f"{value:g}", ha="center", va="center", fontsize=7,
-                      color="white" if value > threshold else "black")
+            axes.text(
+                column,
+                row,
+                f"{value:g}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if value > threshold else "black",
+            )
 
 
 def _forecast(axes, artifact, language):
@@ -63,11 +71,21 @@ def _forecast(axes, artifact, language):
         axes.plot(range(start), history, color="gray", label=_label("plot_history", language))
     steps = range(start, start + len(artifact["truth"]))
     axes.plot(steps, artifact["truth"], color="black", label=_label("plot_truth", language))
-    axes.plot(range(start, start + len(artifact["prediction"])), artifact["prediction"], color="tab:orange",
-              linestyle="--", label=_label("plot_prediction", language))
+    axes.plot(
+        range(start, start + len(artifact["prediction"])),
+        artifact["prediction"],
+        color="tab:orange",
+        linestyle="--",
+        label=_label("plot_prediction", language),
+    )
     if artifact.get("persistence"):
-        axes.plot(range(start, start + len(artifact["persistence"])), artifact["persistence"], color="tab:green",
-                  linestyle=":", label=_label("plot_persistence", language))
+        axes.plot(
+            range(start, start + len(artifact["persistence"])),
+            artifact["persistence"],
+            color="tab:green",
+            linestyle=":",
+            label=_label("plot_persistence", language),
+        )
     axes.set_xlabel(artifact.get("x_label") or _label("plot_time_step", language))
     axes.grid(alpha=0.3)
     axes.legend()

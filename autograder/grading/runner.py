@@ -2,11 +2,13 @@
 
 The grader process runs pytest with `GradingPlugin`, which hands each check its fixtures:
 `student` (a proxy to the module running in a child process under the module's time and
-memory limits), `cases`, `tol`/`tol32`, `device`, `hidden`, `module_policy` and `artifacts`. Every check's outcome becomes an `Outcome`.
+memory limits), `cases`, `tol`/`tol32`, `device`, `hidden`, `module_policy` and `artifacts`.
+Every check's outcome becomes an `Outcome`.
 One confined child serves all the student's modules that share a memory limit: it starts
 before pytest collects the checks, so its imports overlap the grader's, and it forks a fresh
 process for each module (`autograder/sandbox/sandbox.py`), so each module is graded as if alone.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -38,34 +40,59 @@ from .submission import Submission
 CHECKS_PACKAGE = "autograder.exercises.checks"
 PYTEST_INI = PACKAGE / "exercises" / "checks" / "pytest.ini"
 # pytest's plugins the checks do not use; unraisableexception alone runs gc.collect() twice at the end (~0.4 s)
-NO_PLUGINS = [arg for name in ("cacheprovider", "unraisableexception", "threadexception", "logging", "junitxml",
-                               "pastebin", "doctest", "legacypath") for arg in ("-p", f"no:{name}")]
+NO_PLUGINS = [
+    arg
+    for name in (
+        "cacheprovider",
+        "unraisableexception",
+        "threadexception",
+        "logging",
+        "junitxml",
+        "pastebin",
+        "doctest",
+        "legacypath",
+    )
+    for arg in ("-p", f"no:{name}")
+]
 
 
 @dataclass
 class Outcome:
     module: str
     exercise: str
-    status: str                  # passed | failed | error | timeout | missing
-    fraction: float = 0.0        # of the exercise's points
+    status: str  # passed | failed | error | timeout | missing
+    fraction: float = 0.0  # of the exercise's points
     messages: list[Message] = field(default_factory=list)
     seconds: float = 0.0
-    artifacts: dict = field(default_factory=dict)   # plot data the check attached (autograder/exercises/artifacts.py)
+    artifacts: dict = field(default_factory=dict)  # plot data the check attached (autograder/exercises/artifacts.py)
 
     @property
     def id(self) -> str:
         return exercise_id(self.module, self.exercise)
 
     def to_json(self) -> dict:
-        return {"id": self.id, "module": self.module, "exercise": self.exercise, "status": self.status,
-                "fraction": self.fraction, "messages": [m.to_json() for m in self.messages],
-                "seconds": round(self.seconds, 3), **({"artifacts": self.artifacts} if self.artifacts else {})}
+        return {
+            "id": self.id,
+            "module": self.module,
+            "exercise": self.exercise,
+            "status": self.status,
+            "fraction": self.fraction,
+            "messages": [m.to_json() for m in self.messages],
+            "seconds": round(self.seconds, 3),
+            **({"artifacts": self.artifacts} if self.artifacts else {}),
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> Outcome:
-        return cls(data["module"], data["exercise"], data["status"], data["fraction"],
-                   [Message.from_json(m) for m in data["messages"]], data.get("seconds", 0.0),
-                   data.get("artifacts", {}))
+        return cls(
+            data["module"],
+            data["exercise"],
+            data["status"],
+            data["fraction"],
+            [Message.from_json(m) for m in data["messages"]],
+            data.get("seconds", 0.0),
+            data.get("artifacts", {}),
+        )
 
 
 def write_outcomes(outcomes: list[Outcome], path: Path) -> None:
@@ -84,23 +111,43 @@ def failure_outcome(module: str, exercise: str, failure: StudentFailure, limits:
 def _failure_outcome(module: str, exercise: str, failure: StudentFailure, limits: Limits) -> Outcome:
     name = exercise
     if failure.kind == "timeout":
-        return Outcome(module, exercise, "timeout", 0.0, [Message("timeout", {"name": name, "seconds": failure.message})])
+        return Outcome(
+            module, exercise, "timeout", 0.0, [Message("timeout", {"name": name, "seconds": failure.message})]
+        )
     if failure.kind == "missing":
-        return Outcome(module, exercise, "missing", 0.0, [Message("missing_name", {"name": failure.message, "module": module})])
+        return Outcome(
+            module, exercise, "missing", 0.0, [Message("missing_name", {"name": failure.message, "module": module})]
+        )
     if failure.kind == "internal":
         return Outcome(module, exercise, "error", 0.0, [Message("internal", {"detail": failure.message})])
     if failure.kind == "crash":
-        return Outcome(module, exercise, "error", 0.0, [Message("crash", {"name": name, "module": module, "detail": failure.message})])
+        return Outcome(
+            module,
+            exercise,
+            "error",
+            0.0,
+            [Message("crash", {"name": name, "module": module, "detail": failure.message})],
+        )
     if failure.kind == "memory" or failure.exc_type == "MemoryError":
-        return Outcome(module, exercise, "error", 0.0, [Message("memory", {"name": name, "limit_mb": limits.memory_mb})])
+        return Outcome(
+            module, exercise, "error", 0.0, [Message("memory", {"name": name, "limit_mb": limits.memory_mb})]
+        )
     if failure.exc_type == "ValueError" and "read-only" in failure.message:  # numpy refused an in-place change
         return Outcome(module, exercise, "failed", 0.0, [Message("mutated_read_only", {"name": name})])
     if failure.kind == "protocol":
         return Outcome(module, exercise, "error", 0.0, [Message("protocol", {"name": name, "detail": failure.message})])
     if failure.exc_type == "NotImplementedError":
-        return Outcome(module, exercise, "failed", 0.0, [Message("not_implemented", {"name": name, "hint": failure.message})])
+        return Outcome(
+            module, exercise, "failed", 0.0, [Message("not_implemented", {"name": name, "hint": failure.message})]
+        )
     detail = failure.message.strip().splitlines()[-1][:300] if failure.message.strip() else ""
-    return Outcome(module, exercise, "error", 0.0, [Message("raised", {"name": name, "exc_type": failure.exc_type, "message": detail})])
+    return Outcome(
+        module,
+        exercise,
+        "error",
+        0.0,
+        [Message("raised", {"name": name, "exc_type": failure.exc_type, "message": detail})],
+    )
 
 
 def outcome_of(module: str, exercise: str, error: BaseException | None, limits: Limits) -> Outcome:
@@ -116,8 +163,9 @@ def outcome_of(module: str, exercise: str, error: BaseException | None, limits: 
         return failure_outcome(module, exercise, error, limits)
     if isinstance(error, ScratchViolation):
         return Outcome(module, exercise, "failed", 0.0, error.messages())
-    return Outcome(module, exercise, "error", 0.0,
-                   [Message("internal", {"detail": f"{type(error).__name__}: {error}"[:300]})])
+    return Outcome(
+        module, exercise, "error", 0.0, [Message("internal", {"detail": f"{type(error).__name__}: {error}"[:300]})]
+    )
 
 
 class GradingPlugin:
@@ -127,17 +175,20 @@ class GradingPlugin:
         # (not self.device / self.hidden: those names are fixtures below)
         self.policy, self.submission, self.grading_hidden, self.grading_device = policy, submission, hidden, device
         self.confine = confine
-        self.process_class = portable.process_class()   # the Linux runner, or the portable one
-        self.processes: dict[int, StudentProcess] = {}   # by memory limit
+        self.process_class = portable.process_class()  # the Linux runner, or the portable one
+        self.processes: dict[int, StudentProcess] = {}  # by memory limit
         self.outcomes: dict[str, Outcome] = {}
         self._started: dict[str, float] = {}
         self._artifacts: dict[str, dict] = {}
-        self.check_seconds = 0.0   # the checks' own bodies (oracles, student calls), setup excluded
+        self.check_seconds = 0.0  # the checks' own bodies (oracles, student calls), setup excluded
         self.graded = [m for m, source in submission.modules.items() if source.path is not None and m in policy.modules]
         self.embedded_data = embedded_data.refusals(
-            {m: submission.modules[m].path for m in self.graded}, submission.helpers,
-            [m for m in self.graded if "training" in policy.modules[m].tables], policy.embedded_data,
-            {s.path: s.origin.name for s in submission.modules.values() if s.path and s.origin})
+            {m: submission.modules[m].path for m in self.graded},
+            submission.helpers,
+            [m for m in self.graded if "training" in policy.modules[m].tables],
+            policy.embedded_data,
+            {s.path: s.origin.name for s in submission.modules.values() if s.path and s.origin},
+        )
 
     @staticmethod
     def _names(item) -> tuple[str, str]:
@@ -145,8 +196,14 @@ class GradingPlugin:
 
     def limits(self, module: str) -> Limits:
         policy = self.policy.modules[module]
-        return Limits(policy.time_limit_s, policy.memory_limit_mb, self.grading_device, self.policy.import_limit_s,
-                      self.policy.sandbox, masked=paths_to_mask())
+        return Limits(
+            policy.time_limit_s,
+            policy.memory_limit_mb,
+            self.grading_device,
+            self.policy.import_limit_s,
+            self.policy.sandbox,
+            masked=paths_to_mask(),
+        )
 
     def process(self, module: str) -> StudentProcess:
         memory = self.policy.modules[module].memory_limit_mb
@@ -158,7 +215,9 @@ class GradingPlugin:
                 dataclasses.replace(self.limits(module), time_s=max(time_limits.values())),
                 time_limits=time_limits,
                 warm_optimizer=any("training" in self.policy.modules[m].tables for m in served),
-                helpers=self.submission.helpers, confine=self.confine)
+                helpers=self.submission.helpers,
+                confine=self.confine,
+            )
         return self.processes[memory]
 
     def launch(self) -> None:
@@ -228,7 +287,9 @@ class GradingPlugin:
             if module in self.policy.modules and exercise in self.policy.modules[module].points and source:
                 if source.path is None:
                     status = "missing" if source.problem.key == "missing_module" else "error"
-                    self.outcomes[exercise_id(module, exercise)] = Outcome(module, exercise, status, 0.0, [source.problem])
+                    self.outcomes[exercise_id(module, exercise)] = Outcome(
+                        module, exercise, status, 0.0, [source.problem]
+                    )
                 else:
                     selected.append(item)
         items[:] = selected
@@ -251,12 +312,17 @@ class GradingPlugin:
         imports: dict[str, float] = {}
         for process in processes:
             imports.update({m: round(s, 3) for m, s in process.import_seconds.items()})
-        return {"checks_s": round(self.check_seconds, 3), "requests_s": round(requests, 3),
-                "student_s": round(student, 3), "compute_s": round(self.check_seconds - requests + student, 3),
-                "children_started": sum(p.starts for p in processes),
-                "children_from_template": sum(p.templated for p in processes),
-                "children_forked": sum(p.forks for p in processes),
-                "child_start_s": round(sum(p.start_seconds for p in processes), 3), "imports_s": imports}
+        return {
+            "checks_s": round(self.check_seconds, 3),
+            "requests_s": round(requests, 3),
+            "student_s": round(student, 3),
+            "compute_s": round(self.check_seconds - requests + student, 3),
+            "children_started": sum(p.starts for p in processes),
+            "children_from_template": sum(p.templated for p in processes),
+            "children_forked": sum(p.forks for p in processes),
+            "child_start_s": round(sum(p.start_seconds for p in processes), 3),
+            "imports_s": imports,
+        }
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
@@ -294,17 +360,23 @@ def confinement(*, hidden: bool, unconfined: bool = False) -> dict:
     """How student code will run here, for the report: confined or not (and why), with
     cgroup limits or not. Hidden checks refuse to run unconfined unless `unconfined`."""
     fallback = portable.portable_reason()
-    reason = (f"student code runs with the portable runner ({fallback})" if fallback is not None
-              else isolation.unavailable_reason())
+    reason = (
+        f"student code runs with the portable runner ({fallback})"
+        if fallback is not None
+        else isolation.unavailable_reason()
+    )
     if reason is not None and hidden and not unconfined:
-        raise UnconfinedRefused(f"student code cannot be confined here ({reason}); the hidden checks do not run "
-                                "unconfined unless you pass --unconfined (the report then records it)")
+        raise UnconfinedRefused(
+            f"student code cannot be confined here ({reason}); the hidden checks do not run "
+            "unconfined unless you pass --unconfined (the report then records it)"
+        )
     if fallback is not None:
-        portable.announce(fallback)   # its one line says what is and is not enforced
+        portable.announce(fallback)  # its one line says what is and is not enforced
         return {"confined": False, "reason": reason, "cgroups": False}
     if reason is not None:
-        _warn_once(f"student code is not isolated from the file system and network here: {reason}; "
-                   "only process limits apply")
+        _warn_once(
+            f"student code is not isolated from the file system and network here: {reason}; only process limits apply"
+        )
         return {"confined": False, "reason": reason, "cgroups": False}
     cgroup_reason = cgroups.unavailable_reason()
     if cgroup_reason is not None:
@@ -312,19 +384,26 @@ def confinement(*, hidden: bool, unconfined: bool = False) -> dict:
     return {"confined": True, "reason": None, "cgroups": cgroup_reason is None}
 
 
-def run_checks(policy: Policy, submission: Submission, *, hidden: bool = True, device: str = "cpu",
-               timings: dict | None = None, confine: bool = True) -> list[Outcome]:
+def run_checks(
+    policy: Policy,
+    submission: Submission,
+    *,
+    hidden: bool = True,
+    device: str = "cpu",
+    timings: dict | None = None,
+    confine: bool = True,
+) -> list[Outcome]:
     """Run every graded exercise of the submission's modules; one Outcome per exercise.
     `timings`, when given, receives where the time went (see `GradingPlugin.timings`);
     `confine` False runs student code without the confinement (see `confinement`)."""
     modules = [m for m in submission.modules if m in policy.modules]
     plugin = GradingPlugin(policy, submission, hidden=hidden, device=device, confine=confine)
-    args = ["-c", str(PYTEST_INI), *NO_PLUGINS, "-q", "--pyargs",
-            *[f"{CHECKS_PACKAGE}.{module}" for module in modules]]
+    args = ["-c", str(PYTEST_INI), *NO_PLUGINS, "-q", "--pyargs", *[f"{CHECKS_PACKAGE}.{module}" for module in modules]]
     threads = None
     try:
         plugin.launch()  # before the grader's own imports, which its warm-up overlaps
         import torch
+
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # the oracles' tensors are tiny: more threads only spin against the child
         with contextlib.redirect_stdout(io.StringIO()) as log:
@@ -341,6 +420,8 @@ def run_checks(policy: Policy, submission: Submission, *, hidden: bool = True, d
     for module in modules:
         for exercise in policy.modules[module].points:
             key = exercise_id(module, exercise)
-            outcomes.append(plugin.outcomes.get(key) or Outcome(
-                module, exercise, "error", 0.0, [Message("internal", {"detail": f"no check ran for {key}"})]))
+            outcomes.append(
+                plugin.outcomes.get(key)
+                or Outcome(module, exercise, "error", 0.0, [Message("internal", {"detail": f"no check ran for {key}"})])
+            )
     return outcomes

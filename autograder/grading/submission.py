@@ -8,6 +8,7 @@ once, as a regular file only (never through a link, never a folder or a device) 
 the policy's size caps, and what is graded is written to a staging folder: later stages
 never open the student's folder again.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -30,26 +31,33 @@ class SubmissionError(ValueError):
 @dataclass(frozen=True)
 class ModuleSource:
     module: str
-    path: Path | None                  # the file to import, or None
-    problem: Message | None = None     # why the module cannot be graded
-    origin: Path | None = None         # the notebook it was extracted from
+    path: Path | None  # the file to import, or None
+    problem: Message | None = None  # why the module cannot be graded
+    origin: Path | None = None  # the notebook it was extracted from
 
     def to_json(self) -> dict:
-        return {"module": self.module, "path": str(self.path) if self.path else None,
-                "origin": str(self.origin) if self.origin else None,
-                "problem": self.problem.to_json() if self.problem else None}
+        return {
+            "module": self.module,
+            "path": str(self.path) if self.path else None,
+            "origin": str(self.origin) if self.origin else None,
+            "problem": self.problem.to_json() if self.problem else None,
+        }
 
 
 @dataclass(frozen=True)
 class Submission:
     root: Path
     modules: dict[str, ModuleSource] = field(default_factory=dict)
-    helpers: dict[str, Path] = field(default_factory=dict)       # file name -> its staged copy
-    ignored: dict[str, str] = field(default_factory=dict)        # file name -> why it was left out
+    helpers: dict[str, Path] = field(default_factory=dict)  # file name -> its staged copy
+    ignored: dict[str, str] = field(default_factory=dict)  # file name -> why it was left out
 
     def to_json(self) -> dict:
-        return {"root": str(self.root), "modules": [m.to_json() for m in self.modules.values()],
-                "helpers": {name: str(path) for name, path in self.helpers.items()}, "ignored": self.ignored}
+        return {
+            "root": str(self.root),
+            "modules": [m.to_json() for m in self.modules.values()],
+            "helpers": {name: str(path) for name, path in self.helpers.items()},
+            "ignored": self.ignored,
+        }
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_json(), indent=2, ensure_ascii=False), encoding="utf-8")
@@ -112,7 +120,9 @@ def read_regular_file(path: Path, limit_kb: int) -> bytes:
         os.close(fd)
 
 
-def notebook_code(path: Path, module: str, limit_kb: int = SandboxPolicy.max_notebook_kb) -> tuple[str | None, Message | None]:
+def notebook_code(
+    path: Path, module: str, limit_kb: int = SandboxPolicy.max_notebook_kb
+) -> tuple[str | None, Message | None]:
     """The module source made of a notebook's graded code cells, or why there is none."""
     try:
         notebook = json.loads(read_regular_file(path, limit_kb).decode("utf-8"))
@@ -124,7 +134,9 @@ def notebook_code(path: Path, module: str, limit_kb: int = SandboxPolicy.max_not
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
         return None, Message("notebook_invalid", {"module": module, "detail": f"{type(error).__name__}: {error}"[:200]})
     code = [_cell_code(cell) for cell in cells if isinstance(cell, dict) and _is_graded_code(cell)]
-    if not any((cell.get("metadata") or {}).get("nbgrader", {}).get("solution") for cell in cells if isinstance(cell, dict)):
+    if not any(
+        (cell.get("metadata") or {}).get("nbgrader", {}).get("solution") for cell in cells if isinstance(cell, dict)
+    ):
         return None, Message("notebook_no_answers", {"module": module})
     return f"# Extracted from {path.name}: its answer and setup cells.\n\n" + "\n\n\n".join(code) + "\n", None
 
@@ -169,8 +181,9 @@ def _helpers(root: Path, modules, caps: SandboxPolicy) -> tuple[dict[str, bytes]
     return helpers, ignored
 
 
-def load_submission(root: str | Path, modules, staging: Path | None = None,
-                    caps: SandboxPolicy = SandboxPolicy()) -> Submission:
+def load_submission(
+    root: str | Path, modules, staging: Path | None = None, caps: SandboxPolicy = SandboxPolicy()
+) -> Submission:
     """Read each module and the helpers, within `caps`; write what is graded into `staging`
     (a temporary folder if None)."""
     root = Path(root)
@@ -185,8 +198,10 @@ def load_submission(root: str | Path, modules, staging: Path | None = None,
     total = sum(len(code) for code, _, _ in codes.values() if code is not None) + sum(map(len, helpers.values()))
     if total > caps.max_submission_kb << 10:
         too_large = Message("submission_too_large", {"size_kb": -(-total // 1024), "limit_kb": caps.max_submission_kb})
-        codes = {module: (None, too_large if code is not None else problem, origin)
-                 for module, (code, problem, origin) in codes.items()}
+        codes = {
+            module: (None, too_large if code is not None else problem, origin)
+            for module, (code, problem, origin) in codes.items()
+        }
         ignored.update(dict.fromkeys(helpers, "submission_too_large"))
         helpers = {}
     found = {}

@@ -8,6 +8,7 @@ each child gets its own group below the grader's; the confinement script moves t
 into it before any student code runs. Elsewhere `unavailable_reason()` says why, and the
 rlimits are the only line.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -27,8 +28,9 @@ _counter = itertools.count()
 @dataclass(frozen=True)
 class Layout:
     """Where the grader's own groups are: one folder (v2) or one per controller (v1)."""
+
     version: int
-    folders: dict[str, Path]      # controller -> the grader's group in that hierarchy
+    folders: dict[str, Path]  # controller -> the grader's group in that hierarchy
 
 
 def _own_groups() -> dict[str, str]:

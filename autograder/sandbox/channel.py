@@ -4,6 +4,7 @@ Nothing the child does can make the grader wait past a deadline or hold more tha
 `max_frame` bytes of one reply: writes are non-blocking (a child that stops reading costs
 its time limit, not a hung grader), a frame's length is checked before its bytes are read.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -32,7 +33,7 @@ class Channel:
             while data:
                 _wait(selector, deadline)
                 try:
-                    written = os.write(self.write_fd, data[:1 << 20])
+                    written = os.write(self.write_fd, data[: 1 << 20])
                 except BlockingIOError:
                     continue
                 except (BrokenPipeError, OSError):
@@ -52,7 +53,7 @@ class Channel:
             selector.register(self.read_fd, selectors.EVENT_READ)
             while filled < size:
                 _wait(selector, deadline)
-                count = os.readv(self.read_fd, [view[filled:filled + (1 << 20)]])
+                count = os.readv(self.read_fd, [view[filled : filled + (1 << 20)]])
                 if not count:
                     raise ChannelError("closed")
                 filled += count

@@ -9,6 +9,7 @@ the grader itself compares the arguments' digests with what it sent. The functio
 take what they rely on as default arguments, bound when this module is imported, before any
 student code: replacing a name in this module, in `warnings` or in numpy changes nothing here.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -22,10 +23,10 @@ import warnings
 
 from . import tracer_state, tracing, wire
 
-RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))   # these files' folder: never the student's code
+RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))  # these files' folder: never the student's code
 _objects: dict[int, object] = {}
-_modules: dict[str, object] = {}   # the student's modules imported here, by name
-_module = None                     # the namespace served by `attach` (a notebook's globals)
+_modules: dict[str, object] = {}  # the student's modules imported here, by name
+_module = None  # the namespace served by `attach` (a notebook's globals)
 
 
 def _keep(obj) -> int:
@@ -46,6 +47,7 @@ def _resolve(ident, type_name: str = ""):
 def _thawed(value):
     """A writable copy of the arrays in `value` (an attribute the student's object will own)."""
     import numpy as np
+
     if isinstance(value, np.ndarray):
         return value.copy()
     if isinstance(value, (list, tuple)):
@@ -60,7 +62,7 @@ def _overflow_trap():
     return _OverflowTrap()
 
 
-FE_OVERFLOW = {"x86_64": 0x08, "i686": 0x08, "aarch64": 0x04}   # <fenv.h> per machine
+FE_OVERFLOW = {"x86_64": 0x08, "i686": 0x08, "aarch64": 0x04}  # <fenv.h> per machine
 
 
 class _OverflowTrap:
@@ -71,6 +73,7 @@ class _OverflowTrap:
         import ctypes
         import ctypes.util
         import platform
+
         self.flag = FE_OVERFLOW.get(platform.machine())
         name = ctypes.util.find_library("m") if sys.platform == "linux" else None
         self.libm = ctypes.CDLL(name) if name and self.flag else None
@@ -99,8 +102,16 @@ def _load(path: str, name: str):
     return sorted(n for n in vars(module) if not n.startswith("_"))
 
 
-def _call(request: dict, *, resolve=_resolve, digests=wire.digests, labelled=wire.labelled,
-          catch_warnings=warnings.catch_warnings, simplefilter=warnings.simplefilter, trap=_overflow_trap):
+def _call(
+    request: dict,
+    *,
+    resolve=_resolve,
+    digests=wire.digests,
+    labelled=wire.labelled,
+    catch_warnings=warnings.catch_warnings,
+    simplefilter=warnings.simplefilter,
+    trap=_overflow_trap,
+):
     """The student's function on the arguments; then what the grader needs to judge the call
     (it compares the digests with what it sent): the warnings and the arguments' digests."""
     func = resolve(request["target"])
@@ -130,6 +141,7 @@ def _serve(request: dict, *, call=_call, load=_load, thawed=_thawed):
     if op == "warmup":  # imports done before student code, outside its time budget
         import numpy  # noqa: F401
         import torch
+
         tracing.install()  # before any student code: it patches what the from-scratch watch needs
         if request.get("optimizer", True):  # the first optimizer imports torch._dynamo (seconds)
             torch.optim.Adam([torch.zeros(1, requires_grad=True)])
@@ -143,14 +155,17 @@ def _error_reply(error: BaseException, *, runtime: str = RUNTIME_DIR) -> dict:
     frames = traceback.extract_tb(error.__traceback__)
     student_frames = [f for f in frames if os.path.dirname(os.path.abspath(f.filename)) != runtime]
     text = "".join(traceback.format_list(student_frames[-6:]))
-    return {"ok": False, "error": {"type": type(error).__name__, "message": str(error)[:2000],
-                                   "traceback": text[-4000:]}}
+    return {
+        "ok": False,
+        "error": {"type": type(error).__name__, "message": str(error)[:2000], "traceback": text[-4000:]},
+    }
 
 
 def _limit_resources(limits: dict) -> None:
     if not limits:  # the portable runner sets them itself, where the OS has `resource`
         return
     import resource
+
     for name, value in limits.items():
         resource.setrlimit(getattr(resource, name), (value, value))
 
@@ -166,8 +181,17 @@ def decode_request(data: bytes, *, decode=wire.decode):
     return decode(data, resolve_handle=_resolve, build_modules=True, frozen=True)
 
 
-def answer(request: dict, *, serve=_serve, error_reply=_error_reply, encode=wire.encode, decode=wire.decode,
-           clock=time.perf_counter, watching=tracing.watching, plain=tracer_state.plain) -> bytes:
+def answer(
+    request: dict,
+    *,
+    serve=_serve,
+    error_reply=_error_reply,
+    encode=wire.encode,
+    decode=wire.decode,
+    clock=time.perf_counter,
+    watching=tracing.watching,
+    plain=tracer_state.plain,
+) -> bytes:
     """The encoded reply to one request: its result, or the student's exception as data.
     A call's reply says how many seconds it ran (the student's compute, for the benchmarks);
     a from-scratch exercise's request is watched, and its reply carries the watch's report."""

@@ -21,6 +21,7 @@ process and no shared memory survives the child. Elsewhere (not root, macOS, no 
 `unavailable_reason()` says why, and hidden grading refuses to run unless the instructor
 asks for it (`--unconfined`).
 """
+
 from __future__ import annotations
 
 import functools
@@ -39,22 +40,33 @@ DEVICES = ("null", "zero", "full", "random", "urandom")
 PROC_READ_ONLY = ("sys", "sysrq-trigger", "irq", "bus", "fs")
 PROC_MASKED = ("kcore", "keys", "kmsg", "timer_list", "sched_debug", "latency_stats", "acpi", "scsi", "asound")
 SETUP_FAILED = 125  # the confinement script's exit code when a step fails (before any student code)
-UNSHARE = ("unshare", "--mount", "--net", "--pid", "--ipc", "--uts", "--fork", "--kill-child",
-           "--propagation", "private")
-FIRST_UID = 200_000            # children run as uids from here on: no account, no files on the host
+UNSHARE = (
+    "unshare",
+    "--mount",
+    "--net",
+    "--pid",
+    "--ipc",
+    "--uts",
+    "--fork",
+    "--kill-child",
+    "--propagation",
+    "private",
+)
+FIRST_UID = 200_000  # children run as uids from here on: no account, no files on the host
 UID_RANGE = 1 << 24
-HOME = "home"                  # the child's private home below its working folder
+HOME = "home"  # the child's private home below its working folder
 
 
 @dataclass(frozen=True)
 class Jail:
     """What one confined child gets: its user, its scratch space, what it must not see."""
+
     uid: int
-    scratch_mb: int = 256                 # each of the home and /tmp (tmpfs)
-    shm_mb: int = 64                      # /dev/shm (tmpfs)
-    masked: tuple[Path, ...] = ()         # shown empty (datasets' raw files, the cache)
-    cgroup_procs: tuple[str, ...] = ()    # cgroup.procs files the child joins first
-    devices: tuple[str, ...] = ()         # extra /dev nodes (a GPU's)
+    scratch_mb: int = 256  # each of the home and /tmp (tmpfs)
+    shm_mb: int = 64  # /dev/shm (tmpfs)
+    masked: tuple[Path, ...] = ()  # shown empty (datasets' raw files, the cache)
+    cgroup_procs: tuple[str, ...] = ()  # cgroup.procs files the child joins first
+    devices: tuple[str, ...] = ()  # extra /dev nodes (a GPU's)
 
 
 def new_uid() -> int:
@@ -64,8 +76,9 @@ def new_uid() -> int:
 
 def gpu_devices() -> tuple[str, ...]:
     """The host's NVIDIA device nodes, for a child that trains on the GPU."""
-    return tuple(sorted(name for name in os.listdir("/dev") if name.startswith("nvidia") and
-                        not os.path.isdir(f"/dev/{name}")))
+    return tuple(
+        sorted(name for name in os.listdir("/dev") if name.startswith("nvidia") and not os.path.isdir(f"/dev/{name}"))
+    )
 
 
 def die_with_parent(command: list[str]) -> list[str]:
@@ -141,8 +154,10 @@ def _q(path) -> str:
 
 def _read_only_tree(target: str) -> list[str]:
     """Remount `target` and every mount below it read-only (mount has no recursive remount)."""
-    return [f"for mp in $(findmnt -rn -o TARGET -R {target}); do "
-            f"mount -o remount,bind,ro,nosuid,nodev \"$mp\" || exit {SETUP_FAILED}; done"]
+    return [
+        f"for mp in $(findmnt -rn -o TARGET -R {target}); do "
+        f'mount -o remount,bind,ro,nosuid,nodev "$mp" || exit {SETUP_FAILED}; done'
+    ]
 
 
 def _bind_read_only(source: Path, target: str) -> list[str]:
@@ -159,8 +174,10 @@ def _mask(path: Path, target: str) -> list[str]:
 
 def _tmpfs(target: str, size_mb: int, mode: str, owner: int | None = None) -> list[str]:
     owned = f",uid={owner},gid={owner}" if owner is not None else ""
-    return [f"mkdir -p {target}",
-            f"mount -t tmpfs -o mode={mode},size={size_mb}m,nosuid,nodev{owned} grader-scratch {target}"]
+    return [
+        f"mkdir -p {target}",
+        f"mount -t tmpfs -o mode={mode},size={size_mb}m,nosuid,nodev{owned} grader-scratch {target}",
+    ]
 
 
 def _dev(root: str, jail: Jail) -> list[str]:
@@ -178,15 +195,21 @@ def _proc_and_sys(root: str) -> list[str]:
     lines = [f"mkdir -p {root}/proc {root}/sys", f"mount -t proc -o nosuid,nodev,noexec proc {root}/proc"]
     for name in PROC_READ_ONLY:
         path = f"{root}/proc/{name}"
-        lines.append(f"if [ -e {path} ]; then mount --bind {path} {path} && "
-                     f"mount -o remount,bind,ro,nosuid,nodev,noexec {path} || exit {SETUP_FAILED}; fi")
+        lines.append(
+            f"if [ -e {path} ]; then mount --bind {path} {path} && "
+            f"mount -o remount,bind,ro,nosuid,nodev,noexec {path} || exit {SETUP_FAILED}; fi"
+        )
     for name in PROC_MASKED:
         path = f"{root}/proc/{name}"
-        lines.append(f"if [ -d {path} ]; then mount -t tmpfs -o ro,size=4k masked {path} || exit {SETUP_FAILED}; "
-                     f"elif [ -e {path} ]; then mount --bind /dev/null {path} || exit {SETUP_FAILED}; fi")
+        lines.append(
+            f"if [ -d {path} ]; then mount -t tmpfs -o ro,size=4k masked {path} || exit {SETUP_FAILED}; "
+            f"elif [ -e {path} ]; then mount --bind /dev/null {path} || exit {SETUP_FAILED}; fi"
+        )
     lines.append(f"mount -t sysfs -o ro,nosuid,nodev,noexec sysfs {root}/sys")
-    lines.append(f"if [ -d {root}/sys/firmware ]; then mount -t tmpfs -o ro,size=4k masked {root}/sys/firmware "
-                 f"|| exit {SETUP_FAILED}; fi")
+    lines.append(
+        f"if [ -d {root}/sys/firmware ]; then mount -t tmpfs -o ro,size=4k masked {root}/sys/firmware "
+        f"|| exit {SETUP_FAILED}; fi"
+    )
     return lines
 
 
@@ -202,7 +225,7 @@ def root_filesystem_script(new_root: Path, workdir: Path, jail: Jail) -> str:
     docstring); the warm template's zygotes run it too (`template.py`), after joining their cgroups."""
     root = _q(new_root)
     lines = [f"mount -t tmpfs -o mode=755,size=16m grader-root {root}"]
-    lines += _tmpfs(f"{root}/tmp", jail.scratch_mb, "1777")   # first: an environment may live below /tmp
+    lines += _tmpfs(f"{root}/tmp", jail.scratch_mb, "1777")  # first: an environment may live below /tmp
     for name in SYSTEM_DIRS:
         path = Path("/") / name
         if path.is_symlink():
@@ -220,8 +243,9 @@ def root_filesystem_script(new_root: Path, workdir: Path, jail: Jail) -> str:
         if any(path.is_relative_to(folder) for folder in visible):  # others are not there anyway
             lines += _mask(path, root + _q(path))
     lines += [f"mount -o remount,ro {root}/dev", f"mount -o remount,ro {root}"]
-    return "\n".join(f"{line} || exit {SETUP_FAILED}" if not line.startswith(("for ", "if ")) else line
-                     for line in lines)
+    return "\n".join(
+        f"{line} || exit {SETUP_FAILED}" if not line.startswith(("for ", "if ")) else line for line in lines
+    )
 
 
 def new_root_of(workdir: Path) -> Path:
@@ -237,8 +261,10 @@ def confine(command: list[str], workdir: Path, jail: Jail) -> list[str]:
     new_root = new_root_of(workdir)
     script = confinement_script(new_root, workdir, jail)
     run = " ".join(shlex.quote(part) for part in command)
-    user = (f"setpriv --reuid={jail.uid} --regid={jail.uid} --clear-groups --no-new-privs "
-            f"--inh-caps=-all --bounding-set=-all --pdeathsig KILL --")
+    user = (
+        f"setpriv --reuid={jail.uid} --regid={jail.uid} --clear-groups --no-new-privs "
+        f"--inh-caps=-all --bounding-set=-all --pdeathsig KILL --"
+    )
     inner = f"cd {_q(home_of(workdir))} && exec {run}"
     script += f"\ncd /\nexec chroot {_q(new_root)} {user} sh -c {shlex.quote(inner)}"
     return [*UNSHARE, "--", "/bin/sh", "-c", script]

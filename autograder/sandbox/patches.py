@@ -4,6 +4,7 @@ scipy.special's routines, guards on the entry points that change torch's functio
 and hooks on threads and audited events. Each reports to the running watch (tracer_state.active).
 Part of the child's runtime: the standard library and torch only.
 """
+
 from __future__ import annotations
 
 import sys
@@ -45,6 +46,7 @@ def _drowned(result):
     """A recurrent routine's result with every floating tensor in it replaced by loud noise
     (the grader asks this to see whether the predictions depend on the recurrent layer)."""
     import torch
+
     if isinstance(result, (tuple, list)):
         return type(result)(_drowned(item) for item in result)
     if not isinstance(result, torch.Tensor) or not result.is_floating_point():
@@ -57,6 +59,7 @@ def _drowned(result):
 def _noise_generator():
     """A generator of its own, so the student's torch random state is left as it was."""
     import torch
+
     generator = state.originals.get("noise")
     if generator is None:
         generator = state.originals["noise"] = torch.Generator().manual_seed(0x5EED)
@@ -65,11 +68,13 @@ def _noise_generator():
 
 def _recording(routine: str, original):
     """`original` wrapped to tell the running watch that `routine` was reached."""
+
     def recorded(*args, **kwargs):
         watch = state.active
         if watch is not None:
             watch.saw(routine)
         return original(*args, **kwargs)
+
     recorded.__name__ = recorded.__qualname__ = getattr(original, "__name__", routine.rpartition(".")[2])
     recorded.__doc__ = getattr(original, "__doc__", None)
     return recorded
@@ -78,11 +83,13 @@ def _recording(routine: str, original):
 def _guarded(entry: str, original):
     """A torch entry point that changes the torch function stack: tampering when the student's
     code calls it during a watched request (torch's own uses are let through)."""
+
     def guarded(*args, **kwargs):
         watch = state.active
         if watch is not None and not sys._getframe(1).f_code.co_filename.startswith(state.torch_dir):
             watch.tamper(f"{entry} called")
         return original(*args, **kwargs)
+
     guarded.__name__ = guarded.__qualname__ = entry.rpartition(".")[2]
     return guarded
 
@@ -90,9 +97,11 @@ def _guarded(entry: str, original):
 def _guarded_jit(original):
     """torch.jit._state.enable: TorchScript runs outside the mode's sight, so turning it back on
     is tampering, reported by every later watched request."""
+
     def enable(*args, **kwargs):
         state.lasting.append("TorchScript turned back on")
         return original(*args, **kwargs)
+
     return enable
 
 
@@ -102,6 +111,7 @@ def started_thread(original):
         if watch is not None and state.student_frame(watch.entry):
             watch.tamper("a thread started during the call")
         return original(*args, **kwargs)
+
     return start
 
 
@@ -129,11 +139,29 @@ def patch_torch(torch) -> None:
         cls = getattr(torch.nn, name)
         patch_attribute(cls, "forward", _recording(f"torch.nn.{name}", cls.__dict__["forward"]))
     overrides = torch.overrides
-    for owner, prefix, names in ((torch._C, "torch._C", ("DisableTorchFunction", "_set_torch_function_state",
-                                                         "_pop_torch_function_stack", "_push_on_torch_function_stack")),
-                                 (overrides, "torch.overrides", ("_pop_mode", "_pop_mode_temporarily", "_push_mode",
-                                                                 "_pop_torch_function_stack",
-                                                                 "_push_on_torch_function_stack"))):
+    for owner, prefix, names in (
+        (
+            torch._C,
+            "torch._C",
+            (
+                "DisableTorchFunction",
+                "_set_torch_function_state",
+                "_pop_torch_function_stack",
+                "_push_on_torch_function_stack",
+            ),
+        ),
+        (
+            overrides,
+            "torch.overrides",
+            (
+                "_pop_mode",
+                "_pop_mode_temporarily",
+                "_push_mode",
+                "_pop_torch_function_stack",
+                "_push_on_torch_function_stack",
+            ),
+        ),
+    ):
         for name in names:
             original = getattr(owner, name)
             state.originals.setdefault(name, original)
@@ -151,9 +179,16 @@ def patch_torch(torch) -> None:
 def _guard_torch_bindings() -> None:
     """Torch modules that bound the stack's entry points by name (`from torch.overrides import
     _pop_mode`) get the guarded ones too; modules imported later bind the guarded ones anyway."""
-    guarded = {id(state.originals[name]): (state.originals[name], getattr(sys.modules["torch.overrides"], name))
-               for name in ("_pop_mode", "_pop_mode_temporarily", "_push_mode", "_pop_torch_function_stack",
-                            "_push_on_torch_function_stack")}
+    guarded = {
+        id(state.originals[name]): (state.originals[name], getattr(sys.modules["torch.overrides"], name))
+        for name in (
+            "_pop_mode",
+            "_pop_mode_temporarily",
+            "_push_mode",
+            "_pop_torch_function_stack",
+            "_push_on_torch_function_stack",
+        )
+    }
     for name, module in list(sys.modules.items()):
         namespace = getattr(module, "__dict__", None)
         if name.startswith("torch.") and name != "torch.overrides" and isinstance(namespace, dict):
@@ -217,6 +252,7 @@ class PatchScipyOnImport:
                 def exec_module(module, run=run):
                     run(module)
                     patch_scipy()
+
                 spec.loader.exec_module = exec_module
                 return spec
         return None

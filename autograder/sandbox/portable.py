@@ -10,6 +10,7 @@ it does not: isolation from the file system and the network, a process count, a 
 warning line says so, once. Its interface is `StudentProcess`'s, so the checks, the proxies and
 the messages are the same, and so are the exit codes of `check`.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -31,7 +32,7 @@ from .proxies import Peer, StudentFailure
 from .runtime import RUNTIME_PACKAGE, write_runtime
 from .sandbox import MAX_REPLY_BYTES, WARMUP_S, Limits, StudentProcess
 
-RUNNER_VARIABLE = "AUTOGRADER_RUNNER"   # "portable" forces this runner (e.g. to test it on Linux)
+RUNNER_VARIABLE = "AUTOGRADER_RUNNER"  # "portable" forces this runner (e.g. to test it on Linux)
 
 # The child's first lines: the channel is its stdin/stdout, moved to other descriptors so that the
 # student's print() and the libraries' output go nowhere; then its own limits, where the OS has them.
@@ -99,10 +100,16 @@ def memory_enforced() -> bool:
 @functools.cache
 def announce(reason: str) -> None:
     """The one line, once per process, that says what this runner enforces and what not."""
-    memory = ("the memory limit by RLIMIT_DATA" if memory_enforced()
-              else "no memory limit (none that a child can set on this OS)")
-    print(f"warning: portable runner ({reason}): time limit by ending the process, {memory}; "
-          "not enforced: isolation from files and network, a process count, a cgroup", file=sys.stderr)
+    memory = (
+        "the memory limit by RLIMIT_DATA"
+        if memory_enforced()
+        else "no memory limit (none that a child can set on this OS)"
+    )
+    print(
+        f"warning: portable runner ({reason}): time limit by ending the process, {memory}; "
+        "not enforced: isolation from files and network, a process count, a cgroup",
+        file=sys.stderr,
+    )
 
 
 class PipeChannel:
@@ -127,7 +134,7 @@ class PipeChannel:
         buffer, filled = bytearray(size), 0
         view = memoryview(buffer)
         while filled < size:
-            count = self.from_child.readinto(view[filled:filled + (1 << 20)])
+            count = self.from_child.readinto(view[filled : filled + (1 << 20)])
             if not count:
                 raise EOFError
             filled += count
@@ -143,6 +150,7 @@ class PipeChannel:
                 result.put((True, work()))
             except (OSError, EOFError, ValueError):
                 result.put((False, None))
+
         threading.Thread(target=run, daemon=True).start()
         try:
             done, value = result.get(timeout=max(0.0, deadline - time.monotonic()))
@@ -162,22 +170,30 @@ class PortableProcess(Peer):
     """One plain child serving a student's modules, restarted after a failure (the interface of
     `sandbox.StudentProcess`: `launch`, `start_exercise`, `close`, the timing counters)."""
 
-    def __init__(self, sources: dict[str, Path], limits: Limits, *, time_limits: dict[str, float] | None = None,
-                 warm_optimizer: bool = True, helpers: dict[str, Path] | None = None, confine: bool = True):
+    def __init__(
+        self,
+        sources: dict[str, Path],
+        limits: Limits,
+        *,
+        time_limits: dict[str, float] | None = None,
+        warm_optimizer: bool = True,
+        helpers: dict[str, Path] | None = None,
+        confine: bool = True,
+    ):
         self.sources = {module: Path(path) for module, path in sources.items()}
         self.helpers = {name: Path(path) for name, path in (helpers or {}).items()}
         self.limits, self.time_limits, self.warm_optimizer = limits, dict(time_limits or {}), warm_optimizer
-        self.confined = False   # `confine` is moot: this runner never confines
+        self.confined = False  # `confine` is moot: this runner never confines
         self.proc: subprocess.Popen | None = None
         self.channel: PipeChannel | None = None
         self.workdir: Path | None = None
         self.deadline, self.budget = float("inf"), 0.0
         self.loaded: dict[str, list[str]] = {}
-        self.broken: dict[str, StudentFailure] = {}     # modules whose import (or start) failed
+        self.broken: dict[str, StudentFailure] = {}  # modules whose import (or start) failed
         self.warmup_sent_at: float | None = None
         self.start_seconds = 0.0
         self.import_seconds: dict[str, float] = {}
-        self.starts, self.forks, self.templated = 0, 0, 0   # as StudentProcess counts them (never forks)
+        self.starts, self.forks, self.templated = 0, 0, 0  # as StudentProcess counts them (never forks)
         announce(portable_reason() or "chosen by the caller")
 
     def alive(self) -> bool:
@@ -234,8 +250,9 @@ class PortableProcess(Peer):
         started = time.monotonic()
         self._arm(self.limits.import_s)
         try:
-            reply = self._exchange({"op": "load", "module": module,
-                                    "path": str(self.workdir / "submission" / f"{module}.py")})
+            reply = self._exchange(
+                {"op": "load", "module": module, "path": str(self.workdir / "submission" / f"{module}.py")}
+            )
         finally:
             self.import_seconds[module] = self.import_seconds.get(module, 0.0) + time.monotonic() - started
         self.loaded[module] = reply["names"]
@@ -250,9 +267,15 @@ class PortableProcess(Peer):
         bootstrap = BOOTSTRAP.format(limits=self._rlimits(), runtime=str(runtime), package=RUNTIME_PACKAGE)
         posix = os.name == "posix"
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", bootstrap], cwd=self.workdir, env=self._child_env(),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            start_new_session=posix, creationflags=0 if posix else subprocess.CREATE_NEW_PROCESS_GROUP)
+            [sys.executable, "-I", "-c", bootstrap],
+            cwd=self.workdir,
+            env=self._child_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=posix,
+            creationflags=0 if posix else subprocess.CREATE_NEW_PROCESS_GROUP,
+        )
         self.channel = PipeChannel(self.proc.stdin, self.proc.stdout, MAX_REPLY_BYTES)
 
     def _write_files(self) -> Path:
@@ -265,8 +288,13 @@ class PortableProcess(Peer):
         return runtime
 
     def _child_env(self) -> dict:
-        env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg",
-               "OMP_NUM_THREADS": "1"}
+        env = {
+            **os.environ,
+            "PYTHONHASHSEED": "0",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "MPLBACKEND": "Agg",
+            "OMP_NUM_THREADS": "1",
+        }
         if self.limits.device == "cpu":
             env["CUDA_VISIBLE_DEVICES"] = ""
         return env

@@ -7,11 +7,12 @@ the wire's caps; what the reply claims is checked here (argument digests, text l
 the from-scratch watch's report) before a check sees it. A failure of student code is a
 `StudentFailure`.
 """
+
 from __future__ import annotations
 
 from . import wire
 
-MAX_TEXT = 2000                # characters kept of any text the child sends (messages, warnings)
+MAX_TEXT = 2000  # characters kept of any text the child sends (messages, warnings)
 
 
 class StudentFailure(Exception):
@@ -21,18 +22,18 @@ class StudentFailure(Exception):
     def __init__(self, kind: str, exc_type: str = "", message: str = "", traceback: str = ""):
         super().__init__(f"{kind}: {exc_type}: {message}")
         self.kind, self.exc_type, self.message, self.traceback = kind, exc_type, message, traceback
-        self.case = None   # the label of the case it was raised on (`cases.Case`), when known
+        self.case = None  # the label of the case it was raised on (`cases.Case`), when known
 
 
 class Peer:
     """The side that runs student code, as the proxies see it: requests in, replies decoded."""
 
     generation = 0
-    last_mutated: list = []          # noqa: RUF012  (replaced per reply, never changed in place)
-    last_warnings: list[str] = []    # noqa: RUF012
-    student_seconds = 0.0    # inside student functions, as the child measured it
-    request_seconds = 0.0    # round trips of requests, as the grader measured them
-    scratch = None           # the running exercise's from-scratch watch (autograder/exercises/scratch.py)
+    last_mutated: list = []  # noqa: RUF012  (replaced per reply, never changed in place)
+    last_warnings: list[str] = []  # noqa: RUF012
+    student_seconds = 0.0  # inside student functions, as the child measured it
+    request_seconds = 0.0  # round trips of requests, as the grader measured them
+    scratch = None  # the running exercise's from-scratch watch (autograder/exercises/scratch.py)
 
     def student_request(self, message: dict, sent: dict | None = None):
         """A request that runs student code: watched when the exercise is from scratch."""
@@ -71,8 +72,13 @@ class Peer:
             self.student_seconds += reply["seconds"]
         if not reply["ok"]:
             error = reply.get("error") if isinstance(reply.get("error"), dict) else {}
-            raise StudentFailure("exception", *(_text(error.get(key, default)) for key, default in
-                                                (("type", "Exception"), ("message", ""), ("traceback", ""))))
+            raise StudentFailure(
+                "exception",
+                *(
+                    _text(error.get(key, default))
+                    for key, default in (("type", "Exception"), ("message", ""), ("traceback", ""))
+                ),
+            )
         if sent is not None:
             returned = reply.get("digests") if isinstance(reply.get("digests"), dict) else {}
             self.last_mutated = [label for label, digest in sent.items() if returned.get(label) != digest]

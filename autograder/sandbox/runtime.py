@@ -4,14 +4,23 @@ The runtime (RUNTIME_FILES, importable as package `gradechild`) is the only code
 that a child runs; those files import only each other, relatively, and the standard library
 (numpy and torch once the zygote warms up).
 """
+
 from __future__ import annotations
 
 import os
 import shutil
 from pathlib import Path
 
-RUNTIME_FILES = ("wire.py", "modules.py", "tracer_state.py", "patches.py", "tracing.py", "child.py", "zygote.py",
-                 "template.py")
+RUNTIME_FILES = (
+    "wire.py",
+    "modules.py",
+    "tracer_state.py",
+    "patches.py",
+    "tracing.py",
+    "child.py",
+    "zygote.py",
+    "template.py",
+)
 RUNTIME_PACKAGE = "gradechild"
 
 
@@ -28,8 +37,14 @@ def write_runtime(folder: Path) -> Path:
 def child_environment(device: str, home: Path | None = None) -> dict[str, str]:
     """The child's whole environment (nothing else of the grader's): one thread for the libraries,
     no GPU unless grading on one, its home (None: the warm template's, which has none)."""
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
-           "MPLBACKEND": "Agg", "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1"}
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "MPLBACKEND": "Agg",
+        "LANG": "C.UTF-8",
+        "OMP_NUM_THREADS": "1",
+    }
     if home is not None:
         env["HOME"] = env["TMPDIR"] = str(home)
     if device == "cpu":

@@ -9,6 +9,7 @@ through the proxies of `autograder/sandbox/proxies.py`, so a check reads like or
 A crash, hang or memory blow-up raises `StudentFailure` in the grader and ends that process
 with all it started; the next exercise gets a fresh one (which imports its module again).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -29,24 +30,24 @@ from .proxies import Peer, StudentFailure
 from .runtime import RUNTIME_PACKAGE, child_environment, write_runtime
 from .settings import SandboxPolicy
 
-MAX_REPLY_BYTES = 128 << 20    # one reply; a larger one costs the exercise (the grader stays small)
-LIBRARIES_MB = 768             # resident libraries (numpy, torch) on top of the memory cap, for the cgroup
+MAX_REPLY_BYTES = 128 << 20  # one reply; a larger one costs the exercise (the grader stays small)
+LIBRARIES_MB = 768  # resident libraries (numpy, torch) on top of the memory cap, for the cgroup
 
 
 WARMUP_S = 120.0  # importing numpy and torch in a new child (our code, not the student's)
-FORK_S = 30.0     # the zygote forking a process for a module (our code)
-REAP_S = 30.0     # the zygote ending that process and all it started, cleaning the scratch space
-CONTROL_BYTES = 1 << 16   # one reply of the zygote
+FORK_S = 30.0  # the zygote forking a process for a module (our code)
+REAP_S = 30.0  # the zygote ending that process and all it started, cleaning the scratch space
+CONTROL_BYTES = 1 << 16  # one reply of the zygote
 
 
 @dataclass(frozen=True)
 class Limits:
-    time_s: float          # wall seconds of student code per exercise (the longest, for a child of several modules)
-    memory_mb: int         # the child's data segment and private memory (RLIMIT_DATA)
+    time_s: float  # wall seconds of student code per exercise (the longest, for a child of several modules)
+    memory_mb: int  # the child's data segment and private memory (RLIMIT_DATA)
     device: str = "cpu"
     import_s: float = 30.0  # wall seconds to import the student's module
     sandbox: SandboxPolicy = field(default_factory=SandboxPolicy)
-    masked: tuple[Path, ...] = ()   # shown empty to a confined child (the grader's hidden data: cases.paths_to_mask)
+    masked: tuple[Path, ...] = ()  # shown empty to a confined child (the grader's hidden data: cases.paths_to_mask)
 
     @property
     def cgroup_memory_bytes(self) -> int:
@@ -68,28 +69,36 @@ class StudentProcess(Peer):
     or timed out: a module sees nothing another module did at import.
     """
 
-    def __init__(self, sources: dict[str, Path], limits: Limits, *, time_limits: dict[str, float] | None = None,
-                 warm_optimizer: bool = True, helpers: dict[str, Path] | None = None, confine: bool = True):
+    def __init__(
+        self,
+        sources: dict[str, Path],
+        limits: Limits,
+        *,
+        time_limits: dict[str, float] | None = None,
+        warm_optimizer: bool = True,
+        helpers: dict[str, Path] | None = None,
+        confine: bool = True,
+    ):
         self.sources = {module: Path(path) for module, path in sources.items()}
         self.helpers = {name: Path(path) for name, path in (helpers or {}).items()}
-        self.confine = confine   # False: the instructor allowed grading without confinement
+        self.confine = confine  # False: the instructor allowed grading without confinement
         self.limits, self.time_limits, self.warm_optimizer = limits, dict(time_limits or {}), warm_optimizer
-        self.proc: subprocess.Popen | None = None       # the zygote (through unshare, confined)
+        self.proc: subprocess.Popen | None = None  # the zygote (through unshare, confined)
         self.workdir: Path | None = None
         self.deadline, self._budget = float("inf"), 0.0
-        self.loaded: dict[str, list[str]] = {}          # the module the forked process serves: its names
+        self.loaded: dict[str, list[str]] = {}  # the module the forked process serves: its names
         self.load_failures: dict[str, StudentFailure] = {}
         self.confined = False
         self.cgroup: cgroups.ChildGroup | None = None
-        self.control: Channel | None = None              # to the zygote
-        self.fd_socket: socket.socket | None = None      # the forked processes' pipes come through it
-        self.channel: Channel | None = None              # to the forked process serving a module
+        self.control: Channel | None = None  # to the zygote
+        self.fd_socket: socket.socket | None = None  # the forked processes' pipes come through it
+        self.channel: Channel | None = None  # to the forked process serving a module
         self._oom_kills = 0
         self._warming = False
-        self.starts = 0              # zygotes started (interpreters, confinements)
-        self.templated = 0           # of which forked by grade-all's warm template
-        self.forks = 0               # processes forked for modules
-        self.start_seconds = 0.0     # starting zygotes and their warm-up (our imports)
+        self.starts = 0  # zygotes started (interpreters, confinements)
+        self.templated = 0  # of which forked by grade-all's warm template
+        self.forks = 0  # processes forked for modules
+        self.start_seconds = 0.0  # starting zygotes and their warm-up (our imports)
         self.import_seconds: dict[str, float] = {}
 
     def alive(self) -> bool:
@@ -135,7 +144,7 @@ class StudentProcess(Peer):
         self._warming = False
         threads = self._control_reply(self._started_at + WARMUP_S).get("threads")
         self.start_seconds += time.monotonic() - self._started_at
-        if threads != 1:   # a thread pool does not survive a fork: no module may inherit a broken one
+        if threads != 1:  # a thread pool does not survive a fork: no module may inherit a broken one
             self.close()
             raise StudentFailure("internal", message=f"the child's parent has {threads} threads before forking")
 
@@ -176,8 +185,9 @@ class StudentProcess(Peer):
         started = time.monotonic()
         self.deadline, self._budget = started + self.limits.import_s, self.limits.import_s
         try:
-            reply = self._request({"op": "load", "module": module,
-                                   "path": str(self.workdir / "submission" / f"{module}.py")})
+            reply = self._request(
+                {"op": "load", "module": module, "path": str(self.workdir / "submission" / f"{module}.py")}
+            )
         finally:
             self.import_seconds[module] = self.import_seconds.get(module, 0.0) + time.monotonic() - started
         self.loaded = {module: reply["names"]}
@@ -203,14 +213,24 @@ class StudentProcess(Peer):
 
     def _start_zygote(self, jail: isolation.Jail | None, fds: list[int]) -> subprocess.Popen:
         """A new interpreter as the zygote, confined through `unshare` when `jail` is given."""
-        bootstrap = (f"import sys; sys.path.insert(0, {str(self.workdir / 'runtime')!r}); "
-                     f"from {RUNTIME_PACKAGE}.zygote import main; main({', '.join(map(str, fds))}, {self._rlimits()!r})")
+        bootstrap = (
+            f"import sys; sys.path.insert(0, {str(self.workdir / 'runtime')!r}); "
+            f"from {RUNTIME_PACKAGE}.zygote import main; main({', '.join(map(str, fds))}, {self._rlimits()!r})"
+        )
         command = [sys.executable, "-I", "-c", bootstrap]
         if jail is not None:
             command = isolation.confine(command, self.workdir, jail)
         return subprocess.Popen(
-            isolation.die_with_parent(command), cwd=self.workdir, env=self._child_env(), stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=fds, start_new_session=True, close_fds=True)
+            isolation.die_with_parent(command),
+            cwd=self.workdir,
+            env=self._child_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            pass_fds=fds,
+            start_new_session=True,
+            close_fds=True,
+        )
 
     def _write_files(self) -> None:
         """The runtime and the submission, readable by the child's user and writable by root only."""
@@ -230,9 +250,13 @@ class StudentProcess(Peer):
         box = self.limits.sandbox
         self.cgroup = cgroups.create(self.limits.cgroup_memory_bytes, box.max_processes)
         return isolation.Jail(
-            uid=isolation.new_uid(), scratch_mb=box.scratch_mb, shm_mb=box.shm_mb, masked=self.limits.masked,
+            uid=isolation.new_uid(),
+            scratch_mb=box.scratch_mb,
+            shm_mb=box.shm_mb,
+            masked=self.limits.masked,
             cgroup_procs=self.cgroup.procs_files if self.cgroup else (),
-            devices=isolation.gpu_devices() if self.limits.device == "cuda" else ())
+            devices=isolation.gpu_devices() if self.limits.device == "cuda" else (),
+        )
 
     def _child_env(self) -> dict:
         return child_environment(self.limits.device, isolation.home_of(self.workdir))
@@ -241,6 +265,7 @@ class StudentProcess(Peer):
         """The zygote forked by grade-all's warm template, confined as `isolation.confine` would
         confine it; None without a template, or when it cannot answer."""
         from . import template_client
+
         process = template_client.zygote(self.workdir, jail, self._child_env(), self._rlimits(), fds)
         self.templated += process is not None
         return process
@@ -250,13 +275,18 @@ class StudentProcess(Peer):
         memory = self.limits.memory_mb << 20
         # RLIMIT_DATA counts what the child allocates, not the libraries it maps: a CUDA build of
         # torch maps gigabytes of address space even on the CPU, so RLIMIT_AS would refuse it.
-        return {"RLIMIT_DATA": memory,
-                # a backstop for the child's whole life; the wall-time deadlines come first
-                "RLIMIT_CPU": int((WARMUP_S + len(self.sources) * (self.limits.import_s + 20 * self.limits.time_s))
-                                  * (os.cpu_count() or 1)),
-                "RLIMIT_FSIZE": 256 << 20, "RLIMIT_CORE": 0,
-                # per user: the confined child's uid is its own (unconfined, it would be the grader's)
-                **({"RLIMIT_NPROC": self.limits.sandbox.max_processes} if self.confined else {})}
+        return {
+            "RLIMIT_DATA": memory,
+            # a backstop for the child's whole life; the wall-time deadlines come first
+            "RLIMIT_CPU": int(
+                (WARMUP_S + len(self.sources) * (self.limits.import_s + 20 * self.limits.time_s))
+                * (os.cpu_count() or 1)
+            ),
+            "RLIMIT_FSIZE": 256 << 20,
+            "RLIMIT_CORE": 0,
+            # per user: the confined child's uid is its own (unconfined, it would be the grader's)
+            **({"RLIMIT_NPROC": self.limits.sandbox.max_processes} if self.confined else {}),
+        }
 
     def _namespace_init(self) -> int | None:
         """The confined child's host pid: the init of its PID namespace (unshare's only child)."""

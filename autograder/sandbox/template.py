@@ -22,6 +22,7 @@ and `setpriv --pdeathsig` do on the other path: it waits for the zygote, writes 
 to the status pipe, and kills it (and so its whole namespace) when the grader that asked for
 it dies.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -44,9 +45,9 @@ MS_REC, MS_PRIVATE = 0x4000, 0x40000
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP = 1, 38, 24
 PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
-SETUP_FAILED = 125           # isolation.SETUP_FAILED: the confinement failed, before any student code
+SETUP_FAILED = 125  # isolation.SETUP_FAILED: the confinement failed, before any student code
 REQUEST_BYTES = 1 << 20
-FDS = 4                      # control in, control out, fd socket, status pipe
+FDS = 4  # control in, control out, fd socket, status pipe
 PEERCRED = struct.calcsize("3i")  # pid, uid, gid of the connecting process
 LENGTH = struct.Struct("!Q")
 
@@ -73,7 +74,7 @@ def serve(listener: socket.socket) -> None:
     gc.collect()
     gc.freeze()
     threads = len(os.listdir("/proc/self/task"))
-    if threads != 1:   # a fork would copy a broken thread pool into every student
+    if threads != 1:  # a fork would copy a broken thread pool into every student
         raise SystemExit(f"the template has {threads} threads")
     signal.signal(signal.SIGCHLD, _reap_keepers)
     while True:
@@ -101,14 +102,14 @@ def _answer(connection: socket.socket) -> None:
     pid, uid, _ = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, PEERCRED))
     if uid != 0:
         return
-    head, fds, _, _ = socket.recv_fds(connection, LENGTH.size, FDS)   # the request's length, with the fds
+    head, fds, _, _ = socket.recv_fds(connection, LENGTH.size, FDS)  # the request's length, with the fds
     try:
         if len(fds) != FDS or len(head) != LENGTH.size or LENGTH.unpack(head)[0] > REQUEST_BYTES:
             return
         request = wire.decode(_receive(connection, LENGTH.unpack(head)[0]))
         keeper = os.fork()
         if keeper == 0:
-            _become_keeper(request, fds, grader=pid)   # never returns
+            _become_keeper(request, fds, grader=pid)  # never returns
         connection.sendall(wire.encode({"pid": keeper}))
     finally:
         for fd in fds:
@@ -132,7 +133,7 @@ def _become_keeper(request: dict, fds: list[int], grader: int) -> None:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.setsid()
         status = fds[3]
-        _close_all_but(fds)   # the template's listening socket and connection among them
+        _close_all_but(fds)  # the template's listening socket and connection among them
         try:
             watched = os.pidfd_open(grader)
         except ProcessLookupError:
@@ -143,7 +144,7 @@ def _become_keeper(request: dict, fds: list[int], grader: int) -> None:
         if init == 0:
             os.close(status)
             os.close(watched)
-            _become_zygote(request, fds[:3])   # never returns
+            _become_zygote(request, fds[:3])  # never returns
         for fd in fds[:3]:
             os.close(fd)
         code = _watch(init, watched)
@@ -161,7 +162,7 @@ def _watch(init: int, grader_pidfd: int) -> int:
     while True:
         ready = {fd for fd, _ in poller.poll()}
         if grader_pidfd in ready and init_pidfd not in ready:
-            os.kill(init, signal.SIGKILL)   # the namespace's init: every process in it dies
+            os.kill(init, signal.SIGKILL)  # the namespace's init: every process in it dies
         if init_pidfd in ready or grader_pidfd in ready:
             _, status = os.waitpid(init, 0)
             return os.waitstatus_to_exitcode(status)
@@ -171,18 +172,23 @@ def _watch(init: int, grader_pidfd: int) -> int:
 def _become_zygote(request: dict, fds: list[int]) -> None:
     try:
         _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
-        for procs in request["cgroup_procs"]:   # first: all that follows counts
+        for procs in request["cgroup_procs"]:  # first: all that follows counts
             with open(procs, "w") as joined:
                 joined.write("0")
-        setup = subprocess.run(["/bin/sh", "-c", request["script"]], stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True)
+        setup = subprocess.run(
+            ["/bin/sh", "-c", request["script"]],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            close_fds=True,
+        )
         if setup.returncode != 0:
             os._exit(SETUP_FAILED)
         os.chroot(request["root"])
         os.chdir(request["home"])
         _drop_privileges(int(request["uid"]))
         _fresh_environment(request["env"], request["runtime"])
-    except Exception:   # any failure here is the confinement's: no student code ran
+    except Exception:  # any failure here is the confinement's: no student code ran
         os._exit(SETUP_FAILED)
     try:
         zygote.main(*fds, request["rlimits"])
@@ -205,17 +211,22 @@ def _drop_privileges(uid: int) -> None:
     _check(_libc.capset(ctypes.byref(header), data), "clear inheritable capabilities")
     os.setgroups([])
     os.setresgid(uid, uid, uid)
-    os.setresuid(uid, uid, uid)   # no keep-caps: permitted and effective are emptied
+    os.setresuid(uid, uid, uid)  # no keep-caps: permitted and effective are emptied
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
-    _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")   # a uid change clears it
+    _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")  # a uid change clears it
     _verify(uid)
 
 
 def _verify(uid: int) -> None:
     with open("/proc/self/status") as status:
         fields = dict(line.split(":", 1) for line in status.read().splitlines() if ":" in line)
-    expected = {"Uid": [uid] * 4, "Gid": [uid] * 4, "Groups": [], "NoNewPrivs": [1],
-                **{f"Cap{kind}": [0] for kind in ("Inh", "Prm", "Eff", "Bnd", "Amb")}}
+    expected = {
+        "Uid": [uid] * 4,
+        "Gid": [uid] * 4,
+        "Groups": [],
+        "NoNewPrivs": [1],
+        **{f"Cap{kind}": [0] for kind in ("Inh", "Prm", "Eff", "Bnd", "Amb")},
+    }
     for name, values in expected.items():
         text = fields[name].split()
         seen = [int(value, 16) for value in text] if name.startswith("Cap") else [int(value) for value in text]
@@ -229,6 +240,7 @@ def _fresh_environment(env: dict, runtime: str) -> None:
     """The student's environment and the runtime package inside the new root (the template's
     own copy is not there)."""
     import tempfile
+
     os.environ.clear()
     os.environ.update(env)
     tempfile.tempdir = None

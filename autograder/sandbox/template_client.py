@@ -7,6 +7,7 @@ starting it through `unshare` itself when the template cannot answer. Either way
 confined the same way (`isolation.py`'s root filesystem script, the same uid, cgroup, rlimits)
 and the grader talks to it over the same pipes.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -26,7 +27,7 @@ from . import isolation, wire
 
 ADDRESS_VARIABLE = "AUTOGRADER_TEMPLATE"
 REPLY_BYTES = 1 << 12
-STARTUP_S = 120.0     # the template's warm-up (numpy, torch, an optimizer): our code
+STARTUP_S = 120.0  # the template's warm-up (numpy, torch, an optimizer): our code
 
 
 class Unavailable(Exception):
@@ -43,19 +44,28 @@ class Template:
 
     def __init__(self, environment: dict[str, str]):
         from .runtime import RUNTIME_PACKAGE, write_runtime
-        self.folder = Path(tempfile.mkdtemp(prefix="grade-template-"))   # 0700: root only
+
+        self.folder = Path(tempfile.mkdtemp(prefix="grade-template-"))  # 0700: root only
         runtime = write_runtime(self.folder)
         self.address = str(self.folder / "template.sock")
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(self.address)
         self.listener.listen(64)
         fd = self.listener.fileno()
-        bootstrap = (f"import sys; sys.path.insert(0, {str(runtime)!r}); "
-                     f"from {RUNTIME_PACKAGE}.template import main; main({fd})")
+        bootstrap = (
+            f"import sys; sys.path.insert(0, {str(runtime)!r}); from {RUNTIME_PACKAGE}.template import main; main({fd})"
+        )
         self.process = subprocess.Popen(
-            isolation.die_with_parent([sys.executable, "-I", "-c", bootstrap]), cwd=self.folder, env=environment,
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(fd,),
-            start_new_session=True, close_fds=True)
+            isolation.die_with_parent([sys.executable, "-I", "-c", bootstrap]),
+            cwd=self.folder,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            pass_fds=(fd,),
+            start_new_session=True,
+            close_fds=True,
+        )
 
     def close(self) -> None:
         self.listener.close()
@@ -72,9 +82,16 @@ def zygote(workdir: Path, jail: isolation.Jail, env: dict, rlimits: dict, fds: l
     if where is None:
         return None
     new_root = isolation.new_root_of(workdir)
-    request = {"script": isolation.root_filesystem_script(new_root, workdir, jail), "root": str(new_root),
-               "home": str(isolation.home_of(workdir)), "uid": jail.uid, "cgroup_procs": list(jail.cgroup_procs),
-               "env": env, "runtime": str(workdir / "runtime"), "rlimits": rlimits}
+    request = {
+        "script": isolation.root_filesystem_script(new_root, workdir, jail),
+        "root": str(new_root),
+        "home": str(isolation.home_of(workdir)),
+        "uid": jail.uid,
+        "cgroup_procs": list(jail.cgroup_procs),
+        "env": env,
+        "runtime": str(workdir / "runtime"),
+        "rlimits": rlimits,
+    }
     try:
         return spawn(where, request, fds)
     except Unavailable:
@@ -137,5 +154,5 @@ class KeptProcess:
         self._status_fd = -1
         try:
             self.returncode = int(text)
-        except ValueError:   # killed before it could say (SIGKILL)
+        except ValueError:  # killed before it could say (SIGKILL)
             self.returncode = -signal.SIGKILL

@@ -6,33 +6,67 @@ request's spec and findings), and the two questions asked about a call: which of
 functions is on the stack (`student_frame`), and torch's canonical name of a callable. Part of
 the child's runtime: the standard library only.
 """
+
 from __future__ import annotations
 
 import contextlib
 import sys
 
 RECURRENT_MODULES = ("RNN", "GRU", "LSTM", "RNNCell", "GRUCell", "LSTMCell")
-RECURRENT_FUNCTIONS = ("rnn_tanh", "rnn_relu", "gru", "lstm", "rnn_tanh_cell", "rnn_relu_cell", "gru_cell", "lstm_cell",
-                       "quantized_lstm", "quantized_gru", "quantized_lstm_cell", "quantized_gru_cell",
-                       "quantized_rnn_tanh_cell", "quantized_rnn_relu_cell", "mkldnn_rnn_layer", "_cudnn_rnn",
-                       "miopen_rnn", "_lstm_mps", "_thnn_fused_lstm_cell", "_thnn_fused_gru_cell")
+RECURRENT_FUNCTIONS = (
+    "rnn_tanh",
+    "rnn_relu",
+    "gru",
+    "lstm",
+    "rnn_tanh_cell",
+    "rnn_relu_cell",
+    "gru_cell",
+    "lstm_cell",
+    "quantized_lstm",
+    "quantized_gru",
+    "quantized_lstm_cell",
+    "quantized_gru_cell",
+    "quantized_rnn_tanh_cell",
+    "quantized_rnn_relu_cell",
+    "mkldnn_rnn_layer",
+    "_cudnn_rnn",
+    "miopen_rnn",
+    "_lstm_mps",
+    "_thnn_fused_lstm_cell",
+    "_thnn_fused_gru_cell",
+)
 RECURRENT_NAMES = frozenset([f"torch.{f}" for f in RECURRENT_FUNCTIONS] + [f"torch.nn.{m}" for m in RECURRENT_MODULES])
 SCIPY_ROUTINES = ("expit", "log_expit", "logit", "softmax", "log_softmax", "logsumexp")
 MAX_REACHED = 5
-PROCESS_EVENTS = ("os.fork", "os.forkpty", "os.posix_spawn", "os.spawn", "os.system", "os.exec",
-                  "subprocess.Popen", "sys.settrace", "sys.setprofile", "ctypes.dlopen", "ctypes.call_function")
+PROCESS_EVENTS = (
+    "os.fork",
+    "os.forkpty",
+    "os.posix_spawn",
+    "os.spawn",
+    "os.system",
+    "os.exec",
+    "subprocess.Popen",
+    "sys.settrace",
+    "sys.setprofile",
+    "ctypes.dlopen",
+    "ctypes.call_function",
+)
 
-active: Watch | None = None       # the watched request running now (seen from any thread)
-protected: list[tuple[object, str, object]] = []   # (owner, attribute, the object it must be)
-codes: list[tuple[object, object]] = []            # (function, the code it must run)
+active: Watch | None = None  # the watched request running now (seen from any thread)
+protected: list[tuple[object, str, object]] = []  # (owner, attribute, the object it must be)
+codes: list[tuple[object, object]] = []  # (function, the code it must run)
 library_dirs: tuple[str, ...] = ()  # the stdlib's, the site-packages', torch's and the runtime's folders
 torch_dir = ""
 originals: dict[str, object] = {}  # the unpatched torch entry points the tracer itself uses
-wrapped: dict[str, tuple] = {}     # scipy routine -> (name, original, wrapper)
-lasting: list[str] = []            # tampering outside any request (at import), reported by every watch
-_C_NAMESPACES = {"torch._C._linalg": ("torch.linalg", "linalg_"), "torch._C._nn": ("torch.nn.functional", ""),
-                 "torch._C._fft": ("torch.fft", "fft_"), "torch._C._special": ("torch.special", "special_")}
-_names: dict[object, str] = {}     # torch callables -> canonical name (cache)
+wrapped: dict[str, tuple] = {}  # scipy routine -> (name, original, wrapper)
+lasting: list[str] = []  # tampering outside any request (at import), reported by every watch
+_C_NAMESPACES = {
+    "torch._C._linalg": ("torch.linalg", "linalg_"),
+    "torch._C._nn": ("torch.nn.functional", ""),
+    "torch._C._fft": ("torch.fft", "fft_"),
+    "torch._C._special": ("torch.special", "special_"),
+}
+_names: dict[object, str] = {}  # torch callables -> canonical name (cache)
 
 
 def matches(routine: str, forbid) -> bool:
@@ -52,10 +86,10 @@ class Watch:
         self.nonce, self.seq = str(spec.get("nonce", "")), int(spec.get("seq", 0))
         self.forbid = frozenset(str(name) for name in spec.get("forbid", ()))
         self.any_torch = "torch" in self.forbid
-        self.perturb = spec.get("perturb") is True   # drown recurrent routines' outputs in noise
+        self.perturb = spec.get("perturb") is True  # drown recurrent routines' outputs in noise
         self.reached: list[dict] = []
         self.tampered: list[str] = []
-        self.entry = None   # the frame that started the watch (the request's server)
+        self.entry = None  # the frame that started the watch (the request's server)
 
     def saw(self, routine: str) -> None:
         """The student's code reached `routine` (a canonical name such as "torch.gru_cell");
@@ -72,8 +106,7 @@ class Watch:
             self.tampered.append(what)
 
     def report(self) -> dict:
-        return {"nonce": self.nonce, "seq": self.seq, "reached": list(self.reached),
-                "tampered": list(self.tampered)}
+        return {"nonce": self.nonce, "seq": self.seq, "reached": list(self.reached), "tampered": list(self.tampered)}
 
 
 def student_frame(entry) -> str:
@@ -104,7 +137,7 @@ def plain(value, depth: int = 0) -> bool:
 
 
 def torch_name(func) -> str:
-    """"torch.<name>" for torch's functions by any route, "torch.Tensor.<name>" for methods."""
+    """ "torch.<name>" for torch's functions by any route, "torch.Tensor.<name>" for methods."""
     try:
         return _names[func]
     except (KeyError, TypeError):

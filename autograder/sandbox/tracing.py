@@ -20,6 +20,7 @@ a reply without it means the watch itself was taken out. The grader decides what
 This module installs the tracer and runs one watched request; the patches are patches.py's,
 the state they share and `Watch` (what one request reached) tracer_state.py's.
 """
+
 from __future__ import annotations
 
 import _thread
@@ -38,7 +39,7 @@ def _own_code() -> None:
     tracer = (state, patches, sys.modules[__name__])
     for module in tracer:
         for name, value in list(vars(module).items()):
-            if any(value is part for part in tracer):   # `state`, `patches`: the modules themselves
+            if any(value is part for part in tracer):  # `state`, `patches`: the modules themselves
                 state.protected.append((module, name, value))
             elif callable(value) and getattr(value, "__module__", None) == module.__name__:
                 state.protected.append((module, name, value))
@@ -54,10 +55,13 @@ def install() -> None:
     if state.originals:
         return
     import torch
+
     paths = sysconfig.get_paths()
     state.torch_dir = os.path.dirname(torch.__file__) + os.sep
-    state.library_dirs = tuple({paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")} |
-                               {os.path.dirname(os.path.abspath(__file__)), state.torch_dir, "<frozen"})
+    state.library_dirs = tuple(
+        {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")}
+        | {os.path.dirname(os.path.abspath(__file__)), state.torch_dir, "<frozen"}
+    )
     patches.patch_torch(torch)
     mode = state.originals["mode"] = patches.torch_watch_mode()
     method = type(mode).__dict__["__torch_function__"]
@@ -73,10 +77,15 @@ def install() -> None:
 
 def _intact() -> bool:
     """The quick test before `_changed`: everything still as installed."""
-    return (not state.lasting and not sys.modules["torch.jit._state"]._enabled.enabled
-            and all((owner if isinstance(owner, dict) else owner.__dict__).get(name) is expected
-                    for owner, name, expected in state.protected)
-            and all(function.__code__ is code for function, code in state.codes))
+    return (
+        not state.lasting
+        and not sys.modules["torch.jit._state"]._enabled.enabled
+        and all(
+            (owner if isinstance(owner, dict) else owner.__dict__).get(name) is expected
+            for owner, name, expected in state.protected
+        )
+        and all(function.__code__ is code for function, code in state.codes)
+    )
 
 
 def _changed() -> list[str]:
@@ -137,6 +146,7 @@ class watching:
     def _leave_mode(self) -> None:
         """Pop the watch mode, noting if the student's code left it (and mending the stack)."""
         import torch
+
         mode = state.originals["mode"]
         stack = [torch._C._get_function_stack_at(i) for i in range(torch._C._len_torch_function_stack())]
         if not stack or stack[-1] is not mode or not torch._C._is_torch_function_enabled():

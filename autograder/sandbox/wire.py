@@ -6,6 +6,7 @@ torch tensors (sent as arrays, rebuilt as CPU tensors), and *specs* of a few sta
 torch modules (rebuilt only on the child's side). Decoding never unpickles anything, so
 whatever the child sends can at worst be wrong data, never code.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,10 @@ from hashlib import sha256 as _sha256
 
 import numpy as np
 
-_DTYPES = {name: np.dtype(name) for name in (
-    "bool", "int8", "int16", "int32", "int64", "uint8", "float16", "float32", "float64")}
+_DTYPES = {
+    name: np.dtype(name)
+    for name in ("bool", "int8", "int16", "int32", "int64", "uint8", "float16", "float32", "float64")
+}
 _HEADER = struct.Struct("!II")  # json length, number of buffers
 MAX_MESSAGE_BYTES = 1 << 30
 
@@ -37,6 +40,7 @@ class Handle:
 
 def _torch():
     import torch
+
     return torch
 
 
@@ -48,8 +52,7 @@ def _array_ref(array: np.ndarray, buffers: list, kind: str) -> dict:
     if array.dtype.name not in _DTYPES:
         raise WireError(f"unsupported array dtype {array.dtype}")
     buffers.append(array.tobytes(order="C"))
-    return {"__array__": len(buffers) - 1, "dtype": array.dtype.name,
-            "shape": list(array.shape), "kind": kind}
+    return {"__array__": len(buffers) - 1, "dtype": array.dtype.name, "shape": list(array.shape), "kind": kind}
 
 
 def _encode(obj, buffers: list, handles, depth: int = 0):
@@ -76,14 +79,14 @@ def _encode(obj, buffers: list, handles, depth: int = 0):
     if isinstance(obj, dict):
         if not all(isinstance(key, str) for key in obj):
             raise WireError("dict keys must be strings")
-        return {"__dict__": {key: _encode(value, buffers, handles, depth + 1)
-                             for key, value in obj.items()}}
+        return {"__dict__": {key: _encode(value, buffers, handles, depth + 1) for key, value in obj.items()}}
     if isinstance(obj, Handle):
         return {"__handle__": obj.ident, "type": obj.type_name}
     if hasattr(type(obj), "__wire_handle__"):
         ident, type_name = obj.__wire_handle__()
         return {"__handle__": ident, "type": type_name}
     from .modules import module_spec
+
     spec = module_spec(obj)
     if spec is not None:
         return {"__module__": _encode(spec, buffers, handles, depth + 1)}
@@ -95,14 +98,15 @@ def _encode(obj, buffers: list, handles, depth: int = 0):
 @dataclass(frozen=True)
 class Limits:
     """Caps on what one decoded message may cost (the grader's side decodes untrusted replies)."""
-    header_bytes: int = 8 << 20        # the JSON header (every node and string is in it)
-    nodes: int = 1_000_000             # lists, dicts, scalars and arrays in the header
-    string_chars: int = 20_000         # longer strings are cut to this length
+
+    header_bytes: int = 8 << 20  # the JSON header (every node and string is in it)
+    nodes: int = 1_000_000  # lists, dicts, scalars and arrays in the header
+    string_chars: int = 20_000  # longer strings are cut to this length
     array_bytes: int = MAX_MESSAGE_BYTES
 
 
 UNLIMITED = Limits(header_bytes=MAX_MESSAGE_BYTES, nodes=1 << 62, string_chars=1 << 62)
-REPLY = Limits()    # what the grader accepts from a child
+REPLY = Limits()  # what the grader accepts from a child
 
 
 class _Decoder:
@@ -120,7 +124,7 @@ class _Decoder:
         if self.nodes > self.limits.nodes:
             raise WireError(f"message has more than {self.limits.nodes} nodes")
         if isinstance(node, str):
-            return node[:self.limits.string_chars]
+            return node[: self.limits.string_chars]
         if isinstance(node, list):
             return [self.node(item) for item in node]
         if not isinstance(node, dict):
@@ -130,7 +134,7 @@ class _Decoder:
         if "__tuple__" in node and isinstance(node["__tuple__"], list):
             return tuple(self.node(item) for item in node["__tuple__"])
         if "__dict__" in node and isinstance(node["__dict__"], dict):
-            return {str(key)[:self.limits.string_chars]: self.node(value) for key, value in node["__dict__"].items()}
+            return {str(key)[: self.limits.string_chars]: self.node(value) for key, value in node["__dict__"].items()}
         if "__array__" in node:
             return self.array(node)
         if "__handle__" in node:
@@ -140,6 +144,7 @@ class _Decoder:
             return self.resolve_handle(ident, str(node.get("type", "object"))[:200])
         if "__module__" in node and self.build_modules:
             from .modules import build_module
+
             return build_module(self.node(node["__module__"]))
         raise WireError("unknown node in message")
 
@@ -147,9 +152,15 @@ class _Decoder:
         """Shape and dtype checked against the buffer before any byte is copied."""
         dtype = _DTYPES.get(node.get("dtype")) if isinstance(node.get("dtype"), str) else None
         shape, index = node.get("shape"), node.get("__array__")
-        if dtype is None or not isinstance(shape, list) or not isinstance(index, int) or isinstance(index, bool) \
-                or not 0 <= index < len(self.buffers) or len(shape) > 32 \
-                or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape):
+        if (
+            dtype is None
+            or not isinstance(shape, list)
+            or not isinstance(index, int)
+            or isinstance(index, bool)
+            or not 0 <= index < len(self.buffers)
+            or len(shape) > 32
+            or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape)
+        ):
             raise WireError("malformed array in message")
         if index in self.used:
             raise WireError("an array buffer is referenced twice")
@@ -178,8 +189,9 @@ def encode(obj, handles=None) -> bytes:
     return b"".join(parts)
 
 
-def decode(data: bytes, resolve_handle=None, build_modules: bool = False, limits: Limits = UNLIMITED,
-           frozen: bool = False):
+def decode(
+    data: bytes, resolve_handle=None, build_modules: bool = False, limits: Limits = UNLIMITED, frozen: bool = False
+):
     """Inverse of `encode`. Module specs are rebuilt only when `build_modules` (child side);
     `limits` caps what the message may cost; `frozen` arrays are read-only (the child's
     arguments: an in-place change raises there instead of going unnoticed)."""
@@ -193,7 +205,7 @@ def decode(data: bytes, resolve_handle=None, build_modules: bool = False, limits
         offset = _HEADER.size
         if offset + header_len > len(view):
             raise WireError("truncated message")
-        header = json.loads(bytes(view[offset:offset + header_len]))
+        header = json.loads(bytes(view[offset : offset + header_len]))
         offset += header_len
         buffers = []
         for _ in range(n_buffers):
@@ -201,7 +213,7 @@ def decode(data: bytes, resolve_handle=None, build_modules: bool = False, limits
             offset += 8
             if offset + size > len(view):
                 raise WireError("truncated message")
-            buffers.append(view[offset:offset + size])
+            buffers.append(view[offset : offset + size])
             offset += size
     except (struct.error, ValueError, UnicodeDecodeError, RecursionError) as error:
         if isinstance(error, WireError):
@@ -230,8 +242,9 @@ def _flatten(pairs, depth: int = 0):
             yield str(key), value
 
 
-def digests(pairs, *, sha256=_sha256, ndarray=np.ndarray, contiguous=np.ascontiguousarray,
-            is_tensor=_is_tensor) -> dict[str, str]:
+def digests(
+    pairs, *, sha256=_sha256, ndarray=np.ndarray, contiguous=np.ascontiguousarray, is_tensor=_is_tensor
+) -> dict[str, str]:
     """A digest of each array or tensor among (label, value) pairs, as it travels on the wire:
     both sides compute it, the grader compares (an argument changed in place, or not returned).
     What it uses is bound at import (student code that replaces numpy's names changes nothing)."""

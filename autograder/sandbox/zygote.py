@@ -17,6 +17,7 @@ same fd numbers as the zygote's control channel, which it closes before any stud
 It is not dumpable (no process of the student's uid can trace it or read its memory) and
 exits when the grader's end of the control channel closes: the namespace dies with it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -31,7 +32,7 @@ import time
 from . import child, wire
 
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
-SCRATCH = ("/tmp", "/dev/shm")   # emptied between modules, with the home (confined only)
+SCRATCH = ("/tmp", "/dev/shm")  # emptied between modules, with the home (confined only)
 
 
 def _prctl(option: int, value: int) -> None:
@@ -43,9 +44,9 @@ class Zygote:
     def __init__(self, fd_in: int, fd_out: int, fd_socket: int):
         self.fd_in, self.fd_out = fd_in, fd_out
         self.socket = socket.socket(fileno=fd_socket)
-        self.confined = os.getpid() == 1    # the init of its own PID namespace
-        self.forked: int | None = None      # the process serving a module now
-        self.held: int | None = None        # our copy of its reply pipe (see `fork`)
+        self.confined = os.getpid() == 1  # the init of its own PID namespace
+        self.forked: int | None = None  # the process serving a module now
+        self.held: int | None = None  # our copy of its reply pipe (see `fork`)
 
     def serve(self) -> None:
         signal.signal(signal.SIGCHLD, self._on_child)
@@ -57,7 +58,7 @@ class Zygote:
             except EOFError:
                 self.reap(0.0)
                 return
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})   # the handler runs only between requests
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})  # the handler runs only between requests
             try:
                 reply = {"ok": True, **self.answer(request)}
             except Exception as error:  # our own code failed: the grader says so, as internal
@@ -70,7 +71,7 @@ class Zygote:
         if op == "warmup":
             child._serve({"op": "warmup", "optimizer": request.get("optimizer", True)})
             gc.collect()
-            gc.freeze()   # what the forked processes share stays shared (no collector writes to it)
+            gc.freeze()  # what the forked processes share stays shared (no collector writes to it)
             return {"threads": len(os.listdir("/proc/self/task"))}
         if op == "fork":
             return {"pid": self.fork()}
@@ -84,7 +85,7 @@ class Zygote:
         reply_r, reply_w = os.pipe()
         pid = os.fork()
         if pid == 0:
-            self._become_server(request_r, reply_w)   # never returns
+            self._become_server(request_r, reply_w)  # never returns
         socket.send_fds(self.socket, [b"f"], [request_w, reply_r])
         for fd in (request_r, request_w, reply_r):
             os.close(fd)
@@ -125,7 +126,7 @@ class Zygote:
             for start, stop in ((3, low), (low + 1, high), (high + 1, 1 << 16)):
                 os.closerange(start, stop)
             if not self.confined:
-                os.setpgid(0, 0)   # unconfined, the reap kills this group
+                os.setpgid(0, 0)  # unconfined, the reap kills this group
             try:  # the kernel's out-of-memory choice: this process, never the zygote
                 with open("/proc/self/oom_score_adj", "w") as adj:
                     adj.write("1000")
@@ -143,7 +144,7 @@ class Zygote:
         status = self._wait(self.forked, grace)
         if self.confined:
             with _suppress():
-                os.kill(-1, signal.SIGKILL)   # all but us: the namespace's init is spared
+                os.kill(-1, signal.SIGKILL)  # all but us: the namespace's init is spared
         else:
             with _suppress():
                 os.killpg(self.forked, signal.SIGKILL)
@@ -193,7 +194,7 @@ class Zygote:
 
 
 IPC_RMID = 0
-SYSV_KINDS = {"shm": "shmctl", "sem": "semctl", "msg": "msgctl"}   # /proc/sysvipc/<kind>: its remover
+SYSV_KINDS = {"shm": "shmctl", "sem": "semctl", "msg": "msgctl"}  # /proc/sysvipc/<kind>: its remover
 
 
 def _remove_sysv_objects() -> None:
@@ -220,7 +221,7 @@ def _remove_sysv_objects() -> None:
 def _remove(path: str) -> None:
     if os.path.isdir(path) and not os.path.islink(path):
         with _suppress():
-            os.chmod(path, 0o700)   # a folder the student made unwritable
+            os.chmod(path, 0o700)  # a folder the student made unwritable
         shutil.rmtree(path, onerror=lambda func, name, _: _force(func, name))
     else:
         with _suppress():

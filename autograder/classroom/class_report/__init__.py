@@ -6,6 +6,7 @@ and class.html (the same, plots inlined). It reads the results only (results.py)
 classroom.py and cli.py import this package, and importing it is cheap: matplotlib and
 copydetect are loaded when a report is built.
 """
+
 from __future__ import annotations
 
 import sys
@@ -19,6 +20,7 @@ STUBS = PROJECT / "assignments"
 def snapshot_answers(students, results_folder, modules, caps=None) -> None:
     """Keep each student's graded code in RESULTS_DIR/<student>/answers/ (see results.py)."""
     from .results import snapshot_answers as snapshot
+
     snapshot(students, Path(results_folder), modules, caps)
 
 
@@ -27,6 +29,7 @@ def write_class_report(results_folder, similarity_settings: dict, language: str,
     from ...grading.report import write_text_atomically
     from .build import build_class_report
     from .render import render_html, render_markdown
+
     folder = Path(results_folder)
     report = build_class_report(folder, similarity_settings, language, Path(stubs))
     written = []
@@ -39,6 +42,7 @@ def write_class_report(results_folder, similarity_settings: dict, language: str,
 def cmd_class_report(args) -> int:
     from ...grading.policy import load_policy
     from .results import ResultsError
+
     policy = load_policy(args.policy)
     try:
         written = write_class_report(args.results, policy.similarity, args.lang or policy.language, args.stubs)

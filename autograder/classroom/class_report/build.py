@@ -1,4 +1,5 @@
 """Everything the class report shows, computed once from a results folder (then rendered twice)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from .token_cache import CACHE, TokenCache
 class Figure:
     title: str
     png: bytes
-    wide: bool = False           # across the whole page in the HTML
+    wide: bool = False  # across the whole page in the HTML
 
 
 @dataclass
@@ -44,8 +45,10 @@ def _stub(stubs: Path, module: str) -> str | None:
 
 def _similarity(results: ClassResults, modules, settings: dict, stubs: Path) -> dict[str, ModuleSimilarity]:
     tokens = TokenCache(results.folder / CACHE)
-    similarity = {module: compare_module(module, read_answers(results, module), _stub(stubs, module), tokens=tokens,
-                                         **settings) for module in modules}
+    similarity = {
+        module: compare_module(module, read_answers(results, module), _stub(stubs, module), tokens=tokens, **settings)
+        for module in modules
+    }
     tokens.prune()
     return similarity
 
@@ -56,31 +59,54 @@ def _figures(report: ClassReport, language: str) -> list[Figure]:
 
     figures = [Figure(text("class_plot_totals"), plots.totals_histogram(report.total, language))]
     for module, summaries in stats.exercises_by_module(report.exercises).items():
-        figures.append(Figure(text("class_plot_outcomes", module=module), plots.outcome_bars(module, summaries, language)))
+        figures.append(
+            Figure(text("class_plot_outcomes", module=module), plots.outcome_bars(module, summaries, language))
+        )
     if report.mistakes:
         labels = [mistake_text(m, language) for m in report.mistakes]
-        figures.append(Figure(text("class_plot_mistakes"), plots.mistake_bars(report.mistakes, labels, language), wide=True))
+        figures.append(
+            Figure(text("class_plot_mistakes"), plots.mistake_bars(report.mistakes, labels, language), wide=True)
+        )
     for metric in report.metrics:
-        figures.append(Figure(text("class_plot_metric", exercise=metric.exercise, metric=metric.label(language)),
-                              plots.metric_histogram(metric, language)))
+        figures.append(
+            Figure(
+                text("class_plot_metric", exercise=metric.exercise, metric=metric.label(language)),
+                plots.metric_histogram(metric, language),
+            )
+        )
         if metric.training_seconds:
-            figures.append(Figure(text("class_plot_training", exercise=metric.exercise),
-                                  plots.training_histogram(metric, language)))
+            figures.append(
+                Figure(
+                    text("class_plot_training", exercise=metric.exercise), plots.training_histogram(metric, language)
+                )
+            )
     overlaps = {module: result.overlaps for module, result in report.similarity.items()}
     if any(overlaps.values()):
-        figures.append(Figure(text("class_plot_similarity"), plots.similarity_scatter(
-            overlaps, report.similarity_settings, language), wide=True))
+        figures.append(
+            Figure(
+                text("class_plot_similarity"),
+                plots.similarity_scatter(overlaps, report.similarity_settings, language),
+                wide=True,
+            )
+        )
     return figures
 
 
 def build_class_report(results_folder, similarity_settings: dict, language: str, stubs: Path) -> ClassReport:
     results = read_results(results_folder)
-    report = ClassReport(results, stats.exercise_summaries(results), stats.module_summaries(results),
-                         stats.total_summary(results), stats.mistakes(results), stats.metrics(results),
-                         stats.flags(results), dict(similarity_settings))
+    report = ClassReport(
+        results,
+        stats.exercise_summaries(results),
+        stats.module_summaries(results),
+        stats.total_summary(results),
+        stats.mistakes(results),
+        stats.metrics(results),
+        stats.flags(results),
+        dict(similarity_settings),
+    )
     try:
         report.similarity = _similarity(results, stats.modules_of(results), similarity_settings, stubs)
-    except ImportError as error:            # copydetect not installed (e.g. the student bundle)
+    except ImportError as error:  # copydetect not installed (e.g. the student bundle)
         report.similarity_problem = f"{type(error).__name__}: {error}"
     report.figures = _figures(report, language)
     return report

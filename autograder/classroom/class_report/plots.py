@@ -2,6 +2,7 @@
 
 Each kind of figure has its own colour, so a screenshot shows which ones were drawn.
 """
+
 from __future__ import annotations
 
 import io
@@ -15,8 +16,13 @@ from matplotlib.figure import Figure
 from ...messages import Message
 
 DPI = 90
-OUTCOME_COLOURS = {"full": "#2ca02c", "partial": "#ffbb78", "zero": "#d62728",
-                   "not_attempted": "#c7c7c7", "failed_runs": "#9467bd"}
+OUTCOME_COLOURS = {
+    "full": "#2ca02c",
+    "partial": "#ffbb78",
+    "zero": "#d62728",
+    "not_attempted": "#c7c7c7",
+    "failed_runs": "#9467bd",
+}
 TOTALS_COLOUR, MISTAKES_COLOUR, METRIC_COLOUR = "#1f77b4", "#8c564b", "#17becf"
 TRAINING_COLOUR, SIMILARITY_COLOUR = "#bcbd22", "#e377c2"
 SIMILARITY_PALETTE = (SIMILARITY_COLOUR, "#7f7f7f", "#aec7e8", "#98df8a", "#ff9896", "#c5b0d5")
@@ -29,7 +35,7 @@ def _text(key: str, language: str, **params) -> str:
 
 
 def _figure(width: float, height: float) -> Figure:
-    return Figure(figsize=(width, height), layout="constrained")   # makes room for outside legends
+    return Figure(figsize=(width, height), layout="constrained")  # makes room for outside legends
 
 
 def _png(figure: Figure) -> bytes:
@@ -60,8 +66,11 @@ def totals_histogram(total, language: str) -> bytes:
     axes = figure.add_subplot()
     bins = max(1, min(20, int(total.max_score) or 1))
     axes.hist(total.points, bins=bins, range=(0, total.max_score or 1), color=TOTALS_COLOUR, edgecolor="white")
-    axes.set(title=_text("class_plot_totals", language), xlabel=_text("class_axis_points", language),
-             ylabel=_text("class_axis_students", language))
+    axes.set(
+        title=_text("class_plot_totals", language),
+        xlabel=_text("class_axis_points", language),
+        ylabel=_text("class_axis_students", language),
+    )
     axes.grid(axis="y", alpha=0.3)
     return _png(figure)
 
@@ -85,11 +94,19 @@ def metric_histogram(metric, language: str) -> bytes:
     figure = _figure(7.5, 3.2)
     axes = figure.add_subplot()
     axes.hist(metric.values, bins=20, color=METRIC_COLOUR, edgecolor="white")
-    for value, colour, key in ((metric.full, FULL_LINE, "class_line_full"), (metric.zero, ZERO_LINE, "class_line_zero")):
+    for value, colour, key in (
+        (metric.full, FULL_LINE, "class_line_full"),
+        (metric.zero, ZERO_LINE, "class_line_zero"),
+    ):
         if value is not None:
-            axes.axvline(value, color=colour, linestyle="--", linewidth=2.5, label=f"{_text(key, language)} ({value:g})")
-    axes.set(title=_text("class_plot_metric", language, exercise=metric.exercise, metric=metric.label(language)),
-             xlabel=metric.label(language), ylabel=_text("class_axis_students", language))
+            axes.axvline(
+                value, color=colour, linestyle="--", linewidth=2.5, label=f"{_text(key, language)} ({value:g})"
+            )
+    axes.set(
+        title=_text("class_plot_metric", language, exercise=metric.exercise, metric=metric.label(language)),
+        xlabel=metric.label(language),
+        ylabel=_text("class_axis_students", language),
+    )
     axes.legend(fontsize=8)
     return _png(figure)
 
@@ -98,8 +115,11 @@ def training_histogram(metric, language: str) -> bytes:
     figure = _figure(7.5, 3.0)
     axes = figure.add_subplot()
     axes.hist(metric.training_seconds, bins=20, color=TRAINING_COLOUR, edgecolor="white")
-    axes.set(title=_text("class_plot_training", language, exercise=metric.exercise),
-             xlabel=_text("class_axis_seconds", language), ylabel=_text("class_axis_students", language))
+    axes.set(
+        title=_text("class_plot_training", language, exercise=metric.exercise),
+        xlabel=_text("class_axis_seconds", language),
+        ylabel=_text("class_axis_students", language),
+    )
     return _png(figure)
 
 
@@ -109,15 +129,34 @@ def similarity_scatter(overlaps: dict[str, list[tuple[float, int]]], settings: d
     figure = _figure(11, 3.6)
     axes = figure.add_subplot()
     for index, (module, points) in enumerate(item for item in overlaps.items() if item[1]):
-        axes.scatter([max(p[1], 1) for p in points], [p[0] for p in points], s=36, alpha=0.7, label=module,
-                     color=SIMILARITY_PALETTE[index % len(SIMILARITY_PALETTE)])
+        axes.scatter(
+            [max(p[1], 1) for p in points],
+            [p[0] for p in points],
+            s=36,
+            alpha=0.7,
+            label=module,
+            color=SIMILARITY_PALETTE[index % len(SIMILARITY_PALETTE)],
+        )
     axes.set_xscale("log")
-    axes.axhline(settings["threshold"], color=THRESHOLD_LINE, linestyle="--", linewidth=1,
-                 label=f"{_text('class_line_threshold', language)} ({settings['threshold']:g})")
-    axes.axvline(settings["min_shared_tokens"], color=THRESHOLD_LINE, linestyle=":", linewidth=1,
-                 label=f"{_text('class_line_min_shared', language)} ({settings['min_shared_tokens']})")
+    axes.axhline(
+        settings["threshold"],
+        color=THRESHOLD_LINE,
+        linestyle="--",
+        linewidth=1,
+        label=f"{_text('class_line_threshold', language)} ({settings['threshold']:g})",
+    )
+    axes.axvline(
+        settings["min_shared_tokens"],
+        color=THRESHOLD_LINE,
+        linestyle=":",
+        linewidth=1,
+        label=f"{_text('class_line_min_shared', language)} ({settings['min_shared_tokens']})",
+    )
     axes.set_ylim(0, 1.05)
-    axes.set(title=_text("class_plot_similarity", language), xlabel=_text("class_axis_shared", language),
-             ylabel=_text("class_axis_similarity", language))
+    axes.set(
+        title=_text("class_plot_similarity", language),
+        xlabel=_text("class_axis_shared", language),
+        ylabel=_text("class_axis_similarity", language),
+    )
     axes.legend(fontsize=7, loc="lower right")
     return _png(figure)

@@ -3,6 +3,7 @@ reports, the manifest's grading failures, and the answer code kept for the simil
 
     RESULTS_DIR/grades.csv, manifest.json, <student>/report.json, <student>/answers/<module>.py
 """
+
 from __future__ import annotations
 
 import csv
@@ -19,9 +20,9 @@ GRADEBOOK, MANIFEST, ANSWERS = "grades.csv", "manifest.json", "answers"
 @dataclass
 class ClassResults:
     folder: Path
-    students: list[str]                              # every row of grades.csv, in its order
-    reports: dict[str, dict] = field(default_factory=dict)      # the graded ones
-    failures: dict[str, str] = field(default_factory=dict)      # student -> why there is no report
+    students: list[str]  # every row of grades.csv, in its order
+    reports: dict[str, dict] = field(default_factory=dict)  # the graded ones
+    failures: dict[str, str] = field(default_factory=dict)  # student -> why there is no report
 
     @property
     def graded(self) -> list[str]:

@@ -9,6 +9,7 @@ passage are no evidence of copying and are left out before comparing:
 A pair is flagged when the shared part is at least `threshold` of either student's remaining
 code and at least `min_shared_tokens` long (after the placeholders: one name is one token).
 """
+
 from __future__ import annotations
 
 import bisect
@@ -19,9 +20,9 @@ from dataclasses import dataclass
 
 from .token_cache import TokenCache
 
-NOISE_TOKENS = 25          # copydetect's default k-gram length (noise threshold)
-WINDOW = 1                 # guarantee threshold = noise threshold: every k-gram is kept
-MAX_FRAGMENT_LINES = 80    # per student and pair in the report
+NOISE_TOKENS = 25  # copydetect's default k-gram length (noise threshold)
+WINDOW = 1  # guarantee threshold = noise threshold: every k-gram is kept
+MAX_FRAGMENT_LINES = 80  # per student and pair in the report
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class SimilarPair:
     module: str
     first: str
     second: str
-    similarity: float          # the larger of the two shares
+    similarity: float  # the larger of the two shares
     shares: tuple[float, float]
     shared_tokens: int
     fragments: tuple[str, str]  # each student's shared lines, in file order
@@ -39,8 +40,11 @@ def _fingerprint(code: str, boilerplate, tokens: TokenCache, window: int = WINDO
     """copydetect's fingerprint of `code`, from its tokenized form (cached); the same as
     CodeFingerprint(…, filter=True) gives, which would lex the code again."""
     from copydetect import CodeFingerprint
+
     filtered, offsets = tokens.filtered(code)
-    fingerprint = CodeFingerprint("answer.py", NOISE_TOKENS, window, boilerplate, filter=False, fp=io.StringIO(filtered))
+    fingerprint = CodeFingerprint(
+        "answer.py", NOISE_TOKENS, window, boilerplate, filter=False, fp=io.StringIO(filtered)
+    )
     fingerprint.raw_code, fingerprint.offsets = code, offsets
     return fingerprint
 
@@ -69,18 +73,18 @@ def _shared_lines(code: str, slices) -> str:
 @dataclass(frozen=True)
 class ModuleSimilarity:
     module: str
-    pairs: list[SimilarPair]                     # flagged, most alike first
-    overlaps: list[tuple[float, int]]            # (similarity, shared tokens) of each pair sharing anything
-    compared: int = 0                            # pairs of students compared
+    pairs: list[SimilarPair]  # flagged, most alike first
+    overlaps: list[tuple[float, int]]  # (similarity, shared tokens) of each pair sharing anything
+    compared: int = 0  # pairs of students compared
 
 
 def _without(fingerprint, ignored: set):
     """`fingerprint` with the passages `ignored` left out, as copydetect's boilerplate does."""
     from copydetect.utils import get_token_coverage
+
     fingerprint.hashes = fingerprint.hashes - ignored
     fingerprint.hash_idx = {h: i for h, i in fingerprint.hash_idx.items() if h not in ignored}
-    fingerprint.token_coverage = get_token_coverage(fingerprint.hash_idx, fingerprint.k,
-                                                    len(fingerprint.filtered_code))
+    fingerprint.token_coverage = get_token_coverage(fingerprint.hash_idx, fingerprint.k, len(fingerprint.filtered_code))
     return fingerprint
 
 
@@ -95,10 +99,19 @@ def _fingerprints(answers: dict[str, str], stub: str | None, common_above: int, 
     return {name: by_text[code] for name, code in answers.items()}
 
 
-def compare_module(module: str, answers: dict[str, str], stub: str | None, *, threshold: float,
-                   min_shared_tokens: int, common_above: int, tokens: TokenCache | None = None) -> ModuleSimilarity:
+def compare_module(
+    module: str,
+    answers: dict[str, str],
+    stub: str | None,
+    *,
+    threshold: float,
+    min_shared_tokens: int,
+    common_above: int,
+    tokens: TokenCache | None = None,
+) -> ModuleSimilarity:
     """`answers`: student -> the module's source."""
     from copydetect import compare_files
+
     fingerprints = _fingerprints(answers, stub, common_above, tokens or TokenCache())
     pairs, overlaps = [], []
     for first, second in itertools.combinations(sorted(fingerprints), 2):
@@ -109,8 +122,16 @@ def compare_module(module: str, answers: dict[str, str], stub: str | None, *, th
         similarity = float(max(shares))
         overlaps.append((similarity, int(shared)))
         if similarity >= threshold and shared >= min_shared_tokens:
-            pairs.append(SimilarPair(module, first, second, round(similarity, 4),
-                                     (round(float(shares[0]), 4), round(float(shares[1]), 4)), int(shared),
-                                     (_shared_lines(a.raw_code, slices[0]), _shared_lines(b.raw_code, slices[1]))))
+            pairs.append(
+                SimilarPair(
+                    module,
+                    first,
+                    second,
+                    round(similarity, 4),
+                    (round(float(shares[0]), 4), round(float(shares[1]), 4)),
+                    int(shared),
+                    (_shared_lines(a.raw_code, slices[0]), _shared_lines(b.raw_code, slices[1])),
+                )
+            )
     pairs.sort(key=lambda pair: (-pair.similarity, -pair.shared_tokens, pair.first, pair.second))
     return ModuleSimilarity(module, pairs, overlaps, len(fingerprints) * (len(fingerprints) - 1) // 2)

@@ -3,6 +3,7 @@
 Only keys, statuses, points and the metrics' values are read here; no message about a hidden
 case is ever rendered, so nothing computed here can show hidden data.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,8 @@ from .results import ClassResults
 # The from-scratch enforcement (autograder/exercises/scratch.py) records a forbidden shortcut, or a way
 # around its watch, as one of these messages (with the routine and the exercise).
 SHORTCUT_KEYS = ("scratch_forbidden", "scratch_tampered")
-METRIC_PREFIX = "score_"                       # practical.award: score_accuracy, score_mse_ratio, …
-NOT_ATTEMPTED_KEYS = ("not_implemented",)      # the stub's raise NotImplementedError
+METRIC_PREFIX = "score_"  # practical.award: score_accuracy, score_mse_ratio, …
+NOT_ATTEMPTED_KEYS = ("not_implemented",)  # the stub's raise NotImplementedError
 HOSTILE_KEYS = {"crash": "crash", "memory": "memory", "protocol": "protocol"}
 FORBIDDEN_ERRORS = ("PermissionError",)
 FORBIDDEN_TEXTS = ("Read-only file system", "Permission denied", "Network is unreachable")
@@ -26,11 +27,12 @@ FORBIDDEN_TEXTS = ("Read-only file system", "Permission denied", "Network is unr
 @dataclass
 class Summary:
     """Points of one exercise, one module or the total, over the graded students."""
+
     name: str
     max_score: float
     points: list[float]
     not_attempted: int = 0
-    failed_runs: int = 0          # timeout or error
+    failed_runs: int = 0  # timeout or error
 
     @property
     def count(self) -> int:
@@ -60,9 +62,13 @@ class Summary:
         """Students per outcome: full, partial, zero (attempted, ran), not_attempted, failed_runs."""
         zeros = sum(1 for p in self.points if p <= 0)
         full = sum(1 for p in self.points if p >= self.max_score > 0)
-        return {"full": full, "partial": self.count - full - zeros,
-                "zero": max(zeros - self.not_attempted - self.failed_runs, 0),
-                "not_attempted": self.not_attempted, "failed_runs": self.failed_runs}
+        return {
+            "full": full,
+            "partial": self.count - full - zeros,
+            "zero": max(zeros - self.not_attempted - self.failed_runs, 0),
+            "not_attempted": self.not_attempted,
+            "failed_runs": self.failed_runs,
+        }
 
     def distribution(self) -> list[tuple[float, int]]:
         """(points, students) for each value that occurs, lowest first."""
@@ -83,7 +89,7 @@ class Mistake:
 @dataclass
 class Metric:
     exercise: str
-    metric: str                    # accuracy, balanced_accuracy, mse_ratio
+    metric: str  # accuracy, balanced_accuracy, mse_ratio
     values: list[float] = field(default_factory=list)
     full: float | None = None
     zero: float | None = None
@@ -97,9 +103,9 @@ class Metric:
 @dataclass(frozen=True)
 class Flag:
     student: str
-    kind: str                      # shortcut | timeout | crash | memory | protocol | forbidden | internal | grading_failed
+    kind: str  # shortcut | timeout | crash | memory | protocol | forbidden | internal | grading_failed
     exercise: str = ""
-    message: dict | None = None    # a shortcut's message (key, params), rendered by the report
+    message: dict | None = None  # a shortcut's message (key, params), rendered by the report
 
 
 def is_not_attempted(exercise: dict) -> bool:
@@ -150,8 +156,11 @@ def mistakes(results: ClassResults) -> list[Mistake]:
     for student in results.graded:
         for exercise in results.reports[student]["exercises"]:
             order.setdefault(exercise["id"], len(order))
-            seen = {(exercise["id"], m["key"], json.dumps(m.get("params", {}), sort_keys=True))
-                    for m in exercise.get("messages", []) if m["key"].startswith("diag_")}
+            seen = {
+                (exercise["id"], m["key"], json.dumps(m.get("params", {}), sort_keys=True))
+                for m in exercise.get("messages", [])
+                if m["key"].startswith("diag_")
+            }
             counts.update(seen)
     ranked = sorted(counts.items(), key=lambda item: (-item[1], order[item[0][0]], item[0][1], item[0][2]))
     return [Mistake(exercise, key, json.loads(params), count) for (exercise, key, params), count in ranked]
@@ -166,8 +175,9 @@ def metrics(results: ClassResults) -> list[Metric]:
                 if not message["key"].startswith(METRIC_PREFIX):
                     continue
                 params = message.get("params", {})
-                metric = found.setdefault((exercise["id"], message["key"]),
-                                          Metric(exercise["id"], message["key"].removeprefix(METRIC_PREFIX)))
+                metric = found.setdefault(
+                    (exercise["id"], message["key"]), Metric(exercise["id"], message["key"].removeprefix(METRIC_PREFIX))
+                )
                 metric.values.append(float(params["value"]))
                 metric.full, metric.zero = params.get("full"), params.get("zero")
                 if "seconds" in params:
@@ -182,8 +192,10 @@ def _hostile_kind(exercise: dict) -> str | None:
         if message["key"] in HOSTILE_KEYS:
             return HOSTILE_KEYS[message["key"]]
         params = message.get("params", {})
-        if message["key"] == "raised" and (params.get("exc_type") in FORBIDDEN_ERRORS
-                                           or any(t in str(params.get("message", "")) for t in FORBIDDEN_TEXTS)):
+        if message["key"] == "raised" and (
+            params.get("exc_type") in FORBIDDEN_ERRORS
+            or any(t in str(params.get("message", "")) for t in FORBIDDEN_TEXTS)
+        ):
             return "forbidden"
         if message["key"] == "internal":
             return "internal"
@@ -192,11 +204,16 @@ def _hostile_kind(exercise: dict) -> str | None:
 
 def flags(results: ClassResults) -> list[Flag]:
     """Shortcut violations, hostile behaviour and grading failures, by student."""
-    found = [Flag(student, "grading_failed", message={"reason": reason}) for student, reason in results.failures.items()]
+    found = [
+        Flag(student, "grading_failed", message={"reason": reason}) for student, reason in results.failures.items()
+    ]
     for student in results.graded:
         for exercise in results.reports[student]["exercises"]:
-            found += [Flag(student, "shortcut", exercise["id"], m) for m in exercise.get("messages", [])
-                      if m["key"] in SHORTCUT_KEYS]
+            found += [
+                Flag(student, "shortcut", exercise["id"], m)
+                for m in exercise.get("messages", [])
+                if m["key"] in SHORTCUT_KEYS
+            ]
             kind = _hostile_kind(exercise)
             if kind:
                 found.append(Flag(student, kind, exercise["id"]))

@@ -2,6 +2,7 @@
 RESULTS_DIR/.class-cache/, so a rebuilt class report lexes only code that changed: lexing is
 most of the similarity check's time. Keyed by the text and the copydetect and pygments versions;
 entries no build used are removed."""
+
 from __future__ import annotations
 
 import hashlib
@@ -18,6 +19,7 @@ CACHE = ".class-cache"
 def _versions() -> str:
     import copydetect
     import pygments
+
     return f"copydetect {copydetect.__version__}, pygments {pygments.__version__}"
 
 
@@ -30,6 +32,7 @@ class TokenCache:
     def filtered(self, code: str) -> tuple[str, np.ndarray]:
         """(copydetect.utils.filter_code's code and offsets) for `code`, as a Python file."""
         from copydetect.utils import filter_code
+
         path = self._path(code)
         if path is not None and path.is_file():
             self.used.add(path)

@@ -12,6 +12,7 @@ folder (readable by its owner only, never shown to a confined child): a file wri
 anyone else is not believed, but made again. Notebook grading (in nbgrader's kernel, where
 student code runs) never reads or writes the cache.
 """
+
 from __future__ import annotations
 
 import functools
@@ -42,6 +43,7 @@ def generator(module: str, exercise: str):
     def register(function):
         GENERATORS.setdefault(module, {})[exercise] = function
         return function
+
     return register
 
 
@@ -71,10 +73,11 @@ class Case(SimpleNamespace):
     def __exit__(self, exc_type, error, traceback):
         from ...sandbox.proxies import StudentFailure
         from ..expect import CheckFailure
+
         if isinstance(error, CheckFailure):
             raise error.with_context(self._label) from None
         if isinstance(error, StudentFailure) and error.case is None:
-            error.case = self._label   # a hidden case's label keeps its inputs out of the student's report
+            error.case = self._label  # a hidden case's label keeps its inputs out of the student's report
         return False
 
 
@@ -84,9 +87,12 @@ def fixture_path(module: str) -> Path:
 
 def build_cases(module: str, seed: int, count: int) -> dict[str, np.ndarray]:
     """`count` cases of each exercise of `module` from `seed`, as `exercise/index/field` arrays."""
-    return {f"{exercise}/{index}/{key}": np.asarray(value)
-            for exercise in generators(module) for index in range(count)
-            for key, value in generate(module, exercise, seed, index).items()}
+    return {
+        f"{exercise}/{index}/{key}": np.asarray(value)
+        for exercise in generators(module)
+        for index in range(count)
+        for key, value in generate(module, exercise, seed, index).items()
+    }
 
 
 def build_public_fixtures(module: str, seed: int) -> dict[str, np.ndarray]:
@@ -231,8 +237,9 @@ def _hidden_cases(module: str, seed: int, count: int, cached: bool = True) -> di
     return _unpack_arrays(arrays)
 
 
-def cases_for(module: str, exercise: str, *, hidden_seed: int | None, hidden_cases: int,
-              cached: bool = True) -> list[Case]:
+def cases_for(
+    module: str, exercise: str, *, hidden_seed: int | None, hidden_cases: int, cached: bool = True
+) -> list[Case]:
     """The public cases and, when `hidden_seed` is given, that many hidden ones (from the cache
     unless `cached` is False)."""
     cases = [Case("public", i + 1, data) for i, data in enumerate(load_public_cases(module, exercise))]

@@ -5,6 +5,7 @@ cross-checks them with centred finite differences at generation time (a second o
 that costs a few forward passes). The checks reuse the oracles, with one mistake switched
 on, to compute what a common wrong implementation returns.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,7 +16,7 @@ from . import generator
 
 MODULE = "bptt"
 GRAD_NAMES = ("W_xh", "W_hh", "b_h", "W_hy", "b_y")
-LARGE_LOGIT = 1000.0     # added to b_y in softmax_readout_loss's cases (as sigmoid is tested at x = ±1000)
+LARGE_LOGIT = 1000.0  # added to b_y in softmax_readout_loss's cases (as sigmoid is tested at x = ±1000)
 
 
 def _sizes(rng):
@@ -69,12 +70,15 @@ def preactivation_gradients(da, x, h_prev, W_xh, W_hh) -> tuple:
     """
     leaves = [_leaf(a) for a in (x, h_prev, W_xh, W_hh, np.zeros(W_hh.shape[0]))]
     x_t, h_t, W_x, W_h, b = leaves
-    (torch.from_numpy(np.asarray(da, dtype=np.float64)) * (F.linear(x_t, W_x) + F.linear(h_t, W_h) + b)).sum().backward()
+    (
+        torch.from_numpy(np.asarray(da, dtype=np.float64)) * (F.linear(x_t, W_x) + F.linear(h_t, W_h) + b)
+    ).sum().backward()
     return tuple(_grad(leaf) for leaf in leaves)
 
 
-def readout_loss_oracle(hs, W_hy, b_y, targets, *, time_reduction="sum", batch_reduction="mean",
-                        gradient_without_targets=False):
+def readout_loss_oracle(
+    hs, W_hy, b_y, targets, *, time_reduction="sum", batch_reduction="mean", gradient_without_targets=False
+):
     """Autograd of the many-to-many cross-entropy: (loss, dhs, dW_hy, db_y).
 
     gradient_without_targets: the gradients of sum_t mean_b logsumexp(logits) instead, i.e. with
@@ -82,8 +86,12 @@ def readout_loss_oracle(hs, W_hy, b_y, targets, *, time_reduction="sum", batch_r
     """
     hs_t, W, b = _leaf(hs), _leaf(W_hy), _leaf(b_y)
     logits = F.linear(hs_t, W, b)
-    per_step = torch.stack([F.cross_entropy(step, torch.from_numpy(np.asarray(target)), reduction=batch_reduction)
-                            for step, target in zip(logits, targets)])
+    per_step = torch.stack(
+        [
+            F.cross_entropy(step, torch.from_numpy(np.asarray(target)), reduction=batch_reduction)
+            for step, target in zip(logits, targets)
+        ]
+    )
     loss = per_step.sum() if time_reduction == "sum" else per_step.mean()
     objective = torch.logsumexp(logits, dim=-1).mean(dim=1).sum() if gradient_without_targets else loss
     objective.backward()
@@ -112,7 +120,7 @@ def model_gradients(xs, targets, h0, params, *, time_reduction="sum", bias=True)
     B = xs.shape[1]
     h = torch.zeros(B, params["W_hh"].shape[0], dtype=torch.float64) if h0 is None else torch.from_numpy(h0)
     loss = 0.0
-    b_h = leaves["b_h"] if bias else leaves["b_h"] - leaves["b_h"].detach()   # value 0, gradient still db_h
+    b_h = leaves["b_h"] if bias else leaves["b_h"] - leaves["b_h"].detach()  # value 0, gradient still db_h
     for x, target in zip(torch.from_numpy(xs), targets):
         h = torch.tanh(F.linear(x, leaves["W_xh"]) + F.linear(h, leaves["W_hh"]) + b_h)
         loss = loss + F.cross_entropy(F.linear(h, leaves["W_hy"], leaves["b_y"]), torch.from_numpy(target))
@@ -136,8 +144,10 @@ def assert_finite_differences(loss_of, arrays: dict, grads: dict, rng, probes: i
             minus[name][index] -= eps
             numeric = (loss_of(plus) - loss_of(minus)) / (2 * eps)
             if not np.isclose(numeric, grads[name][index], rtol=1e-5, atol=1e-7):
-                raise AssertionError(f"oracle: autograd d/d{name}{list(index)} = {grads[name][index]} "
-                                     f"but finite differences give {numeric}")
+                raise AssertionError(
+                    f"oracle: autograd d/d{name}{list(index)} = {grads[name][index]} "
+                    f"but finite differences give {numeric}"
+                )
 
 
 def _rnn_weights(rng, D, H, spectral_radius=None):
@@ -150,12 +160,23 @@ def _rnn_weights(rng, D, H, spectral_radius=None):
 @generator(MODULE, "rnn_step_backward")
 def rnn_step_backward_case(rng):
     _, B, D, H, _ = _sizes(rng)
-    case = {"x": _normal(rng, B, D), "h_prev": np.tanh(_normal(rng, B, H)), "dh": _normal(rng, B, H),
-            **_rnn_weights(rng, D, H)}
-    grads = unrolled_rnn_backward(case["dh"][None], case["x"][None], case["h_prev"],
-                                  case["W_xh"], case["W_hh"], case["b_h"])
-    case.update(h=grads["hs"][0], dx=grads["dxs"][0], dh_prev=grads["dh0"], dW_xh=grads["dW_xh"][0],
-                dW_hh=grads["dW_hh"][0], db_h=grads["db_h"][0])
+    case = {
+        "x": _normal(rng, B, D),
+        "h_prev": np.tanh(_normal(rng, B, H)),
+        "dh": _normal(rng, B, H),
+        **_rnn_weights(rng, D, H),
+    }
+    grads = unrolled_rnn_backward(
+        case["dh"][None], case["x"][None], case["h_prev"], case["W_xh"], case["W_hh"], case["b_h"]
+    )
+    case.update(
+        h=grads["hs"][0],
+        dx=grads["dxs"][0],
+        dh_prev=grads["dh0"],
+        dW_xh=grads["dW_xh"][0],
+        dW_hh=grads["dW_hh"][0],
+        db_h=grads["db_h"][0],
+    )
     return case
 
 
@@ -164,18 +185,34 @@ def rnn_backward_case(rng):
     T, B, D, H, _ = _sizes(rng)
     T += 1
     h0_given = bool(rng.integers(2))
-    case = {"xs": _normal(rng, T, B, D), "dhs": _normal(rng, T, B, H), "h0_given": np.array(h0_given),
-            "h0": np.tanh(_normal(rng, B, H)) if h0_given else np.zeros((B, H)), **_rnn_weights(rng, D, H)}
+    case = {
+        "xs": _normal(rng, T, B, D),
+        "dhs": _normal(rng, T, B, H),
+        "h0_given": np.array(h0_given),
+        "h0": np.tanh(_normal(rng, B, H)) if h0_given else np.zeros((B, H)),
+        **_rnn_weights(rng, D, H),
+    }
     grads = unrolled_rnn_backward(case["dhs"], case["xs"], case["h0"], case["W_xh"], case["W_hh"], case["b_h"])
-    case.update(hs=grads["hs"], dxs=grads["dxs"], dh0=grads["dh0"], dW_xh=grads["dW_xh"].sum(0),
-                dW_hh=grads["dW_hh"].sum(0), db_h=grads["db_h"].sum(0))
+    case.update(
+        hs=grads["hs"],
+        dxs=grads["dxs"],
+        dh0=grads["dh0"],
+        dW_xh=grads["dW_xh"].sum(0),
+        dW_hh=grads["dW_hh"].sum(0),
+        db_h=grads["db_h"].sum(0),
+    )
 
     def loss_of(a):
         hs = unrolled_rnn_backward(case["dhs"], a["xs"], a["h0"], a["W_xh"], a["W_hh"], case["b_h"])["hs"]
         return float((hs * case["dhs"]).sum())
-    assert_finite_differences(loss_of, {k: case[k] for k in ("xs", "h0", "W_xh", "W_hh")},
-                              {"xs": case["dxs"], "h0": case["dh0"], "W_xh": case["dW_xh"], "W_hh": case["dW_hh"]},
-                              rng, probes=2)
+
+    assert_finite_differences(
+        loss_of,
+        {k: case[k] for k in ("xs", "h0", "W_xh", "W_hh")},
+        {"xs": case["dxs"], "h0": case["dh0"], "W_xh": case["dW_xh"], "W_hh": case["dW_hh"]},
+        rng,
+        probes=2,
+    )
     return case
 
 
@@ -184,13 +221,22 @@ def softmax_readout_loss_case(rng):
     T, B, _, H, C = _sizes(rng)
     B += 1
     # logits near LARGE_LOGIT: a softmax that exponentiates them unshifted overflows
-    case = {"hs": np.tanh(_normal(rng, T, B, H)), "W_hy": _normal(rng, C, H), "b_y": _normal(rng, C) + LARGE_LOGIT,
-            "targets": rng.integers(0, C, (T, B))}
+    case = {
+        "hs": np.tanh(_normal(rng, T, B, H)),
+        "W_hy": _normal(rng, C, H),
+        "b_y": _normal(rng, C) + LARGE_LOGIT,
+        "targets": rng.integers(0, C, (T, B)),
+    }
     case["loss"], case["dhs"], case["dW_hy"], case["db_y"] = readout_loss_oracle(
-        case["hs"], case["W_hy"], case["b_y"], case["targets"])
-    assert_finite_differences(lambda a: readout_loss_oracle(a["hs"], a["W_hy"], a["b_y"], case["targets"])[0],
-                              {k: case[k] for k in ("hs", "W_hy", "b_y")},
-                              {"hs": case["dhs"], "W_hy": case["dW_hy"], "b_y": case["db_y"]}, rng, probes=2)
+        case["hs"], case["W_hy"], case["b_y"], case["targets"]
+    )
+    assert_finite_differences(
+        lambda a: readout_loss_oracle(a["hs"], a["W_hy"], a["b_y"], case["targets"])[0],
+        {k: case[k] for k in ("hs", "W_hy", "b_y")},
+        {"hs": case["dhs"], "W_hy": case["dW_hy"], "b_y": case["db_y"]},
+        rng,
+        probes=2,
+    )
     return case
 
 
@@ -199,21 +245,31 @@ def loss_and_gradients_case(rng):
     T, B, D, H, C = _sizes(rng)
     h0_given = bool(rng.integers(2))
     params = {**_rnn_weights(rng, D, H), "W_hy": _normal(rng, C, H), "b_y": _normal(rng, C)}
-    case = {"xs": _normal(rng, T, B, D), "targets": rng.integers(0, C, (T, B)), "h0_given": np.array(h0_given),
-            "h0": np.tanh(_normal(rng, B, H)) if h0_given else np.zeros((B, H)),
-            **{"p_" + k: v for k, v in params.items()}}
+    case = {
+        "xs": _normal(rng, T, B, D),
+        "targets": rng.integers(0, C, (T, B)),
+        "h0_given": np.array(h0_given),
+        "h0": np.tanh(_normal(rng, B, H)) if h0_given else np.zeros((B, H)),
+        **{"p_" + k: v for k, v in params.items()},
+    }
     case["loss"], grads = model_gradients(case["xs"], case["targets"], case["h0"], params)
     case.update({"d_" + k: v for k, v in grads.items()})
-    assert_finite_differences(lambda p: model_loss(case["xs"], case["targets"], case["h0"], p).item(),
-                              params, grads, rng, probes=2)
+    assert_finite_differences(
+        lambda p: model_loss(case["xs"], case["targets"], case["h0"], p).item(), params, grads, rng, probes=2
+    )
     return case
 
 
 @generator(MODULE, "clip_gradients")
 def clip_gradients_case(rng):
     _, _, D, H, C = _sizes(rng)
-    grads = {"W_xh": _normal(rng, H, D), "W_hh": _normal(rng, H, H), "b_h": _normal(rng, H),
-             "W_hy": _normal(rng, C, H), "b_y": _normal(rng, C)}
+    grads = {
+        "W_xh": _normal(rng, H, D),
+        "W_hh": _normal(rng, H, H),
+        "b_h": _normal(rng, H),
+        "W_hy": _normal(rng, C, H),
+        "b_y": _normal(rng, C),
+    }
     case = {"g_" + k: v for k, v in grads.items()}
     # one max_norm below the norm (clips) and one above it (leaves the gradients as they are)
     for label, factor in (("clip", rng.uniform(0.2, 0.7)), ("keep", rng.uniform(1.5, 3.0))):
@@ -222,8 +278,13 @@ def clip_gradients_case(rng):
             p.grad = torch.from_numpy(grads[name].copy())
         max_norm = float(torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in params.values()]))) * factor
         total = torch.nn.utils.clip_grad_norm_(list(params.values()), max_norm)
-        case.update({f"max_norm_{label}": np.array(max_norm), f"total_{label}": np.array(total.item()),
-                     **{f"{label}_{k}": p.grad.numpy() for k, p in params.items()}})
+        case.update(
+            {
+                f"max_norm_{label}": np.array(max_norm),
+                f"total_{label}": np.array(total.item()),
+                **{f"{label}_{k}": p.grad.numpy() for k, p in params.items()},
+            }
+        )
     return case
 
 
@@ -237,17 +298,20 @@ def jacobian_norms_oracle(W_hh, W_xh, b_h, xs, h0, norm=2) -> tuple[np.ndarray, 
 
     def last_state_from(k):
         def run(h):
-            for x in xs_t[k + 1:]:
+            for x in xs_t[k + 1 :]:
                 h = step(h, x)
             return h
+
         return run
 
     hs, h = [], torch.from_numpy(h0)
     for x in xs_t:
         h = step(h, x)
         hs.append(h)
-    norms = [torch.linalg.matrix_norm(torch.autograd.functional.jacobian(last_state_from(k), hs[k]), ord=norm).item()
-             for k in range(len(xs))]
+    norms = [
+        torch.linalg.matrix_norm(torch.autograd.functional.jacobian(last_state_from(k), hs[k]), ord=norm).item()
+        for k in range(len(xs))
+    ]
     return torch.stack(hs).numpy(), np.array(norms)
 
 

@@ -5,6 +5,7 @@ and every time they are used the step they imply is asserted equal to the cell's
 The torch parts are checked in float32 (what students get) against float64 oracles run on
 the same float32-rounded values.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -47,10 +48,14 @@ def gru_cell_from_params(p) -> torch.nn.GRUCell:
     H, D = p["W_z"].shape
     zero = np.zeros(H)
     cell = torch.nn.GRUCell(D, H).double()
-    cell.load_state_dict({"weight_ih": _t(np.concatenate([p["W_r"], p["W_z"], p["W_h"]])),
-                          "weight_hh": _t(np.concatenate([p["U_r"], p["U_z"], p["U_h"]])),
-                          "bias_ih": _t(np.concatenate([p["b_r"], p["b_z"], p["b_Wh"]])),
-                          "bias_hh": _t(np.concatenate([zero, zero, p["b_Uh"]]))})
+    cell.load_state_dict(
+        {
+            "weight_ih": _t(np.concatenate([p["W_r"], p["W_z"], p["W_h"]])),
+            "weight_hh": _t(np.concatenate([p["U_r"], p["U_z"], p["U_h"]])),
+            "bias_ih": _t(np.concatenate([p["b_r"], p["b_z"], p["b_Wh"]])),
+            "bias_hh": _t(np.concatenate([zero, zero, p["b_Uh"]])),
+        }
+    )
     return cell
 
 
@@ -59,10 +64,14 @@ def lstm_cell_from_params(p) -> torch.nn.LSTMCell:
     H, D = p["W_f"].shape
     order = ("i", "f", "c", "o")
     cell = torch.nn.LSTMCell(D, H).double()
-    cell.load_state_dict({"weight_ih": _t(np.concatenate([p["W_" + g] for g in order])),
-                          "weight_hh": _t(np.concatenate([p["U_" + g] for g in order])),
-                          "bias_ih": _t(np.concatenate([p["b_" + g] for g in order])),
-                          "bias_hh": _t(np.zeros(4 * H))})
+    cell.load_state_dict(
+        {
+            "weight_ih": _t(np.concatenate([p["W_" + g] for g in order])),
+            "weight_hh": _t(np.concatenate([p["U_" + g] for g in order])),
+            "bias_ih": _t(np.concatenate([p["b_" + g] for g in order])),
+            "bias_hh": _t(np.zeros(4 * H)),
+        }
+    )
     return cell
 
 
@@ -90,7 +99,9 @@ def torch_gru_gates(cell, x, h, *, reset_before_matmul=False, reset_bias_outside
     n = torch.tanh(F.linear(x, w_in, b_in) + recurrent)
     if not (reset_before_matmul or reset_bias_outside):
         with torch.no_grad():
-            assert torch.allclose((1 - z) * n + z * h, cell(x, h), rtol=1e-12, atol=1e-12), "GRU gates disagree with GRUCell"
+            assert torch.allclose((1 - z) * n + z * h, cell(x, h), rtol=1e-12, atol=1e-12), (
+                "GRU gates disagree with GRUCell"
+            )
     return {"r": r.numpy(), "z": z.numpy(), "n": n.numpy()}
 
 
@@ -109,8 +120,15 @@ def torch_lstm_gates(cell, x, h, c) -> dict:
         h_cell, c_cell = cell(x, (h, c))
     assert torch.allclose(o * torch.tanh(c_next), h_cell, rtol=1e-12, atol=1e-12), "LSTM gates disagree with LSTMCell"
     assert torch.allclose(c_next, c_cell, rtol=1e-12, atol=1e-12), "LSTM gates disagree with LSTMCell"
-    return {"i": i.numpy(), "f": f.numpy(), "g": g.numpy(), "o": o.numpy(), "c_next": c_next.numpy(),
-            "g_as_sigmoid": torch.sigmoid(g_pre).numpy(), "f_plus_one": torch.sigmoid(f_pre + 1).numpy()}
+    return {
+        "i": i.numpy(),
+        "f": f.numpy(),
+        "g": g.numpy(),
+        "o": o.numpy(),
+        "c_next": c_next.numpy(),
+        "g_as_sigmoid": torch.sigmoid(g_pre).numpy(),
+        "f_plus_one": torch.sigmoid(f_pre + 1).numpy(),
+    }
 
 
 def lstm_backward_oracle(p, x, h_prev, c_prev, dh, dc) -> tuple:
@@ -120,8 +138,9 @@ def lstm_backward_oracle(p, x, h_prev, c_prev, dh, dc) -> tuple:
     h, c = cell(leaves[0], (leaves[1], leaves[2]))
     torch.autograd.backward((h, c), (_t(dh), _t(dc)))
     grads = {}
-    for gate, w_ih, w_hh, b_ih in zip(("i", "f", "c", "o"), cell.weight_ih.grad.chunk(4),
-                                      cell.weight_hh.grad.chunk(4), cell.bias_ih.grad.chunk(4)):
+    for gate, w_ih, w_hh, b_ih in zip(
+        ("i", "f", "c", "o"), cell.weight_ih.grad.chunk(4), cell.weight_hh.grad.chunk(4), cell.bias_ih.grad.chunk(4)
+    ):
         grads.update({"W_" + gate: w_ih.numpy(), "U_" + gate: w_hh.numpy(), "b_" + gate: b_ih.numpy()})
     return (*(leaf.grad.numpy() for leaf in leaves), grads)
 
@@ -139,11 +158,13 @@ def lstm_backward_with_mistake(p, x, h_prev, c_prev, dh, dc, mistake: str) -> tu
 
     def pre(gate):
         return F.linear(x_t, leaves["W_" + gate]) + F.linear(h_t, leaves["U_" + gate]) + leaves["b_" + gate]
+
     f, i, g, o = torch.sigmoid(pre("f")), torch.sigmoid(pre("i")), torch.tanh(pre("c")), torch.sigmoid(pre("o"))
     kept = f * c_t.detach() + (c_t - c_t.detach()) if mistake == "dc_prev_without_f" else f * c_t
     c = kept + i * g
-    tanh_c = {"dh_not_into_c": torch.tanh(c).detach(),
-              "no_tanh_grad": torch.tanh(c).detach() + (c - c.detach())}.get(mistake, torch.tanh(c))
+    tanh_c = {"dh_not_into_c": torch.tanh(c).detach(), "no_tanh_grad": torch.tanh(c).detach() + (c - c.detach())}.get(
+        mistake, torch.tanh(c)
+    )
     torch.autograd.backward((o * tanh_c, c), (_t(dh), _t(dc)))
     return x_t.grad.numpy(), h_t.grad.numpy(), c_t.grad.numpy(), {k: v.grad.numpy() for k, v in leaves.items()}
 
@@ -161,8 +182,12 @@ def _gru_case(rng):
 def _lstm_case(rng):
     B, D, H = _sizes(rng)
     p = gate_params(rng, LSTM_KEYS, D, H)
-    return p, {"x": _normal(rng, B, D), "h_prev": np.tanh(_normal(rng, B, H)),
-               "c_prev": _normal(rng, B, H), **_prefixed("p_", p)}
+    return p, {
+        "x": _normal(rng, B, D),
+        "h_prev": np.tanh(_normal(rng, B, H)),
+        "c_prev": _normal(rng, B, H),
+        **_prefixed("p_", p),
+    }
 
 
 @generator(MODULE, "gru_gates")
@@ -199,19 +224,23 @@ def lstm_step_case(rng):
 def lstm_step_backward_case(rng):
     p, case = _lstm_case(rng)
     case.update(dh=_normal(rng, *case["h_prev"].shape), dc=_normal(rng, *case["c_prev"].shape))
-    dx, dh_prev, dc_prev, grads = lstm_backward_oracle(p, case["x"], case["h_prev"], case["c_prev"],
-                                                       case["dh"], case["dc"])
+    dx, dh_prev, dc_prev, grads = lstm_backward_oracle(
+        p, case["x"], case["h_prev"], case["c_prev"], case["dh"], case["dc"]
+    )
     _assert_finite_differences(p, case, {"x": dx, "h_prev": dh_prev, "c_prev": dc_prev, **grads}, rng)
     return {**case, "dx": dx, "dh_prev": dh_prev, "dc_prev": dc_prev, **_prefixed("d_", grads)}
 
 
 def _assert_finite_differences(p, case, grads, rng, eps=1e-6):
     """Second opinion on the autograd oracle: centred differences at one entry of each array."""
+
     def loss(values):
         with torch.no_grad():
             h, c = lstm_cell_from_params({k: values[k] for k in LSTM_KEYS})(
-                _t(values["x"]), (_t(values["h_prev"]), _t(values["c_prev"])))
+                _t(values["x"]), (_t(values["h_prev"]), _t(values["c_prev"]))
+            )
         return float((h.numpy() * case["dh"]).sum() + (c.numpy() * case["dc"]).sum())
+
     values = {**p, "x": case["x"], "h_prev": case["h_prev"], "c_prev": case["c_prev"]}
     for name, array in values.items():
         index = tuple(int(rng.integers(n)) for n in array.shape)
@@ -228,8 +257,12 @@ def _assert_finite_differences(p, case, grads, rng, eps=1e-6):
 def _scratch_case(rng, kind: str):
     B, D, H = _sizes(rng)
     gates = 3 if kind == "gru" else 4
-    weights = {"weight_ih": _normal(rng, gates * H, D, scale=0.6), "weight_hh": _normal(rng, gates * H, H, scale=0.6),
-               "bias_ih": _normal(rng, gates * H, scale=0.3), "bias_hh": _normal(rng, gates * H, scale=0.3)}
+    weights = {
+        "weight_ih": _normal(rng, gates * H, D, scale=0.6),
+        "weight_hh": _normal(rng, gates * H, H, scale=0.6),
+        "bias_ih": _normal(rng, gates * H, scale=0.3),
+        "bias_hh": _normal(rng, gates * H, scale=0.3),
+    }
     case = {k: _as_float32(v) for k, v in weights.items()}
     case.update(x=_as_float32(_normal(rng, B, D)), h=_as_float32(np.tanh(_normal(rng, B, H))))
     if kind == "lstm":
@@ -259,9 +292,13 @@ def lstm_from_case(case, dtype=torch.float64) -> torch.nn.LSTM:
     """The torch.nn.LSTM a stacked_lstm_forward case describes (weights stored as w_<name>)."""
     data = case if isinstance(case, dict) else vars(case)
     weights = {k[2:]: v for k, v in data.items() if k.startswith("w_")}
-    lstm = torch.nn.LSTM(int(weights["weight_ih_l0"].shape[1]), int(weights["weight_hh_l0"].shape[1]),
-                         num_layers=int(data["num_layers"]), bidirectional=bool(data["bidirectional"]),
-                         batch_first=bool(data["batch_first"])).to(dtype)
+    lstm = torch.nn.LSTM(
+        int(weights["weight_ih_l0"].shape[1]),
+        int(weights["weight_hh_l0"].shape[1]),
+        num_layers=int(data["num_layers"]),
+        bidirectional=bool(data["bidirectional"]),
+        batch_first=bool(data["batch_first"]),
+    ).to(dtype)
     lstm.load_state_dict({k: _t(v).to(dtype) for k, v in weights.items()})
     return lstm.eval()
 
@@ -272,7 +309,11 @@ def stacked_lstm_forward_case(rng):
     T, B, D, H = (int(n) for n in rng.integers([2, 1, 2, 2], [6, 4, 5, 5]))
     layers, bidirectional, batch_first = int(rng.integers(1, 4)), bool(rng.random() < 0.75), bool(rng.integers(2))
     template = torch.nn.LSTM(D, H, num_layers=layers, bidirectional=bidirectional)
-    case = {"num_layers": np.array(layers), "bidirectional": np.array(bidirectional), "batch_first": np.array(batch_first)}
+    case = {
+        "num_layers": np.array(layers),
+        "bidirectional": np.array(bidirectional),
+        "batch_first": np.array(batch_first),
+    }
     for name, value in template.state_dict().items():
         case["w_" + name] = _as_float32(_normal(rng, *value.shape, scale=0.5))
     directions = 2 if bidirectional else 1
@@ -301,7 +342,8 @@ def count_parameters_case(rng):
         layers = int(rng.integers(2, 5)) if deep else int(rng.integers(1, 4))
         bidirectional = True if deep else bool(rng.integers(2))
         bias = True if deep else bool(rng.random() < 0.6)
-        module = getattr(torch.nn, KINDS[kind_index].upper())(D, H, num_layers=layers, bidirectional=bidirectional,
-                                                             bias=bias)
+        module = getattr(torch.nn, KINDS[kind_index].upper())(
+            D, H, num_layers=layers, bidirectional=bidirectional, bias=bias
+        )
         rows.append((kind_index, D, H, layers, bidirectional, bias, sum(p.numel() for p in module.parameters())))
     return {"configs": np.array(rows, dtype=np.int64)}

@@ -3,6 +3,7 @@
 The expected outputs come from torch.nn.RNNCell and torch.nn.Linear in float64; `ref.*`
 arrays are the reference's state dict, loaded into the student's NameRNN by the check.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -44,9 +45,12 @@ def name_rnn_outputs(ref: dict, x: np.ndarray, lengths: np.ndarray) -> dict:
         states = torch.stack(states)
         logits = readout(states[torch.from_numpy(lengths) - 1, torch.arange(x.shape[1])])
         padded_logits = readout(states[-1])
-    return {"log_probs": F.log_softmax(logits, dim=1).numpy(), "logits": logits.numpy(),
-            "probs": F.softmax(logits, dim=1).numpy(),
-            "padded_last": F.log_softmax(padded_logits, dim=1).numpy()}
+    return {
+        "log_probs": F.log_softmax(logits, dim=1).numpy(),
+        "logits": logits.numpy(),
+        "probs": F.softmax(logits, dim=1).numpy(),
+        "padded_last": F.log_softmax(padded_logits, dim=1).numpy(),
+    }
 
 
 @generator(MODULE, "NameRNN")
@@ -54,12 +58,17 @@ def name_rnn_case(rng):
     D, H, C = (int(n) for n in rng.choice(np.arange(2, 9), 3, replace=False))
     T, B = int(rng.integers(3, 7)), int(rng.integers(3, 6))
     lengths = rng.integers(1, T + 1, B)
-    lengths[0], lengths[1] = T, int(rng.integers(1, T))        # one full-length name, one padded
+    lengths[0], lengths[1] = T, int(rng.integers(1, T))  # one full-length name, one padded
     x = rng.normal(0.0, 1.0, (T, B, D)) * (np.arange(T)[:, None] < lengths[None, :])[:, :, None]
-    ref = {"cell.weight_ih": rng.normal(0, 0.6, (H, D)), "cell.weight_hh": rng.normal(0, 0.6, (H, H)),
-           "cell.bias_ih": rng.normal(0, 0.3, H), "cell.bias_hh": rng.normal(0, 0.3, H),
-           "readout.weight": rng.normal(0, 1.0, (C, H)), "readout.bias": rng.normal(0, 0.3, C)}
+    ref = {
+        "cell.weight_ih": rng.normal(0, 0.6, (H, D)),
+        "cell.weight_hh": rng.normal(0, 0.6, (H, H)),
+        "cell.bias_ih": rng.normal(0, 0.3, H),
+        "cell.bias_hh": rng.normal(0, 0.3, H),
+        "readout.weight": rng.normal(0, 1.0, (C, H)),
+        "readout.bias": rng.normal(0, 0.3, C),
+    }
     case = {"x": x, "lengths": lengths.astype(np.int64), **{f"ref.{k}": v for k, v in ref.items()}}
     case.update(name_rnn_outputs(ref, x, lengths))
-    case["log_probs_full"] = case["padded_last"]               # lengths=None means every name is T long
+    case["log_probs_full"] = case["padded_last"]  # lengths=None means every name is T long
     return case

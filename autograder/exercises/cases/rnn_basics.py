@@ -1,4 +1,5 @@
 """Cases of `rnn_basics`, with expected values from torch.nn.RNN, RNNCell and nll_loss."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,8 +38,11 @@ def torch_rnn(xs, h0, W_xh, W_hh, b_ih, b_hh=None) -> tuple[np.ndarray, np.ndarr
 
 
 def _rnn_weights(rng, D, H):
-    return {"W_xh": _normal(rng, H, D, scale=0.6), "W_hh": _normal(rng, H, H, scale=0.6),
-            "b_h": _normal(rng, H, scale=0.3)}
+    return {
+        "W_xh": _normal(rng, H, D, scale=0.6),
+        "W_hh": _normal(rng, H, H, scale=0.6),
+        "b_h": _normal(rng, H, scale=0.3),
+    }
 
 
 @generator(MODULE, "sigmoid")
@@ -60,8 +64,12 @@ def rnn_step_case(rng):
 def rnn_forward_case(rng):
     T, B, D, H, _ = _sizes(rng)
     h0_given = bool(rng.integers(2))
-    case = {"xs": _normal(rng, T, B, D), "h0": np.tanh(_normal(rng, B, H)) if h0_given else np.zeros((B, H)),
-            "h0_given": np.array(h0_given), **_rnn_weights(rng, D, H)}
+    case = {
+        "xs": _normal(rng, T, B, D),
+        "h0": np.tanh(_normal(rng, B, H)) if h0_given else np.zeros((B, H)),
+        "h0_given": np.array(h0_given),
+        **_rnn_weights(rng, D, H),
+    }
     case["hs"], _ = torch_rnn(case["xs"], case["h0"], case["W_xh"], case["W_hh"], case["b_h"])
     return case
 
@@ -78,9 +86,15 @@ def rnn_readout_case(rng):
 @generator(MODULE, "VanillaRNN")
 def vanilla_rnn_case(rng):
     T, B, D, H, O = _sizes(rng)
-    case = {**_rnn_weights(rng, D, H), "W_hy": _normal(rng, O, H), "b_y": _normal(rng, O),
-            "xs1": _normal(rng, T, B, D), "xs2": _normal(rng, T + 1, B, D),
-            "x_step1": _normal(rng, B, D), "x_step2": _normal(rng, B, D)}
+    case = {
+        **_rnn_weights(rng, D, H),
+        "W_hy": _normal(rng, O, H),
+        "b_y": _normal(rng, O),
+        "xs1": _normal(rng, T, B, D),
+        "xs2": _normal(rng, T + 1, B, D),
+        "x_step1": _normal(rng, B, D),
+        "x_step2": _normal(rng, B, D),
+    }
 
     def readout(hs):
         return torch.sigmoid(F.linear(_t(hs), _t(case["W_hy"]), _t(case["b_y"]))).numpy()
@@ -90,15 +104,25 @@ def vanilla_rnn_case(rng):
     hs2, _ = torch_rnn(case["xs2"], None, *weights)
     hs2_continued, _ = torch_rnn(case["xs2"], hs1[-1], *weights)
     steps, _ = torch_rnn(np.stack([case["x_step1"], case["x_step2"]]), None, *weights)
-    case.update(ys1=readout(hs1), ys2=readout(hs2), ys2_not_reset=readout(hs2_continued),
-                hidden1=hs1[-1], y_step1=readout(steps[0]), y_step2=readout(steps[1]),
-                hidden_step2=steps[1])
+    case.update(
+        ys1=readout(hs1),
+        ys2=readout(hs2),
+        ys2_not_reset=readout(hs2_continued),
+        hidden1=hs1[-1],
+        y_step1=readout(steps[0]),
+        y_step2=readout(steps[1]),
+        hidden_step2=steps[1],
+    )
     return case
 
 
 def _cell_weights(rng, D, H):
-    return {"weight_ih": _normal(rng, H, D, scale=0.6), "weight_hh": _normal(rng, H, H, scale=0.6),
-            "bias_ih": _normal(rng, H, scale=0.3), "bias_hh": _normal(rng, H, scale=0.3)}
+    return {
+        "weight_ih": _normal(rng, H, D, scale=0.6),
+        "weight_hh": _normal(rng, H, H, scale=0.6),
+        "bias_ih": _normal(rng, H, scale=0.3),
+        "bias_hh": _normal(rng, H, scale=0.3),
+    }
 
 
 def rnn_cell(case, prefix: str = "") -> torch.nn.RNNCell:
@@ -114,10 +138,15 @@ def rnn_cell(case, prefix: str = "") -> torch.nn.RNNCell:
 def rnncell_forward_case(rng):
     T, B, D, H, _ = _sizes(rng)
     h0_given = bool(rng.integers(2))
-    case = {**_cell_weights(rng, D, H), "xs": _normal(rng, T, B, D),
-            "h0": np.tanh(_normal(rng, B, H)) if h0_given else np.zeros((B, H)), "h0_given": np.array(h0_given)}
-    case["outputs"], case["h_T"] = torch_rnn(case["xs"], case["h0"], case["weight_ih"], case["weight_hh"],
-                                             case["bias_ih"], case["bias_hh"])
+    case = {
+        **_cell_weights(rng, D, H),
+        "xs": _normal(rng, T, B, D),
+        "h0": np.tanh(_normal(rng, B, H)) if h0_given else np.zeros((B, H)),
+        "h0_given": np.array(h0_given),
+    }
+    case["outputs"], case["h_T"] = torch_rnn(
+        case["xs"], case["h0"], case["weight_ih"], case["weight_hh"], case["bias_ih"], case["bias_hh"]
+    )
     return case
 
 
@@ -131,10 +160,14 @@ def many_to_one_case(rng):
     B += 1
     log_probs, targets = _log_probs(rng, T, B, C), rng.integers(0, C, B)
     lp, tg = _t(log_probs), torch.from_numpy(targets)
-    return {"log_probs": log_probs, "targets": targets, "loss": F.nll_loss(lp[-1], tg).numpy(),
-            "loss_all_steps": np.mean([F.nll_loss(step, tg).item() for step in lp]),
-            "loss_first_step": F.nll_loss(lp[0], tg).numpy(),
-            "loss_batch_sum": F.nll_loss(lp[-1], tg, reduction="sum").numpy()}
+    return {
+        "log_probs": log_probs,
+        "targets": targets,
+        "loss": F.nll_loss(lp[-1], tg).numpy(),
+        "loss_all_steps": np.mean([F.nll_loss(step, tg).item() for step in lp]),
+        "loss_first_step": F.nll_loss(lp[0], tg).numpy(),
+        "loss_batch_sum": F.nll_loss(lp[-1], tg, reduction="sum").numpy(),
+    }
 
 
 @generator(MODULE, "many_to_many_loss")
@@ -143,17 +176,27 @@ def many_to_many_case(rng):
     B += 1
     log_probs, targets = _log_probs(rng, T, B, C), rng.integers(0, C, (T, B))
     per_step = np.array([F.nll_loss(lp, tg).item() for lp, tg in zip(_t(log_probs), torch.from_numpy(targets))])
-    return {"log_probs": log_probs, "targets": targets, "loss": per_step.sum(),
-            "loss_time_mean": per_step.mean(), "loss_last_only": per_step[-1],
-            "loss_batch_sum": per_step.sum() * B}
+    return {
+        "log_probs": log_probs,
+        "targets": targets,
+        "loss": per_step.sum(),
+        "loss_time_mean": per_step.mean(),
+        "loss_last_only": per_step[-1],
+        "loss_batch_sum": per_step.sum() * B,
+    }
 
 
 @generator(MODULE, "one_to_many_forward")
 def one_to_many_case(rng):
     steps, B, D, H, _ = _sizes(rng)
     steps, O = steps + 1, D  # O == D: feeding outputs back (a common mistake) then runs and is named
-    case = {**_cell_weights(rng, D, H), "W_out": _normal(rng, O, H), "b_out": _normal(rng, O),
-            "x": _normal(rng, B, D), "steps": np.array(steps)}
+    case = {
+        **_cell_weights(rng, D, H),
+        "W_out": _normal(rng, O, H),
+        "b_out": _normal(rng, O),
+        "x": _normal(rng, B, D),
+        "steps": np.array(steps),
+    }
     inputs = np.zeros((steps, B, D))
     inputs[0] = case["x"]
     hs, _ = torch_rnn(inputs, None, case["weight_ih"], case["weight_hh"], case["bias_ih"], case["bias_hh"])

@@ -4,6 +4,7 @@ The training check trains the student's model on the head of the series, then fo
 the tail one window at a time, in order: each value of the tail reaches the student's
 process only after the forecasts of it have been returned, so no forecast can read its answer.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,17 +25,21 @@ from ..practical_feedback import (
 from ..recurrent_use import drowned_predictions, recurrent_predictions, require_value_dependence, sample_of
 
 MODULE = "forecast"
-BATCH_SAMPLE = 4                # histories forecast alone, to compare with the batch forecast
-EXACT = Tolerance(rtol=0.0, atol=0.0)   # windows are copies of float32(series): no arithmetic, no rounding
-SCALE_FACTOR = 10.0             # forecasts this many times worse than persistence on known data: not raw scale
+BATCH_SAMPLE = 4  # histories forecast alone, to compare with the batch forecast
+EXACT = Tolerance(rtol=0.0, atol=0.0)  # windows are copies of float32(series): no arithmetic, no rounding
+SCALE_FACTOR = 10.0  # forecasts this many times worse than persistence on known data: not raw scale
 
 
 def _float32(got, what: str) -> np.ndarray:
     dtype = str(getattr(got, "dtype", type(got).__name__)).removeprefix("torch.")
     if not isinstance(got, (np.ndarray, torch.Tensor)) or dtype != "float32":
-        raise CheckFailure(Message("wrong_type", {"what": what, "expected": "float32 tensor (or array)",
-                                                  "got": f"{type(got).__name__}[{dtype}]"}),
-                           *([Message("diag_float64")] if dtype == "float64" else []))
+        raise CheckFailure(
+            Message(
+                "wrong_type",
+                {"what": what, "expected": "float32 tensor (or array)", "got": f"{type(got).__name__}[{dtype}]"},
+            ),
+            *([Message("diag_float64")] if dtype == "float64" else []),
+        )
     return as_array(got, what, "tensor" if isinstance(got, torch.Tensor) else "ndarray")
 
 
@@ -57,8 +62,10 @@ def check_make_windows(student, cases):
                 fail("wrong_type", what=call, expected="(X, Y)", got=type(got).__name__)
             X, Y = _float32(got[0], f"{call}: X"), _float32(got[1], f"{call}: Y")
             if X.shape != case.X.shape:
-                raise CheckFailure(Message("wrong_shape", {"what": f"{call}: X", "expected": case.X.shape,
-                                                           "got": X.shape}), *_window_shape_mistakes(X.shape, case.X.shape))
+                raise CheckFailure(
+                    Message("wrong_shape", {"what": f"{call}: X", "expected": case.X.shape, "got": X.shape}),
+                    *_window_shape_mistakes(X.shape, case.X.shape),
+                )
             expect_close(X, case.X, f"{call}: X", EXACT)
             try:
                 expect_close(Y, case.Y, f"{call}: Y", EXACT)
@@ -77,11 +84,17 @@ def check_Forecaster(student, cases, tol):
             try:
                 expect_close(got, case.forecast, f"{what}(x)", tol, kind="tensor")
             except CheckFailure as failure:
-                raise diagnose(failure, got, [(Message("diag_reads_first_step"), case.first_step),
-                                              (Message("diag_not_batch_first"), case.time_major),
-                                              (Message("diag_reads_mean"), lstm_forecast(ref, case.x, step="mean")),
-                                              (Message("diag_reads_batch_element"),
-                                               lstm_forecast(ref, case.x, step="last_row"))], tol) from None
+                raise diagnose(
+                    failure,
+                    got,
+                    [
+                        (Message("diag_reads_first_step"), case.first_step),
+                        (Message("diag_not_batch_first"), case.time_major),
+                        (Message("diag_reads_mean"), lstm_forecast(ref, case.x, step="mean")),
+                        (Message("diag_reads_batch_element"), lstm_forecast(ref, case.x, step="last_row")),
+                    ],
+                    tol,
+                ) from None
 
 
 def _forecasts(got, rows: int, horizon: int, what: str) -> np.ndarray:
@@ -102,8 +115,12 @@ def _scale_diagnosis(forecasts: np.ndarray, histories: np.ndarray, targets: np.n
     persistence = np.mean((targets - histories[:, -1:]) ** 2)
     if np.mean((forecasts - targets) ** 2) <= SCALE_FACTOR * persistence:
         return []
-    return [Message("diag_fc_not_raw_scale", {"mean_forecast": float(forecasts.mean()),
-                                              "mean_last": float(histories[:, -1].mean())})]
+    return [
+        Message(
+            "diag_fc_not_raw_scale",
+            {"mean_forecast": float(forecasts.mean()), "mean_last": float(histories[:, -1].mean())},
+        )
+    ]
 
 
 def _attach_plots(artifacts: dict, task, histories, targets, forecasts, hidden: bool) -> None:
@@ -112,56 +129,98 @@ def _attach_plots(artifacts: dict, task, histories, targets, forecasts, hidden: 
     if hidden:
         attach_error_by_step(artifacts, forecasts, targets, histories)
         return
-    attach_forecast(artifacts, task.history(task.starts[0])[-2 * task.window:], targets.ravel(), forecasts.ravel(),
-                    np.repeat(histories[:, -1], task.horizon))
+    attach_forecast(
+        artifacts,
+        task.history(task.starts[0])[-2 * task.window :],
+        targets.ravel(),
+        forecasts.ravel(),
+        np.repeat(histories[:, -1], task.horizon),
+    )
 
 
 def check_train_forecaster(student, device, hidden, module_policy, task_seed, request, artifacts):
     task = series_task(module_policy, task_seed, hidden)
-    model, seconds = train_within_budget(request, MODULE, "train_forecaster", student.train_forecaster, task.known,
-                                         task=task, policy=module_policy, window=task.window,
-                                         horizon=task.horizon, device=device)
+    model, seconds = train_within_budget(
+        request,
+        MODULE,
+        "train_forecaster",
+        student.train_forecaster,
+        task.known,
+        task=task,
+        policy=module_policy,
+        window=task.window,
+        horizon=task.horizon,
+        device=device,
+    )
     losses = reported_losses(model)
     attach_losses(artifacts, losses)
     histories = np.stack([task.history(s) for s in task.starts])
     targets = np.stack([task.target(s) for s in task.starts])
-    sent = task.mapping.apply(histories)   # scored after undoing the map (autograder/exercises/transforms.py)
+    sent = task.mapping.apply(histories)  # scored after undoing the map (autograder/exercises/transforms.py)
     what = "predict_next(model, histories)"
-    forecasts = task.mapping.undo(np.concatenate([     # one at a time, in order (see the module's docstring)
-        _forecasts(recurrent_predictions(student.predict_next, model, history[None], device=device, what=what),
-                   1, task.horizon, what) for history in sent]))
+    forecasts = task.mapping.undo(
+        np.concatenate(
+            [  # one at a time, in order (see the module's docstring)
+                _forecasts(
+                    recurrent_predictions(student.predict_next, model, history[None], device=device, what=what),
+                    1,
+                    task.horizon,
+                    what,
+                )
+                for history in sent
+            ]
+        )
+    )
     _require_dependence(student.predict_next, model, sent, task.mapping.undo, forecasts, device, what)
     _attach_plots(artifacts, task, histories, targets, forecasts, hidden)
     ratio = np.mean((forecasts - targets) ** 2) / np.mean((targets - histories[:, -1:]) ** 2)
-    award("mse_ratio", ratio, task.thresholds, *forecast_diagnoses(forecasts, histories),
-          *training_diagnoses(seconds, task.budget_s, losses), count=len(forecasts), seconds=round(seconds, 1))
+    award(
+        "mse_ratio",
+        ratio,
+        task.thresholds,
+        *forecast_diagnoses(forecasts, histories),
+        *training_diagnoses(seconds, task.budget_s, losses),
+        count=len(forecasts),
+        seconds=round(seconds, 1),
+    )
 
 
 def _require_dependence(predict_next, model, histories, undo, forecasts, device, what) -> None:
     """Forecasts of a sample of `histories` (already sent) move when the recurrent output is noise."""
     sample = sample_of(len(histories))
-    drowned = undo(_forecasts(drowned_predictions(predict_next, model, histories[sample], device=device, what=what),
-                              len(sample), forecasts.shape[1], what))
+    drowned = undo(
+        _forecasts(
+            drowned_predictions(predict_next, model, histories[sample], device=device, what=what),
+            len(sample),
+            forecasts.shape[1],
+            what,
+        )
+    )
     require_value_dependence(forecasts[sample], drowned, undo(histories[sample]), what)
 
 
 def check_predict_next(student, device, hidden, module_policy, task_seed, request):
     model = trained_model(request, MODULE, "train_forecaster")
     task = series_task(module_policy, task_seed, hidden)
-    known = task.known                # the student's own training data: nothing hidden here
+    known = task.known  # the student's own training data: nothing hidden here
     ends = np.linspace(task.window, len(known) - task.horizon, 48).astype(int)
-    histories = np.stack([known[e - task.window:e] for e in ends])
-    targets = np.stack([known[e:e + task.horizon] for e in ends])
+    histories = np.stack([known[e - task.window : e] for e in ends])
+    targets = np.stack([known[e : e + task.horizon] for e in ends])
     what = f"predict_next(model, histories {histories.shape})"
-    forecasts = _forecasts(recurrent_predictions(student.predict_next, model, histories, device=device, what=what),
-                           len(ends), task.horizon, what)
+    forecasts = _forecasts(
+        recurrent_predictions(student.predict_next, model, histories, device=device, what=what),
+        len(ends),
+        task.horizon,
+        what,
+    )
     diagnosis = _scale_diagnosis(forecasts, histories, targets)
     if diagnosis:
         ratio = np.mean((forecasts - targets) ** 2) / np.mean((targets - histories[:, -1:]) ** 2)
-        raise CheckFailure(Message("fc_far_worse_than_persistence", {"ratio": float(ratio), "count": len(ends)}),
-                           *diagnosis)
+        raise CheckFailure(
+            Message("fc_far_worse_than_persistence", {"ratio": float(ratio), "count": len(ends)}), *diagnosis
+        )
     for row in np.linspace(0, len(ends) - 1, BATCH_SAMPLE).astype(int):
-        alone = _forecasts(student.predict_next(model, histories[row:row + 1], device=device), 1, task.horizon, what)
+        alone = _forecasts(student.predict_next(model, histories[row : row + 1], device=device), 1, task.horizon, what)
         if not np.allclose(alone[0], forecasts[row], rtol=1e-4, atol=1e-4 * np.abs(known).max()):
             fail("fc_depends_on_batch", row=int(row), alone=float(alone[0, 0]), batch=float(forecasts[row, 0]))
     _require_dependence(student.predict_next, model, histories, lambda values: values, forecasts, device, what)

@@ -5,6 +5,7 @@ two Linear layers' weights and biases (known by their shapes, which the sizes ke
 torch.nn.functional then computes, in float64 on those very weights, what the MLP should
 give, and the module's forward must match it. Collected through `checks/forecast.py`.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,8 +17,12 @@ from ..expect import CheckFailure, diagnose, expect_close, fail
 
 
 def _shapes(window: int, hidden: int, horizon: int) -> dict[str, tuple]:
-    return {"hidden.weight": (hidden, window), "hidden.bias": (hidden,),
-            "head.weight": (horizon, hidden), "head.bias": (horizon,)}
+    return {
+        "hidden.weight": (hidden, window),
+        "hidden.bias": (hidden,),
+        "head.weight": (horizon, hidden),
+        "head.bias": (horizon,),
+    }
 
 
 def _describe(state: dict) -> str:
@@ -31,8 +36,12 @@ def mlp_layers(state, window: int, hidden: int, horizon: int, what: str) -> dict
     expected = _shapes(window, hidden, horizon)
     by_shape = {tuple(value.shape): value for value in state.values()}
     if len(state) != len(expected) or set(by_shape) != set(expected.values()):
-        failure = CheckFailure(Message("mlp_structure", {"what": what, "got": _describe(state),
-                                                         "expected": ", ".join(f"{s}" for s in expected.values())}))
+        failure = CheckFailure(
+            Message(
+                "mlp_structure",
+                {"what": what, "got": _describe(state), "expected": ", ".join(f"{s}" for s in expected.values())},
+            )
+        )
         per_step = (hidden, 1) in by_shape
         raise failure.adding(Message("diag_mlp_not_flattened")) if per_step else failure
     return {name: by_shape[shape].detach().double() for name, shape in expected.items()}
@@ -48,10 +57,12 @@ def mlp_forward(layers: dict, x: np.ndarray, activation=F.relu, on_output=None) 
 
 
 def window_mlp_mistakes(layers: dict, x: np.ndarray) -> list:
-    return [(Message("diag_mlp_no_activation"), mlp_forward(layers, x, activation=lambda h: h)),
-            (Message("diag_mlp_activation", {"name": "tanh"}), mlp_forward(layers, x, activation=torch.tanh)),
-            (Message("diag_mlp_activation", {"name": "sigmoid"}), mlp_forward(layers, x, activation=torch.sigmoid)),
-            (Message("diag_mlp_relu_on_output"), mlp_forward(layers, x, on_output=F.relu))]
+    return [
+        (Message("diag_mlp_no_activation"), mlp_forward(layers, x, activation=lambda h: h)),
+        (Message("diag_mlp_activation", {"name": "tanh"}), mlp_forward(layers, x, activation=torch.tanh)),
+        (Message("diag_mlp_activation", {"name": "sigmoid"}), mlp_forward(layers, x, activation=torch.sigmoid)),
+        (Message("diag_mlp_relu_on_output"), mlp_forward(layers, x, on_output=F.relu)),
+    ]
 
 
 def check_WindowMLP(student, cases, tol32):

@@ -4,6 +4,7 @@ The structure checks load a reference's weights into the student's NameRNN (floa
 The training check trains the student's model in the child within the budget, then scores
 its predictions on names the training never saw; their labels stay in this process.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,7 +35,7 @@ from ..practical_feedback import (
 MODULE = "name_classifier"
 N_CLASSES = len(NAME_LOCALES)
 CLASS_NAMES = tuple(NAME_LOCALES.values())
-BATCH_SAMPLE = 20              # names predicted alone, to compare with the batch prediction
+BATCH_SAMPLE = 20  # names predicted alone, to compare with the batch prediction
 
 
 def _alphabet(student) -> str:
@@ -60,9 +61,17 @@ def check_name_to_tensor(student, cases, tol):
                 got = student.name_to_tensor(name)
                 what = f"name_to_tensor({name!r})"
                 if isinstance(got, torch.Tensor) and got.dtype != torch.float32:
-                    raise CheckFailure(Message("wrong_type", {
-                        "what": what, "expected": "torch.Tensor[float32]",
-                        "got": f"torch.Tensor[{str(got.dtype).removeprefix('torch.')}]"}), Message("diag_float64"))
+                    raise CheckFailure(
+                        Message(
+                            "wrong_type",
+                            {
+                                "what": what,
+                                "expected": "torch.Tensor[float32]",
+                                "got": f"torch.Tensor[{str(got.dtype).removeprefix('torch.')}]",
+                            },
+                        ),
+                        Message("diag_float64"),
+                    )
                 expected = one_hot(name, alphabet)
                 try:
                     expect_close(got, expected, what, tol, kind="tensor")
@@ -110,26 +119,54 @@ def check_NameRNN(student, cases, tol):
                 expect_close(got, case.log_probs, f"{what}(x, lengths)", tol, kind="tensor")
             except CheckFailure as failure:
                 over_batch = torch.log_softmax(torch.from_numpy(case.logits), dim=0).numpy()
-                raise diagnose(failure, got, [(Message("diag_nc_padded_last"), case.padded_last),
-                                              (Message("diag_nc_missing_log_softmax"), case.logits),
-                                              (Message("diag_nc_softmax_not_log"), case.probs),
-                                              (Message("diag_nc_log_softmax_dim0"), over_batch)], tol) from None
+                raise diagnose(
+                    failure,
+                    got,
+                    [
+                        (Message("diag_nc_padded_last"), case.padded_last),
+                        (Message("diag_nc_missing_log_softmax"), case.logits),
+                        (Message("diag_nc_softmax_not_log"), case.probs),
+                        (Message("diag_nc_log_softmax_dim0"), over_batch),
+                    ],
+                    tol,
+                ) from None
             expect_close(model(x), case.log_probs_full, f"{what}(x) with lengths=None", tol, kind="tensor")
 
 
 def check_train_name_classifier(student, device, hidden, module_policy, task_seed, request, artifacts):
     task = name_task(module_policy, task_seed, hidden)
-    model, seconds = train_within_budget(request, MODULE, "train_name_classifier", student.train_name_classifier,
-                                         task.train_inputs, task.train_labels, N_CLASSES,
-                                         task=task, policy=module_policy, device=device)
+    model, seconds = train_within_budget(
+        request,
+        MODULE,
+        "train_name_classifier",
+        student.train_name_classifier,
+        task.train_inputs,
+        task.train_labels,
+        N_CLASSES,
+        task=task,
+        policy=module_policy,
+        device=device,
+    )
     losses = reported_losses(model)
     attach_losses(artifacts, losses)
-    predictions = recurrent_class_predictions(student.predict_nationality, model, task.eval_inputs, N_CLASSES,
-                                              "predict_nationality(model, names)", device=device)
+    predictions = recurrent_class_predictions(
+        student.predict_nationality,
+        model,
+        task.eval_inputs,
+        N_CLASSES,
+        "predict_nationality(model, names)",
+        device=device,
+    )
     attach_confusion(artifacts, task.eval_labels, predictions, CLASS_NAMES)
-    award("accuracy", accuracy(task.eval_labels, predictions), task.thresholds,
-          *constant_class_diagnoses(predictions, CLASS_NAMES), *training_diagnoses(seconds, task.budget_s, losses),
-          count=len(predictions), seconds=round(seconds, 1))
+    award(
+        "accuracy",
+        accuracy(task.eval_labels, predictions),
+        task.thresholds,
+        *constant_class_diagnoses(predictions, CLASS_NAMES),
+        *training_diagnoses(seconds, task.budget_s, losses),
+        count=len(predictions),
+        seconds=round(seconds, 1),
+    )
 
 
 def check_predict_nationality(student, device, hidden, module_policy, task_seed, request):
@@ -137,16 +174,33 @@ def check_predict_nationality(student, device, hidden, module_policy, task_seed,
     task = name_task(module_policy, task_seed, hidden)
     names = task.eval_inputs
     what = "predict_nationality(model, names)"
-    predictions = recurrent_class_predictions(student.predict_nationality, model, names, N_CLASSES, what,
-                                              device=device)
+    predictions = recurrent_class_predictions(student.predict_nationality, model, names, N_CLASSES, what, device=device)
     sample = np.linspace(0, len(names) - 1, BATCH_SAMPLE).astype(int)
-    alone = [class_predictions(student.predict_nationality(model, [names[i]], device=device), 1, N_CLASSES, what)[0]
-             for i in sample]
+    alone = [
+        class_predictions(student.predict_nationality(model, [names[i]], device=device), 1, N_CLASSES, what)[0]
+        for i in sample
+    ]
     differ = [(i, a) for i, a in zip(sample, alone) if a != predictions[i]]
-    if len(differ) > BATCH_SAMPLE // 10:    # one flip may be a near tie rounded differently
+    if len(differ) > BATCH_SAMPLE // 10:  # one flip may be a near tie rounded differently
         i, a = differ[0]
-        raise CheckFailure(Message("predictions_depend_on_batch", {
-            "what": what, "count": len(differ), "total": BATCH_SAMPLE, "example": repr(names[i]), "alone": int(a),
-            "batch": int(predictions[i])}), Message("diag_nc_padding_read"))
-    award("balanced_accuracy", balanced_accuracy(task.eval_labels, predictions), task.thresholds,
-          *constant_class_diagnoses(predictions, CLASS_NAMES), count=len(predictions))
+        raise CheckFailure(
+            Message(
+                "predictions_depend_on_batch",
+                {
+                    "what": what,
+                    "count": len(differ),
+                    "total": BATCH_SAMPLE,
+                    "example": repr(names[i]),
+                    "alone": int(a),
+                    "batch": int(predictions[i]),
+                },
+            ),
+            Message("diag_nc_padding_read"),
+        )
+    award(
+        "balanced_accuracy",
+        balanced_accuracy(task.eval_labels, predictions),
+        task.thresholds,
+        *constant_class_diagnoses(predictions, CLASS_NAMES),
+        count=len(predictions),
+    )

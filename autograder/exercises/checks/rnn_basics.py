@@ -1,4 +1,5 @@
 """Checks of `rnn_basics`: the numpy RNN, torch.nn.RNNCell loops and the taxonomy's losses."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -32,8 +33,11 @@ def _overflows(student, x) -> bool:
 
 def sigmoid_mistakes(case) -> list:
     """sigma(-x), tanh(x) and (1 + tanh(x)) / 2 = sigma(2x): what the usual slips return."""
-    return [(Message("diag_sigmoid_sign"), _sigmoid(-case.x)), (Message("diag_sigmoid_is_tanh"), np.tanh(case.x)),
-            (Message("diag_sigmoid_tanh_form"), _sigmoid(2 * case.x))]
+    return [
+        (Message("diag_sigmoid_sign"), _sigmoid(-case.x)),
+        (Message("diag_sigmoid_is_tanh"), np.tanh(case.x)),
+        (Message("diag_sigmoid_tanh_form"), _sigmoid(2 * case.x)),
+    ]
 
 
 def check_sigmoid(student, cases, tol):
@@ -58,15 +62,22 @@ def check_sigmoid(student, cases, tol):
 def rnn_step_mistakes(case) -> list:
     """No tanh, sigmoid for tanh, no bias, h_prev left out, transposed weights (when square)."""
     pre = case.x @ case.W_xh.T + case.h_prev @ case.W_hh.T
-    variants = [(Message("diag_missing_tanh"), pre + case.b_h),
-                (Message("diag_rnn_step_sigmoid"), _sigmoid(pre + case.b_h)),
-                (Message("diag_missing_bias", {"bias": "b_h"}), np.tanh(pre)),
-                (Message("diag_no_recurrence"), np.tanh(case.x @ case.W_xh.T + case.b_h))]
-    variants.append((Message("diag_transposed_weights"),            # W_hh is square: transposing it runs
-                     np.tanh(case.x @ case.W_xh.T + case.h_prev @ case.W_hh + case.b_h)))
+    variants = [
+        (Message("diag_missing_tanh"), pre + case.b_h),
+        (Message("diag_rnn_step_sigmoid"), _sigmoid(pre + case.b_h)),
+        (Message("diag_missing_bias", {"bias": "b_h"}), np.tanh(pre)),
+        (Message("diag_no_recurrence"), np.tanh(case.x @ case.W_xh.T + case.b_h)),
+    ]
+    variants.append(
+        (
+            Message("diag_transposed_weights"),  # W_hh is square: transposing it runs
+            np.tanh(case.x @ case.W_xh.T + case.h_prev @ case.W_hh + case.b_h),
+        )
+    )
     if case.W_xh.shape[0] == case.W_xh.shape[1]:
-        variants.append((Message("diag_transposed_weights"),
-                         np.tanh(case.x @ case.W_xh + case.h_prev @ case.W_hh + case.b_h)))
+        variants.append(
+            (Message("diag_transposed_weights"), np.tanh(case.x @ case.W_xh + case.h_prev @ case.W_hh + case.b_h))
+        )
     return variants
 
 
@@ -87,8 +98,10 @@ def sequence_mistakes(xs, h0, h0_given, hs, *weights) -> list:
     (hs[t] = the state before step t), the state not carried (every step from h0)."""
     variants = [(Message("diag_h0_ignored"), torch_rnn(xs, None, *weights)[0])] if h0_given else []
     not_carried = np.concatenate([torch_rnn(x[None], h0, *weights)[0] for x in xs])
-    return variants + [(Message("diag_states_shifted"), np.concatenate([h0[None], hs[:-1]])),
-                       (Message("diag_state_not_carried"), not_carried)]
+    return variants + [
+        (Message("diag_states_shifted"), np.concatenate([h0[None], hs[:-1]])),
+        (Message("diag_state_not_carried"), not_carried),
+    ]
 
 
 def check_rnn_forward(student, cases, tol):
@@ -99,8 +112,12 @@ def check_rnn_forward(student, cases, tol):
             try:
                 expect_close(got, case.hs, "hs", tol, time_axis=0)
             except CheckFailure as failure:
-                raise diagnose(failure, got, sequence_mistakes(case.xs, case.h0, case.h0_given, case.hs, case.W_xh,
-                                                               case.W_hh, case.b_h), tol) from None
+                raise diagnose(
+                    failure,
+                    got,
+                    sequence_mistakes(case.xs, case.h0, case.h0_given, case.hs, case.W_xh, case.W_hh, case.b_h),
+                    tol,
+                ) from None
             expect_not_mutated(student, "rnn_forward")
 
 
@@ -112,10 +129,16 @@ def check_rnn_readout(student, cases, tol):
             try:
                 expect_close(got, case.ys, "ys", tol)
             except CheckFailure as failure:
-                raise diagnose(failure, got, [
-                    (Message("diag_readout_tanh"), np.tanh(logits + case.b_y)),
-                    (Message("diag_readout_no_sigmoid"), logits + case.b_y),
-                    (Message("diag_missing_bias", {"bias": "b_y"}), _sigmoid(logits))], tol) from None
+                raise diagnose(
+                    failure,
+                    got,
+                    [
+                        (Message("diag_readout_tanh"), np.tanh(logits + case.b_y)),
+                        (Message("diag_readout_no_sigmoid"), logits + case.b_y),
+                        (Message("diag_missing_bias", {"bias": "b_y"}), _sigmoid(logits)),
+                    ],
+                    tol,
+                ) from None
 
 
 def _check_shapes(rnn, case):
@@ -139,23 +162,24 @@ def check_VanillaRNN(student, cases, tol):
             try:
                 expect_close(first, case.ys1, "forward(xs)", tol, time_axis=0)
             except CheckFailure as failure:
-                raise diagnose(failure, first, [(Message("diag_hidden_not_updated"), _each_step_from_zero(case))],
-                               tol) from None
+                raise diagnose(
+                    failure, first, [(Message("diag_hidden_not_updated"), _each_step_from_zero(case))], tol
+                ) from None
             _expect_hidden_kept(rnn.hidden, case.hidden1, tol)
             second = rnn.forward(case.xs2)
             try:
                 expect_close(second, case.ys2, "forward(xs) called a 2nd time", tol, time_axis=0)
             except CheckFailure as failure:
-                raise diagnose(failure, second, [(Message("diag_state_not_reset"), case.ys2_not_reset)],
-                               tol) from None
+                raise diagnose(failure, second, [(Message("diag_state_not_reset"), case.ys2_not_reset)], tol) from None
             rnn.hidden = np.zeros((case.x_step1.shape[0], H))
             expect_close(rnn.step(case.x_step1), case.y_step1, "step(x) from a zero hidden", tol)
             second = rnn.step(case.x_step2)
             try:
                 expect_close(second, case.y_step2, "step(x) called a 2nd time", tol)
             except CheckFailure as failure:
-                raise diagnose(failure, second, [(Message("diag_hidden_not_updated"), _from_zero_step(case))],
-                               tol) from None
+                raise diagnose(
+                    failure, second, [(Message("diag_hidden_not_updated"), _from_zero_step(case))], tol
+                ) from None
             expect_close(rnn.hidden, case.hidden_step2, "hidden after two step(x)", tol)
 
 
@@ -182,8 +206,9 @@ def _from_zero_step(case):
 
 def _pair(got, what: str):
     if not isinstance(got, (tuple, list)) or len(got) != 2:
-        failure = CheckFailure(Message("wrong_type", {"what": what, "expected": "(outputs, h_T)",
-                                                      "got": type(got).__name__}))
+        failure = CheckFailure(
+            Message("wrong_type", {"what": what, "expected": "(outputs, h_T)", "got": type(got).__name__})
+        )
         raise failure.adding(Message("diag_outputs_only")) if hasattr(got, "shape") else failure
     return got
 
@@ -197,9 +222,21 @@ def check_rnncell_forward(student, cases, tol):
             try:
                 expect_close(outputs, case.outputs, "outputs", tol, kind="tensor", time_axis=0)
             except CheckFailure as failure:
-                raise diagnose(failure, outputs, sequence_mistakes(
-                    case.xs, case.h0, case.h0_given, case.outputs, case.weight_ih, case.weight_hh, case.bias_ih,
-                    case.bias_hh), tol) from None
+                raise diagnose(
+                    failure,
+                    outputs,
+                    sequence_mistakes(
+                        case.xs,
+                        case.h0,
+                        case.h0_given,
+                        case.outputs,
+                        case.weight_ih,
+                        case.weight_hh,
+                        case.bias_ih,
+                        case.bias_hh,
+                    ),
+                    tol,
+                ) from None
             expect_close(h_T, case.h_T, "h_T", tol, kind="tensor")
             expect_not_mutated(student, "rnncell_forward")
 
@@ -211,21 +248,42 @@ def _loss_check(student, cases, tol, name, variant_keys):
             try:
                 expect_close(got, case.loss, "loss", tol, kind="tensor")
             except CheckFailure as failure:
-                raise diagnose(failure, got, [(Message(key), getattr(case, field)) for key, field in variant_keys]
-                               + [(Message("diag_loss_sign"), -case.loss)], tol) from None
+                raise diagnose(
+                    failure,
+                    got,
+                    [(Message(key), getattr(case, field)) for key, field in variant_keys]
+                    + [(Message("diag_loss_sign"), -case.loss)],
+                    tol,
+                ) from None
             expect_not_mutated(student, name)
 
 
 def check_many_to_one_loss(student, cases, tol):
-    _loss_check(student, cases, tol, "many_to_one_loss", [
-        ("diag_loss_all_steps", "loss_all_steps"), ("diag_loss_first_step", "loss_first_step"),
-        ("diag_loss_batch_sum", "loss_batch_sum")])
+    _loss_check(
+        student,
+        cases,
+        tol,
+        "many_to_one_loss",
+        [
+            ("diag_loss_all_steps", "loss_all_steps"),
+            ("diag_loss_first_step", "loss_first_step"),
+            ("diag_loss_batch_sum", "loss_batch_sum"),
+        ],
+    )
 
 
 def check_many_to_many_loss(student, cases, tol):
-    _loss_check(student, cases, tol, "many_to_many_loss", [
-        ("diag_loss_time_mean", "loss_time_mean"), ("diag_loss_last_only", "loss_last_only"),
-        ("diag_loss_batch_sum", "loss_batch_sum")])
+    _loss_check(
+        student,
+        cases,
+        tol,
+        "many_to_many_loss",
+        [
+            ("diag_loss_time_mean", "loss_time_mean"),
+            ("diag_loss_last_only", "loss_last_only"),
+            ("diag_loss_batch_sum", "loss_batch_sum"),
+        ],
+    )
 
 
 def check_one_to_many_forward(student, cases, tol):
@@ -237,9 +295,16 @@ def check_one_to_many_forward(student, cases, tol):
             try:
                 expect_close(got, case.ys, "outputs", tol, kind="tensor", time_axis=0)
             except CheckFailure as failure:
-                raise diagnose(failure, got, [(Message("diag_feedback_output"), case.ys_fed_back),
-                                              (Message("diag_input_repeated"), _input_repeated(case)),
-                                              (Message("diag_state_not_carried"), _state_dropped(case))], tol) from None
+                raise diagnose(
+                    failure,
+                    got,
+                    [
+                        (Message("diag_feedback_output"), case.ys_fed_back),
+                        (Message("diag_input_repeated"), _input_repeated(case)),
+                        (Message("diag_state_not_carried"), _state_dropped(case)),
+                    ],
+                    tol,
+                ) from None
             expect_not_mutated(student, "one_to_many_forward")
 
 

@@ -4,6 +4,7 @@ Graded per item: each right answer is worth an equal share. A wrong one is expla
 by what the chosen shape means and by what the problem's inputs and outputs are. Collected
 through `checks/rnn_basics.py`.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,7 +27,7 @@ PROBLEMS = {
     "forecasting the next values": ("forecasting", {"3fa61afbc104fe12", "ceecdffdf37785b2"}),
     "digit read row by row": ("digits", {"0faa6cf0c9d14fd8"}),
 }
-HINT = ("Dica: troque cada None de TAXONOMY por um destes textos: " + ", ".join(f'"{s}"' for s in SHAPES) + ".")
+HINT = "Dica: troque cada None de TAXONOMY por um destes textos: " + ", ".join(f'"{s}"' for s in SHAPES) + "."
 
 
 def digest(problem: str, answer: str) -> str:
@@ -45,10 +46,14 @@ def item_messages(problem: str, answer) -> list[Message]:
     if answer is None:
         return [Message("taxonomy_unanswered", {"problem": problem})]
     if answer not in SHAPES:
-        return [Message("taxonomy_unknown", {"problem": problem, "got": repr(answer)[:60],
-                                             "choices": ", ".join(SHAPES)})]
-    return [Message("taxonomy_wrong", {"problem": problem, "got": answer}), Message(f"taxonomy_shape_{answer}"),
-            Message(f"diag_taxonomy_{slug}")]
+        return [
+            Message("taxonomy_unknown", {"problem": problem, "got": repr(answer)[:60], "choices": ", ".join(SHAPES)})
+        ]
+    return [
+        Message("taxonomy_wrong", {"problem": problem, "got": answer}),
+        Message(f"taxonomy_shape_{answer}"),
+        Message(f"diag_taxonomy_{slug}"),
+    ]
 
 
 def check_TAXONOMY(student):
@@ -60,5 +65,6 @@ def check_TAXONOMY(student):
     messages = [message for problem in PROBLEMS for message in item_messages(problem, answers.get(problem))]
     right = sum(_right(problem, answers.get(problem), accepted) for problem, (_, accepted) in PROBLEMS.items())
     if right < len(PROBLEMS):
-        raise PartialCredit(right / len(PROBLEMS), Message("taxonomy_partial", {"right": right,
-                                                                                "total": len(PROBLEMS)}), *messages)
+        raise PartialCredit(
+            right / len(PROBLEMS), Message("taxonomy_partial", {"right": right, "total": len(PROBLEMS)}), *messages
+        )
