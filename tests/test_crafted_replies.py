@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from autograder.sandbox.proxies import RemoteModule, StudentFailure
-from autograder.sandbox.sandbox import Limits, StudentProcess
+from autograder.sandbox.sandbox import StudentProcess
+from autograder.sandbox.settings import Limits
 from conftest import ROOT, SOLUTIONS
 
 ATTACKS = {  # exercise -> the reply frame its function writes instead of answering

@@ -27,9 +27,9 @@ from ..exercises.scratch import watch_for
 from ..messages import render_all
 from ..sandbox import child, patches, tracing, wire
 from ..sandbox.proxies import Peer, RemoteModule
-from ..sandbox.sandbox import Limits
+from ..sandbox.settings import Limits
+from .outcomes import outcome_of
 from .policy import DEFAULT_POLICY, load_policy
-from .runner import outcome_of
 
 tracing.install()  # the from-scratch watch, as in the child (before the checks call student code)
 

@@ -16,9 +16,10 @@ from rich.console import Console
 
 from ..exercises import contract
 from .feedback import redacted
+from .outcomes import write_outcomes
 from .policy import DEFAULT_POLICY, PolicyError, load_policy
 from .report import gradescope_json, print_report, write_json_atomically
-from .runner import UnconfinedRefused, confinement, run_checks, write_outcomes
+from .runner import UnconfinedRefused, confinement, run_checks
 from .scoring import score
 from .submission import SubmissionError, load_submission
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..messages import Message, render_all
+from .outcomes import Outcome
 from .policy import Policy
-from .runner import Outcome
 
 
 @dataclass

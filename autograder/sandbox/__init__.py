@@ -1,6 +1,6 @@
 """Where student code runs, and how the grader talks to it.
 
-`sandbox` (StudentProcess: the confined child, its limits), `settings` (grading.toml's
+`sandbox` (StudentProcess: the confined child), `settings` (its limits and grading.toml's
 `[sandbox]`), `isolation` and `cgroups` (the namespaces, root filesystem and cgroup),
 `template_client` (grade-all's warm template), `portable` (the runner without namespaces),
 `channel` (framed pipes), `proxies` (the objects the checks call student code through),

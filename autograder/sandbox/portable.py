@@ -30,7 +30,8 @@ from . import wire
 from .channel import ChannelError
 from .proxies import Peer, StudentFailure
 from .runtime import RUNTIME_PACKAGE, write_runtime
-from .sandbox import MAX_REPLY_BYTES, WARMUP_S, Limits, StudentProcess
+from .sandbox import MAX_REPLY_BYTES, WARMUP_S, StudentProcess
+from .settings import Limits
 
 RUNNER_VARIABLE = "AUTOGRADER_RUNNER"  # "portable" forces this runner (e.g. to test it on Linux)
 

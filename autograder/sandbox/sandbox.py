@@ -21,39 +21,21 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import cgroups, isolation, wire
 from .channel import Channel, ChannelError
 from .proxies import Peer, StudentFailure
 from .runtime import RUNTIME_PACKAGE, child_environment, write_runtime
-from .settings import SandboxPolicy
+from .settings import Limits
 
 MAX_REPLY_BYTES = 128 << 20  # one reply; a larger one costs the exercise (the grader stays small)
-LIBRARIES_MB = 768  # resident libraries (numpy, torch) on top of the memory cap, for the cgroup
 
 
 WARMUP_S = 120.0  # importing numpy and torch in a new child (our code, not the student's)
 FORK_S = 30.0  # the zygote forking a process for a module (our code)
 REAP_S = 30.0  # the zygote ending that process and all it started, cleaning the scratch space
 CONTROL_BYTES = 1 << 16  # one reply of the zygote
-
-
-@dataclass(frozen=True)
-class Limits:
-    time_s: float  # wall seconds of student code per exercise (the longest, for a child of several modules)
-    memory_mb: int  # the child's data segment and private memory (RLIMIT_DATA)
-    device: str = "cpu"
-    import_s: float = 30.0  # wall seconds to import the student's module
-    sandbox: SandboxPolicy = field(default_factory=SandboxPolicy)
-    masked: tuple[Path, ...] = ()  # shown empty to a confined child (the grader's hidden data: cases.paths_to_mask)
-
-    @property
-    def cgroup_memory_bytes(self) -> int:
-        """The whole child in its cgroup: its data, shared memory, scratch tmpfs and libraries."""
-        box = self.sandbox
-        return (self.memory_mb + 2 * box.scratch_mb + box.shm_mb + LIBRARIES_MB) << 20
 
 
 class StudentProcess(Peer):
