@@ -273,9 +273,9 @@ def test_the_nbgrader_layout_grades_each_students_assignment_folder(tmp_path):
 
 
 def test_without_a_fork_server_each_student_gets_a_fresh_interpreter(tmp_path, monkeypatch):
-    from autograder.classroom import classroom
+    from autograder.classroom import classroom, worker
 
-    monkeypatch.setattr(classroom, "_fork_server", lambda: None)
+    monkeypatch.setattr(worker, "fork_server", lambda: None)
     submissions = tmp_path / "submissions"
     shutil.copytree(SOLUTIONS, submissions / "reference", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "assignments", submissions / "stubs", ignore=shutil.ignore_patterns("__pycache__"))

@@ -153,8 +153,10 @@ def worker_command(
 
 
 def worker_outcome(worker: Worker, timed_out: bool, cap: float) -> Outcome:
-    """What a finished worker left in its folder (grading.log, report.json)."""
-    log = (worker.workdir / "grading.log").read_text(encoding="utf-8", errors="replace")
+    """What a finished worker left in its folder (grading.log, report.json); a worker stopped
+    before it opened its log (a cap shorter than the fork server's start) left none."""
+    log_path = worker.workdir / "grading.log"
+    log = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
     report = read_report(worker.workdir / "report.json") if worker.exit_code() == 0 else None
     detail = "" if report is not None else f"stopped after {cap:g} s" if timed_out else _last_line(log)
     return Outcome(worker.student, round(time.monotonic() - worker.started, 1), log, report, detail)
