@@ -154,8 +154,10 @@ def _worker_command(student: Student, report: Path, *, policy_path, only, device
 
 
 def worker_outcome(worker: _Worker, timed_out: bool, cap: float) -> Outcome:
-    """What a finished worker left in its folder (grading.log, report.json)."""
-    log = (worker.workdir / "grading.log").read_text(encoding="utf-8", errors="replace")
+    """What a finished worker left in its folder (grading.log, report.json); a worker stopped
+    before it opened its log left none."""
+    log_path = worker.workdir / "grading.log"
+    log = log_path.read_text(encoding="utf-8", errors="replace") if log_path.is_file() else ""
     report = read_report(worker.workdir / "report.json") if worker.exit_code() == 0 else None
     detail = "" if report is not None else f"stopped after {cap:g} s" if timed_out else _last_line(log)
     return Outcome(worker.student, round(time.monotonic() - worker.started, 1), log, report, detail)
