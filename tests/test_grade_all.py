@@ -227,6 +227,20 @@ def test_a_student_past_the_wall_time_cap_fails_without_a_report(tmp_path):
     assert row.pop("student") == "slow" and set(row.values()) == {""} and "total" in row
 
 
+def test_a_worker_stopped_before_it_opened_its_log_is_a_failed_student_not_a_crash(tmp_path):
+    from autograder.classroom import worker
+    from autograder.classroom.class_results import Student
+
+    class Stopped:  # what a Worker leaves when the cap kills it before its first line
+        student, workdir, started = Student("ana", tmp_path, "hash"), tmp_path, time.monotonic()
+
+        def exit_code(self):
+            return -signal.SIGKILL
+
+    outcome = worker.worker_outcome(Stopped(), timed_out=True, cap=0.5)
+    assert (outcome.log, outcome.report, outcome.detail) == ("", None, "stopped after 0.5 s")
+
+
 def test_a_second_run_on_the_same_results_is_refused(tmp_path):
     (tmp_path / "submissions").mkdir()
     (tmp_path / "results").mkdir()

@@ -19,7 +19,7 @@ PACKAGE = Path(autograder.__file__).resolve().parent
 # any later layer; packages of one layer are peers and import neither each other nor anything above.
 LAYERS = (
     ("autograder.__main__",),
-    ("autograder.cli",),
+    ("autograder.cli", "autograder.notebook"),
     ("autograder.classroom", "autograder.authoring"),
     ("autograder.grading",),
     ("autograder.exercises",),
@@ -175,3 +175,10 @@ def test_a_synthetic_cycle_and_a_peer_import_are_found():
         ("autograder.messages", "autograder.cli"),
         ("autograder.classroom.classroom", "autograder.authoring.codegen"),
     }
+
+
+def test_notebooks_released_before_the_move_still_import_their_entry_point():
+    from autograder import notebook
+    from autograder.grading import notebook as moved
+
+    assert (notebook.grade_cell, notebook.find_policy) == (moved.grade_cell, moved.find_policy)

@@ -164,9 +164,9 @@ def test_the_template_answers_root_only(tmp_path, warm_template):
     tmp_path.chmod(0o777)
     request = wire.encode(confinement_request(tmp_path, f"touch {marker}; exit 3"))
     code = (
-        f"import socket, os; s = socket.socket(socket.AF_UNIX); s.connect({warm_template.address!r}); "
-        f"r, w = os.pipe(); socket.send_fds(s, [{request!r}], [r, w, r, w]); s.settimeout(30)\n"
-        "try: print(repr(s.recv(100)))\nexcept OSError: print('closed')"
+        f"import socket, os\ntry:\n s = socket.socket(socket.AF_UNIX); s.connect({warm_template.address!r})\n"
+        f" r, w = os.pipe(); socket.send_fds(s, [{request!r}], [r, w, r, w]); s.settimeout(30)\n"
+        " print(repr(s.recv(100)))\nexcept OSError: print('closed')"  # refused: reset, or a closed pipe
     )
     os.chmod(os.path.dirname(warm_template.address), 0o711)  # let the other uid reach the socket
     os.chmod(warm_template.address, 0o777)
