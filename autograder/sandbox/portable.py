@@ -28,10 +28,9 @@ from pathlib import Path
 
 from . import wire
 from .channel import ChannelError
-from .proxies import Peer, StudentFailure
-from .runtime import RUNTIME_PACKAGE, write_runtime
+from .proxies import StudentFailure
+from .runtime import RUNTIME_PACKAGE, ChildRunner, write_runtime
 from .sandbox import MAX_REPLY_BYTES, WARMUP_S, StudentProcess
-from .settings import Limits
 
 RUNNER_VARIABLE = "AUTOGRADER_RUNNER"  # "portable" forces this runner (e.g. to test it on Linux)
 
@@ -167,34 +166,18 @@ class PipeChannel:
                 stream.close()
 
 
-class PortableProcess(Peer):
+class PortableProcess(ChildRunner):
     """One plain child serving a student's modules, restarted after a failure (the interface of
     `sandbox.StudentProcess`: `launch`, `start_exercise`, `close`, the timing counters)."""
 
-    def __init__(
-        self,
-        sources: dict[str, Path],
-        limits: Limits,
-        *,
-        time_limits: dict[str, float] | None = None,
-        warm_optimizer: bool = True,
-        helpers: dict[str, Path] | None = None,
-        confine: bool = True,
-    ):
-        self.sources = {module: Path(path) for module, path in sources.items()}
-        self.helpers = {name: Path(path) for name, path in (helpers or {}).items()}
-        self.limits, self.time_limits, self.warm_optimizer = limits, dict(time_limits or {}), warm_optimizer
+    def __init__(self, *args, confine: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)  # ChildRunner's sources, limits, time_limits, warm_optimizer, helpers
         self.confined = False  # `confine` is moot: this runner never confines
         self.proc: subprocess.Popen | None = None
         self.channel: PipeChannel | None = None
-        self.workdir: Path | None = None
         self.deadline, self.budget = float("inf"), 0.0
-        self.loaded: dict[str, list[str]] = {}
         self.broken: dict[str, StudentFailure] = {}  # modules whose import (or start) failed
         self.warmup_sent_at: float | None = None
-        self.start_seconds = 0.0
-        self.import_seconds: dict[str, float] = {}
-        self.starts, self.forks, self.templated = 0, 0, 0  # as StudentProcess counts them (never forks)
         announce(portable_reason() or "chosen by the caller")
 
     def alive(self) -> bool:

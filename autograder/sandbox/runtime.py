@@ -11,6 +11,8 @@ import os
 import shutil
 from pathlib import Path
 
+from .proxies import Peer
+
 RUNTIME_FILES = (
     "wire.py",
     "modules.py",
@@ -53,3 +55,33 @@ def child_environment(device: str, home: Path | None = None) -> dict[str, str]:
         if key in os.environ and key not in env:
             env[key] = os.environ[key]
     return env
+
+
+class ChildRunner(Peer):
+    """What both runners of the child hold (`sandbox.StudentProcess`, `portable.PortableProcess`):
+    the student's files, the limits, and the counters the timings report.
+
+    `sources` maps each module to its file; `time_limits` gives each module's wall seconds per
+    exercise (`limits.time_s` when absent); `warm_optimizer` creates an optimizer during the
+    warm-up, whose first use imports torch._dynamo (seconds) — for modules that train.
+    """
+
+    def __init__(
+        self,
+        sources: dict[str, Path],
+        limits,
+        *,
+        time_limits: dict[str, float] | None = None,
+        warm_optimizer: bool = True,
+        helpers: dict[str, Path] | None = None,
+    ):
+        self.sources = {module: Path(path) for module, path in sources.items()}
+        self.helpers = {name: Path(path) for name, path in (helpers or {}).items()}
+        self.limits, self.time_limits, self.warm_optimizer = limits, dict(time_limits or {}), warm_optimizer
+        self.workdir: Path | None = None
+        self.loaded: dict[str, list[str]] = {}  # the modules the child serves now: their names
+        self.starts = 0  # children started (interpreters or zygotes)
+        self.templated = 0  # of which forked by grade-all's warm template
+        self.forks = 0  # processes forked for modules
+        self.start_seconds = 0.0  # starting children and their warm-up (our imports)
+        self.import_seconds: dict[str, float] = {}

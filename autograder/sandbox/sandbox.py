@@ -25,9 +25,8 @@ from pathlib import Path
 
 from . import cgroups, isolation, wire
 from .channel import Channel, ChannelError
-from .proxies import Peer, StudentFailure
-from .runtime import RUNTIME_PACKAGE, child_environment, write_runtime
-from .settings import Limits
+from .proxies import StudentFailure
+from .runtime import RUNTIME_PACKAGE, ChildRunner, child_environment, write_runtime
 
 MAX_REPLY_BYTES = 128 << 20  # one reply; a larger one costs the exercise (the grader stays small)
 
@@ -38,12 +37,9 @@ REAP_S = 30.0  # the zygote ending that process and all it started, cleaning the
 CONTROL_BYTES = 1 << 16  # one reply of the zygote
 
 
-class StudentProcess(Peer):
-    """A student's modules, each served by a process of its own forked from one warm parent.
-
-    `sources` maps each module to its file; `time_limits` gives each module's wall seconds per
-    exercise (`limits.time_s` when absent); `warm_optimizer` creates an optimizer during the
-    warm-up, whose first use imports torch._dynamo (seconds) — for modules that train.
+class StudentProcess(ChildRunner):
+    """A student's modules, each served by a process of its own forked from one warm parent
+    (the arguments: `ChildRunner`'s, and `confine`).
 
     The child started here (confined, as `autograder/sandbox/isolation.py` describes; a new interpreter,
     or forked by grade-all's warm template) is the zygote of `autograder/sandbox/zygote.py`. It forks a
@@ -51,24 +47,11 @@ class StudentProcess(Peer):
     or timed out: a module sees nothing another module did at import.
     """
 
-    def __init__(
-        self,
-        sources: dict[str, Path],
-        limits: Limits,
-        *,
-        time_limits: dict[str, float] | None = None,
-        warm_optimizer: bool = True,
-        helpers: dict[str, Path] | None = None,
-        confine: bool = True,
-    ):
-        self.sources = {module: Path(path) for module, path in sources.items()}
-        self.helpers = {name: Path(path) for name, path in (helpers or {}).items()}
+    def __init__(self, *args, confine: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)  # ChildRunner's sources, limits, time_limits, warm_optimizer, helpers
         self.confine = confine  # False: the instructor allowed grading without confinement
-        self.limits, self.time_limits, self.warm_optimizer = limits, dict(time_limits or {}), warm_optimizer
         self.proc: subprocess.Popen | None = None  # the zygote (through unshare, confined)
-        self.workdir: Path | None = None
         self.deadline, self._budget = float("inf"), 0.0
-        self.loaded: dict[str, list[str]] = {}  # the module the forked process serves: its names
         self.load_failures: dict[str, StudentFailure] = {}
         self.confined = False
         self.cgroup: cgroups.ChildGroup | None = None
@@ -77,11 +60,6 @@ class StudentProcess(Peer):
         self.channel: Channel | None = None  # to the forked process serving a module
         self._oom_kills = 0
         self._warming = False
-        self.starts = 0  # zygotes started (interpreters, confinements)
-        self.templated = 0  # of which forked by grade-all's warm template
-        self.forks = 0  # processes forked for modules
-        self.start_seconds = 0.0  # starting zygotes and their warm-up (our imports)
-        self.import_seconds: dict[str, float] = {}
 
     def alive(self) -> bool:
         return self.channel is not None and self.proc is not None and self.proc.poll() is None
