@@ -271,14 +271,17 @@ class StudentProcess(ChildRunner):
             self.fd_socket.close()
             self.fd_socket = None
         if self.proc is not None:
-            init = self._namespace_init() if self.confined else None
+            # Signal only a process still running: once reaped (by us, or by the warm template for
+            # its keepers) its pid may already be another process's.
+            init = self._namespace_init() if self.confined and self.proc.poll() is None else None
             if init is not None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(init, signal.SIGKILL)
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     self.proc.wait(timeout=10)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
+            if self.proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
             self.proc = None
         if self.cgroup is not None:
