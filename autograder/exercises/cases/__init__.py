@@ -241,9 +241,12 @@ def cases_for(
     module: str, exercise: str, *, hidden_seed: int | None, hidden_cases: int, cached: bool = True
 ) -> list[Case]:
     """The public cases and, when `hidden_seed` is given, that many hidden ones (from the cache
-    unless `cached` is False)."""
+    unless `cached` is False). LookupError when there is none: a check that loops over no case
+    would pass anything (the grader's runner and a notebook's `grade_cell` alike)."""
     cases = [Case("public", i + 1, data) for i, data in enumerate(load_public_cases(module, exercise))]
     if hidden_seed is not None and hidden_cases:
         hidden = _copies(_hidden_cases(module, hidden_seed, hidden_cases, cached).get(exercise, []))
         cases += [Case("hidden", i + 1, data) for i, data in enumerate(hidden)]
+    if not cases:
+        raise LookupError(f"no cases for {module}.{exercise}: the stored fixtures lack it (make fixtures)")
     return cases
