@@ -128,16 +128,15 @@ def _receive(connection: socket.socket, size: int) -> bytes:
 
 # -- the keeper: root, outside the namespaces it makes ----------------------------------------
 def _become_keeper(request: dict, fds: list[int], grader: int) -> None:
-    code = SETUP_FAILED
+    code, status = SETUP_FAILED, fds[3]  # until the zygote runs, any failure is the confinement's
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.setsid()
-        status = fds[3]
         _close_all_but(fds)  # the template's listening socket and connection among them
         try:
             watched = os.pidfd_open(grader)
-        except ProcessLookupError:
-            os._exit(SETUP_FAILED)
+        except ProcessLookupError:  # that grader is gone already
+            return
         _check(_libc.unshare(NAMESPACES), "unshare")
         _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
         init = os.fork()
@@ -148,8 +147,9 @@ def _become_keeper(request: dict, fds: list[int], grader: int) -> None:
         for fd in fds[:3]:
             os.close(fd)
         code = _watch(init, watched)
-        os.write(status, str(code).encode())
-    finally:
+    finally:  # the grader reads it (a keeper killed before this reads as SIGKILL)
+        with contextlib.suppress(OSError):
+            os.write(status, str(code).encode())
         os._exit(code if 0 <= code < 256 else 128 + (-code % 128))
 
 
